@@ -1,0 +1,266 @@
+/**
+ * Collective operations over any PeerTransport, in the bandwidth-optimal ring formulations
+ * (Patarasuk & Yuan; what NCCL calls ring), plus a two-level hierarchical all-reduce.
+ *
+ * Conventions, shared by every rank of a call (like NCCL, callers must issue the same sequence of
+ * collectives with the same lengths on every rank):
+ * - A vector of `count` elements is split into `world` chunks as evenly as possible (the first
+ *   `count % world` chunks get one element more); rank r owns chunk r after a reduce-scatter.
+ * - Every call takes a fresh tag from a per-instance sequence counter; messages of one call never
+ *   match another's, even when a fast peer has already moved on to the next call.
+ * - Buffers are bytes plus a dtype; reductions go through `reduceInto` (f16 widens to f32).
+ */
+import { DTYPE_BYTES, checkOpSupported, reduceInto, type DType, type ReduceOp } from './dtype.js';
+import type { Topology } from './emulation.js';
+import type { PeerTransport } from './transport.js';
+
+const PHASES_PER_CALL = 4;
+const TAG_WRAP = 2 ** 32 / PHASES_PER_CALL;
+
+/** Element counts of `world` near-equal chunks of `count` elements. */
+export function splitCounts(count: number, world: number): number[] {
+  const base = Math.floor(count / world);
+  const extra = count % world;
+  return Array.from({ length: world }, (_, i) => base + (i < extra ? 1 : 0));
+}
+
+/** Byte offsets (length world + 1) of the chunks of a `count`-element vector. */
+export function chunkOffsets(count: number, world: number, elemBytes: number): number[] {
+  const offs = [0];
+  for (const c of splitCounts(count, world)) offs.push(offs[offs.length - 1] + c * elemBytes);
+  return offs;
+}
+
+const mod = (a: number, n: number): number => ((a % n) + n) % n;
+
+/** A subset of ranks addressed by their index within the subset. */
+class Group {
+  readonly index: number;
+
+  constructor(
+    private readonly t: PeerTransport,
+    readonly ranks: readonly number[],
+  ) {
+    this.index = ranks.indexOf(t.rank);
+    if (this.index < 0) throw new Error(`rank ${t.rank} is not in group [${ranks.join(', ')}]`);
+  }
+
+  get size(): number {
+    return this.ranks.length;
+  }
+
+  send(i: number, tag: number, data: Uint8Array): Promise<void> {
+    return this.t.send(this.ranks[i], tag, data);
+  }
+
+  recv(i: number, tag: number): Promise<Buffer> {
+    return this.t.recv(this.ranks[i], tag);
+  }
+
+  /** Sends to the next index while receiving from the previous one: one ring step. */
+  async shift(tag: number, data: Uint8Array): Promise<Buffer> {
+    const n = this.size;
+    const [, got] = await Promise.all([this.send((this.index + 1) % n, tag, data), this.recv(mod(this.index - 1, n), tag)]);
+    return got;
+  }
+}
+
+/** Ring reduce-scatter in place: afterwards chunk `g.index` of `buf` holds the reduction. */
+async function ringReduceScatter(g: Group, tag: number, buf: Uint8Array, offs: number[], dtype: DType, op: ReduceOp) {
+  const n = g.size;
+  const chunk = (c: number): Uint8Array => buf.subarray(offs[c], offs[c + 1]);
+  for (let s = 0; s < n - 1; s++) {
+    // Step s: pass on the partial sum of chunk (i-s-1), fold the neighbour's partial sum into (i-s-2).
+    const got = await g.shift(tag, chunk(mod(g.index - s - 1, n)));
+    const target = chunk(mod(g.index - s - 2, n));
+    if (got.byteLength !== target.byteLength) {
+      throw new Error(`reduce-scatter length mismatch: got ${got.byteLength} bytes, expected ${target.byteLength}; do all ranks pass the same length?`);
+    }
+    reduceInto(dtype, op, target, got);
+  }
+}
+
+/** Ring all-gather in place: chunk `g.index` of `buf` is ours, the others are filled in. */
+async function ringAllGather(g: Group, tag: number, buf: Uint8Array, offs: number[]) {
+  const n = g.size;
+  const chunk = (c: number): Uint8Array => buf.subarray(offs[c], offs[c + 1]);
+  for (let s = 0; s < n - 1; s++) {
+    const got = await g.shift(tag, chunk(mod(g.index - s, n)));
+    const target = chunk(mod(g.index - s - 1, n));
+    if (got.byteLength !== target.byteLength) {
+      throw new Error(`all-gather length mismatch: got ${got.byteLength} bytes, expected ${target.byteLength}; do all ranks pass the same length?`);
+    }
+    target.set(got);
+  }
+}
+
+function elementCount(buf: Uint8Array, dtype: DType): number {
+  const size = DTYPE_BYTES[dtype];
+  if (buf.byteLength % size !== 0) throw new Error(`${buf.byteLength} bytes is not a whole number of ${dtype} elements`);
+  return buf.byteLength / size;
+}
+
+export type AllReduceAlgo = 'ring' | 'hierarchical';
+
+export class Collectives {
+  private seq = 0;
+  private readonly worldGroup: Group;
+
+  constructor(
+    readonly transport: PeerTransport,
+    readonly topology: Topology,
+  ) {
+    if (topology.world !== transport.world) {
+      throw new Error(`topology has ${topology.world} ranks but the transport has ${transport.world}`);
+    }
+    this.worldGroup = new Group(transport, Array.from({ length: transport.world }, (_, r) => r));
+  }
+
+  get rank(): number {
+    return this.transport.rank;
+  }
+
+  get world(): number {
+    return this.transport.world;
+  }
+
+  private nextTag(): number {
+    const tag = (this.seq % TAG_WRAP) * PHASES_PER_CALL;
+    this.seq++;
+    return tag;
+  }
+
+  /** Reduces `buf` across all ranks in place and returns it. */
+  async allReduce(buf: Uint8Array, dtype: DType, op: ReduceOp, algo: AllReduceAlgo = 'ring'): Promise<Uint8Array> {
+    checkOpSupported(dtype, op);
+    const count = elementCount(buf, dtype);
+    const tag = this.nextTag();
+    const topo = this.topology;
+    if (algo === 'hierarchical' && topo.nodes > 1 && topo.ranksPerNode > 1) {
+      // Step 1: reduce-scatter inside the node; local rank l owns chunk l of the node's sum.
+      const local = new Group(this.transport, topo.nodeRanks(topo.nodeOf(this.rank)));
+      const offs = chunkOffsets(count, local.size, DTYPE_BYTES[dtype]);
+      await ringReduceScatter(local, tag, buf, offs, dtype, op);
+      // Step 2: all-reduce that chunk across nodes (only 1/ranksPerNode of the data crosses nodes).
+      const cross = new Group(this.transport, topo.peersAcrossNodes(local.index));
+      const mine = buf.subarray(offs[local.index], offs[local.index + 1]);
+      const crossOffs = chunkOffsets(mine.byteLength / DTYPE_BYTES[dtype], cross.size, DTYPE_BYTES[dtype]);
+      await ringReduceScatter(cross, tag + 1, mine, crossOffs, dtype, op);
+      await ringAllGather(cross, tag + 2, mine, crossOffs);
+      // Step 3: all-gather the reduced chunks inside the node.
+      await ringAllGather(local, tag + 3, buf, offs);
+      return buf;
+    }
+    const offs = chunkOffsets(count, this.world, DTYPE_BYTES[dtype]);
+    await ringReduceScatter(this.worldGroup, tag, buf, offs, dtype, op);
+    await ringAllGather(this.worldGroup, tag + 1, buf, offs);
+    return buf;
+  }
+
+  /**
+   * Reduces `buf` (the full vector, clobbered as scratch) and returns this rank's chunk of the
+   * result (a view into `buf`).
+   */
+  async reduceScatter(buf: Uint8Array, dtype: DType, op: ReduceOp): Promise<Uint8Array> {
+    checkOpSupported(dtype, op);
+    const offs = chunkOffsets(elementCount(buf, dtype), this.world, DTYPE_BYTES[dtype]);
+    await ringReduceScatter(this.worldGroup, this.nextTag(), buf, offs, dtype, op);
+    return buf.subarray(offs[this.rank], offs[this.rank + 1]);
+  }
+
+  /**
+   * Gathers every rank's chunk into one vector of `totalCount` elements laid out as
+   * `splitCounts(totalCount, world)`; `chunk` must be this rank's part of that layout.
+   */
+  async allGather(chunk: Uint8Array, dtype: DType, totalCount: number): Promise<Uint8Array> {
+    const offs = chunkOffsets(totalCount, this.world, DTYPE_BYTES[dtype]);
+    const mineBytes = offs[this.rank + 1] - offs[this.rank];
+    if (chunk.byteLength !== mineBytes) {
+      throw new Error(`all-gather: rank ${this.rank} must contribute ${mineBytes} bytes of a ${totalCount}-element vector, got ${chunk.byteLength}`);
+    }
+    const out = new Uint8Array(offs[this.world]);
+    out.set(chunk, offs[this.rank]);
+    await ringAllGather(this.worldGroup, this.nextTag(), out, offs);
+    return out;
+  }
+
+  /** Every rank contributes a payload of any size; every rank gets all payloads, by rank. */
+  async allGatherV(payload: Uint8Array): Promise<Uint8Array[]> {
+    const g = this.worldGroup;
+    const n = g.size;
+    const tag = this.nextTag();
+    const parts: Uint8Array[] = new Array(n);
+    parts[g.index] = payload;
+    for (let s = 0; s < n - 1; s++) {
+      parts[mod(g.index - s - 1, n)] = await g.shift(tag, parts[mod(g.index - s, n)]);
+    }
+    return parts;
+  }
+
+  /**
+   * Reduces to `root` (reduce-scatter, then every rank sends its reduced chunk to the root).
+   * The root gets the full reduced vector; other ranks get null. `buf` is clobbered.
+   */
+  async reduce(buf: Uint8Array, dtype: DType, op: ReduceOp, root: number): Promise<Uint8Array | null> {
+    checkOpSupported(dtype, op);
+    this.checkRoot(root);
+    const tag = this.nextTag();
+    const offs = chunkOffsets(elementCount(buf, dtype), this.world, DTYPE_BYTES[dtype]);
+    await ringReduceScatter(this.worldGroup, tag, buf, offs, dtype, op);
+    if (this.rank !== root) {
+      await this.transport.send(root, tag + 1, buf.subarray(offs[this.rank], offs[this.rank + 1]));
+      return null;
+    }
+    await Promise.all(
+      Array.from({ length: this.world }, async (_, r) => {
+        if (r === root) return;
+        const got = await this.transport.recv(r, tag + 1);
+        buf.set(got.subarray(0, offs[r + 1] - offs[r]), offs[r]);
+      }),
+    );
+    return buf;
+  }
+
+  /**
+   * Broadcasts root's `buf` (same length on every rank) as scatter + ring all-gather, so the root
+   * sends about one copy of the data rather than world-1 copies.
+   */
+  async broadcast(buf: Uint8Array, root: number): Promise<Uint8Array> {
+    this.checkRoot(root);
+    const tag = this.nextTag();
+    const offs = chunkOffsets(buf.byteLength, this.world, 1);
+    if (this.rank === root) {
+      await Promise.all(
+        Array.from({ length: this.world }, (_, r) =>
+          r === root ? undefined : this.transport.send(r, tag, buf.subarray(offs[r], offs[r + 1])),
+        ),
+      );
+    } else {
+      const got = await this.transport.recv(root, tag);
+      if (got.byteLength !== offs[this.rank + 1] - offs[this.rank]) {
+        throw new Error(`broadcast length mismatch: rank ${this.rank} passed ${buf.byteLength} bytes, root ${root} sent a different length`);
+      }
+      buf.set(got, offs[this.rank]);
+    }
+    await ringAllGather(this.worldGroup, tag + 1, buf, offs);
+    return buf;
+  }
+
+  /** Dissemination barrier: ceil(log2 world) rounds of empty messages. */
+  async barrier(): Promise<void> {
+    const tag = this.nextTag();
+    const empty = new Uint8Array(0);
+    for (let k = 1; k < this.world; k *= 2) {
+      await Promise.all([
+        this.transport.send((this.rank + k) % this.world, tag, empty),
+        this.transport.recv(mod(this.rank - k, this.world), tag),
+      ]);
+    }
+  }
+
+  private checkRoot(root: number): void {
+    if (!Number.isInteger(root) || root < 0 || root >= this.world) {
+      throw new Error(`root must be a rank in 0..${this.world - 1}, got ${root}`);
+    }
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * One authenticated, framed TCP connection between two GradBench processes.
+ *
+ * Every connection starts with a handshake: the connecting side sends `Hello {token, rank, role}`
+ * and the accepting side answers `HelloAck` or `Reject {reason}` and closes. Until the handshake
+ * completes only a single small Hello frame is accepted, so an unauthenticated peer can neither
+ * make us allocate more than a few KiB nor hold the socket open past the handshake timeout.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { Pacer, type LinkSpec } from './emulation.js';
+import {
+  FrameDecoder,
+  MsgType,
+  encodeControl,
+  fragmentMessage,
+  parseControl,
+  type DecoderLimits,
+} from './wire.js';
+
+export const MAX_CONTROL_BYTES = 4096;
+export const DEFAULT_MAX_MESSAGE_BYTES = 1 << 30;
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+export type LinkRole = 'mesh' | 'store';
+
+export interface Hello {
+  token: string;
+  rank: number;
+  role: LinkRole;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/** Compares tokens in constant time (hashing first makes the lengths equal). */
+export function tokenMatches(expected: string, got: unknown): boolean {
+  return typeof got === 'string' && timingSafeEqual(digest(expected), digest(got));
+}
+
+function handshakeLimits(): DecoderLimits {
+  return { maxMessageBytes: 0, maxControlBytes: MAX_CONTROL_BYTES, allowedTypes: new Set([MsgType.Hello]) };
+}
+
+export class HandshakeError extends Error {
+  override name = 'HandshakeError';
+}
+
+/**
+ * Accepting side. Resolves with the peer's Hello once `accept` approved it (and HelloAck is sent);
+ * on any failure sends Reject when it can, destroys the socket and rejects.
+ */
+export function acceptHandshake(
+  socket: Socket,
+  accept: (hello: Hello) => string | undefined, // returns a rejection reason, or undefined to accept
+  timeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS,
+): Promise<Hello> {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const finish = (err?: Error, hello?: Hello): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      if (err) {
+        if (!socket.destroyed) socket.end(encodeControl(MsgType.Reject, 0, { reason: err.message }));
+        setTimeout(() => socket.destroy(), 200).unref();
+        reject(err);
+      } else {
+        socket.write(encodeControl(MsgType.HelloAck, 0, {}));
+        resolve(hello!);
+      }
+    };
+    const decoder = new FrameDecoder(
+      handshakeLimits(),
+      (_type, _tag, payload) => {
+        if (done) return;
+        let hello: Hello;
+        try {
+          hello = parseControl(payload) as Hello;
+        } catch (e) {
+          return finish(e as Error);
+        }
+        if (!hello || typeof hello !== 'object') return finish(new HandshakeError('malformed hello'));
+        if (!tokenMatches(expectedTokenOf(accept), hello.token)) {
+          return finish(new HandshakeError('invalid run token'));
+        }
+        const reason = accept(hello);
+        if (reason) return finish(new HandshakeError(reason));
+        finish(undefined, hello);
+      },
+      (err) => finish(new HandshakeError(`handshake failed: ${err.message}`)),
+    );
+    // A well-behaved peer sends nothing after Hello until it has our HelloAck, so bytes past the
+    // Hello in the same chunk are dropped, and the link's own decoder rejects the remains.
+    const onData = (chunk: Buffer): void => decoder.push(chunk);
+    const onError = (e: Error): void => finish(new HandshakeError(`connection error during handshake: ${e.message}`));
+    const onClose = (): void => finish(new HandshakeError('connection closed during handshake'));
+    const timer = setTimeout(
+      () => finish(new HandshakeError(`no valid hello within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+  });
+}
+
+// The expected token travels with the accept callback so callers cannot forget to check it.
+const TOKEN = Symbol('token');
+type TokenCarrier = ((hello: Hello) => string | undefined) & { [TOKEN]?: string };
+export function withToken(token: string, accept: (hello: Hello) => string | undefined): TokenCarrier {
+  const f = accept as TokenCarrier;
+  f[TOKEN] = token;
+  return f;
+}
+function expectedTokenOf(accept: TokenCarrier): string {
+  const t = accept[TOKEN];
+  if (t === undefined) throw new Error('acceptHandshake needs an accept callback made by withToken()');
+  return t;
+}
+
+/** Connecting side: sends Hello and waits for HelloAck (or a Reject with its reason). */
+export function connectHandshake(socket: Socket, hello: Hello, timeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const finish = (err?: Error): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      if (err) {
+        socket.destroy();
+        reject(err);
+      } else resolve();
+    };
+    const decoder = new FrameDecoder(
+      { maxMessageBytes: 0, maxControlBytes: MAX_CONTROL_BYTES, allowedTypes: new Set([MsgType.HelloAck, MsgType.Reject]) },
+      (type, _tag, payload) => {
+        if (type === MsgType.HelloAck) return finish();
+        let reason = 'rejected';
+        try {
+          reason = String((parseControl(payload) as { reason?: unknown }).reason ?? reason);
+        } catch {
+          /* keep the generic reason */
+        }
+        finish(new HandshakeError(`peer refused the connection: ${reason}`));
+      },
+      (err) => finish(new HandshakeError(`handshake failed: ${err.message}`)),
+    );
+    const onData = (chunk: Buffer): void => decoder.push(chunk);
+    const onError = (e: Error): void => finish(new HandshakeError(`connection error during handshake: ${e.message}`));
+    const onClose = (): void => finish(new HandshakeError('connection closed during handshake'));
+    const timer = setTimeout(() => finish(new HandshakeError(`no handshake reply within ${timeoutMs} ms`)), timeoutMs);
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    socket.write(encodeControl(MsgType.Hello, 0, hello));
+  });
+}
+
+export interface LinkOptions {
+  allowedTypes: ReadonlySet<MsgType>;
+  maxMessageBytes?: number;
+  /** Emulated link for outgoing traffic; undefined sends at loopback speed. */
+  emulate?: LinkSpec;
+  /** Payload bytes per frame; emulated links pace per fragment. */
+  fragmentBytes?: number;
+  onMessage: (type: MsgType, tag: number, payload: Buffer) => void;
+  /** Called once when the link ends; `err` is undefined for an orderly local close. */
+  onClose: (err: Error | undefined) => void;
+}
+
+/** An authenticated connection: framed sends (optionally paced), decoded receives. */
+export class Link {
+  private readonly decoder: FrameDecoder;
+  private readonly pacer: Pacer | undefined;
+  private readonly fragmentBytes: number;
+  private closed = false;
+  private closingLocally = false;
+  bytesSent = 0;
+  bytesReceived = 0;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly opts: LinkOptions,
+  ) {
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 1000);
+    this.pacer = opts.emulate ? new Pacer(opts.emulate) : undefined;
+    // Emulated links pace in small fragments so a message pipelines through the emulated wire.
+    this.fragmentBytes = opts.fragmentBytes ?? (opts.emulate ? 64 * 1024 : 4 * 1024 * 1024);
+    this.decoder = new FrameDecoder(
+      {
+        maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+        maxControlBytes: MAX_CONTROL_BYTES * 16,
+        allowedTypes: opts.allowedTypes,
+      },
+      (type, tag, payload) => {
+        this.bytesReceived += payload.length;
+        opts.onMessage(type, tag, payload);
+      },
+      (err) => this.fail(err),
+    );
+    socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    socket.on('error', (e) => this.fail(e));
+    socket.on('close', () => {
+      if (this.closingLocally) this.end(undefined);
+      else if (this.decoder.midMessage) this.fail(new Error('connection closed in the middle of a message'));
+      else this.fail(new Error('connection closed by peer'));
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Sends one message; resolves when its last byte has been handed to the OS. */
+  send(type: MsgType, tag: number, payload: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('link is closed'));
+    return new Promise((resolve, reject) => {
+      const frames = [...fragmentMessage(type, tag, payload, this.fragmentBytes)];
+      let left = frames.length;
+      const onWritten = (err?: Error | null): void => {
+        if (err) return reject(err);
+        if (--left === 0) resolve();
+      };
+      for (const f of frames) {
+        const write = (): void => {
+          if (this.closed || this.socket.destroyed) return reject(new Error('link closed while sending'));
+          this.socket.cork();
+          this.socket.write(f.header);
+          if (f.body.byteLength > 0) this.socket.write(f.body, onWritten);
+          else this.socket.write(Buffer.alloc(0), onWritten);
+          this.socket.uncork();
+          this.bytesSent += f.header.length + f.body.byteLength;
+        };
+        if (this.pacer) this.pacer.enqueue(f.header.length + f.body.byteLength, write);
+        else write();
+      }
+    });
+  }
+
+  private fail(err: Error): void {
+    if (this.closed) return;
+    this.end(err);
+    this.socket.destroy();
+  }
+
+  private end(err: Error | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pacer?.cancel();
+    this.opts.onClose(err);
+  }
+
+  /** Orderly local close: the peer sees EOF, we report no error. */
+  close(): void {
+    if (this.closed) return;
+    this.closingLocally = true;
+    this.pacer?.cancel();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Tag-matched receive queues: a message that arrives before anyone asked for it waits here, and a
+ * receive posted before its message arrives waits for it. Once failed, every pending and future
+ * receive rejects with the same error (the first failure wins, so the error names its cause).
+ */
+export class Mailbox {
+  private queued = new Map<string, Buffer[]>();
+  private waiting = new Map<string, { resolve: (b: Buffer) => void; reject: (e: Error) => void }[]>();
+  private failure: Error | undefined;
+
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  deliver(peer: number, tag: number, data: Buffer): void {
+    if (this.failure) return;
+    const key = `${peer}:${tag}`;
+    const w = this.waiting.get(key);
+    if (w && w.length > 0) {
+      const first = w.shift()!;
+      if (w.length === 0) this.waiting.delete(key);
+      first.resolve(data);
+      return;
+    }
+    const q = this.queued.get(key);
+    if (q) q.push(data);
+    else this.queued.set(key, [data]);
+  }
+
+  take(peer: number, tag: number): Promise<Buffer> {
+    if (this.failure) return Promise.reject(this.failure);
+    const key = `${peer}:${tag}`;
+    const q = this.queued.get(key);
+    if (q && q.length > 0) {
+      const data = q.shift()!;
+      if (q.length === 0) this.queued.delete(key);
+      return Promise.resolve(data);
+    }
+    return new Promise((resolve, reject) => {
+      const w = this.waiting.get(key);
+      if (w) w.push({ resolve, reject });
+      else this.waiting.set(key, [{ resolve, reject }]);
+    });
+  }
+
+  fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    for (const ws of this.waiting.values()) for (const w of ws) w.reject(err);
+    this.waiting.clear();
+    this.queued.clear();
+  }
+}

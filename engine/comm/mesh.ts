@@ -1,0 +1,217 @@
+/**
+ * The full mesh of authenticated TCP links between all ranks of a run.
+ *
+ * Setup: every rank listens on an ephemeral port and publishes `host:port` in the rendezvous
+ * store; once all ranks have joined, rank i connects to every rank j < i and accepts from every
+ * j > i. Any link that closes unexpectedly fails the whole mesh with an error naming the peer, so
+ * a dead rank turns every pending collective on every surviving rank into a clear error at once.
+ */
+import net from 'node:net';
+import { Topology, linkSpecFor, type NetworkConfig } from './emulation.js';
+import { Link, acceptHandshake, connectHandshake, withToken } from './link.js';
+import { Mailbox } from './mailbox.js';
+import { StoreTimeoutError, type StoreClient } from './store.js';
+import { PeerError, type PeerTransport } from './transport.js';
+import { MsgType } from './wire.js';
+
+export interface MeshOptions {
+  rank: number;
+  world: number;
+  token: string;
+  store: StoreClient;
+  /** Interface to listen on for peers (127.0.0.1 for a single machine, 0.0.0.0 for several). */
+  listenHost: string;
+  /** Address the other ranks should dial; defaults to our address on the route to the store. */
+  advertiseHost?: string;
+  topology: Topology;
+  network: NetworkConfig;
+  joinTimeoutMs: number;
+  maxMessageBytes?: number;
+  /** Diagnostics for refused connection attempts; the mesh itself keeps working. */
+  onRejected?: (reason: string) => void;
+}
+
+function rankList(ranks: number[]): string {
+  return ranks.length === 1 ? `rank ${ranks[0]}` : `ranks ${ranks.join(', ')}`;
+}
+
+export class TcpMesh implements PeerTransport {
+  readonly rank: number;
+  readonly world: number;
+  private readonly links = new Map<number, Link>();
+  private readonly mailbox = new Mailbox();
+  private closing = false;
+  private failureListeners: ((err: Error) => void)[] = [];
+  private linkWaiters: (() => void)[] = [];
+
+  private constructor(
+    private readonly opts: MeshOptions,
+    private readonly server: net.Server,
+  ) {
+    this.rank = opts.rank;
+    this.world = opts.world;
+  }
+
+  static async create(opts: MeshOptions): Promise<TcpMesh> {
+    const server = net.createServer();
+    const mesh = new TcpMesh(opts, server);
+    server.on('connection', (s) => void mesh.onIncoming(s));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, opts.listenHost, () => resolve());
+    });
+    try {
+      await mesh.connectAll();
+    } catch (e) {
+      await mesh.close();
+      throw e;
+    }
+    return mesh;
+  }
+
+  /** Bytes sent and received on every link so far. */
+  get traffic(): { sent: number; received: number } {
+    let sent = 0;
+    let received = 0;
+    for (const l of this.links.values()) {
+      sent += l.bytesSent;
+      received += l.bytesReceived;
+    }
+    return { sent, received };
+  }
+
+  get failure(): Error | undefined {
+    return this.mailbox.error;
+  }
+
+  onFailure(listener: (err: Error) => void): void {
+    this.failureListeners.push(listener);
+  }
+
+  private async connectAll(): Promise<void> {
+    const { store, rank, world, joinTimeoutMs } = this.opts;
+    const port = (this.server.address() as net.AddressInfo).port;
+    const host = this.opts.advertiseHost ?? store.localAddress;
+    await store.set(`mesh/addr/${rank}`, `${host}:${port}`);
+    const keys = Array.from({ length: world }, (_, r) => `mesh/addr/${r}`);
+    try {
+      await store.wait(keys, joinTimeoutMs);
+    } catch (e) {
+      if (!(e instanceof StoreTimeoutError)) throw e;
+      const missing = e.missing.map((k) => Number(k.split('/').pop()));
+      throw new Error(`${rankList(missing)} did not join within ${Math.round(joinTimeoutMs / 1000)} s`);
+    }
+    const deadline = Date.now() + joinTimeoutMs;
+    await Promise.all(
+      Array.from({ length: rank }, async (_, peer) => {
+        const addr = (await store.get(`mesh/addr/${peer}`))!;
+        await this.dial(peer, addr, deadline);
+      }),
+    );
+    await this.waitForLinks(deadline);
+  }
+
+  private async dial(peer: number, addr: string, deadline: number): Promise<void> {
+    const sep = addr.lastIndexOf(':');
+    const host = addr.slice(0, sep);
+    const port = Number(addr.slice(sep + 1));
+    const socket = net.connect({ host, port });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('error', reject);
+      });
+      const timeout = Math.max(1000, deadline - Date.now());
+      await connectHandshake(socket, { token: this.opts.token, rank: this.rank, role: 'mesh' }, timeout);
+    } catch (e) {
+      socket.destroy();
+      throw new Error(`cannot connect to rank ${peer} at ${addr}: ${(e as Error).message}`);
+    }
+    this.addLink(peer, socket);
+  }
+
+  private async onIncoming(socket: net.Socket): Promise<void> {
+    socket.on('error', () => undefined);
+    let hello;
+    try {
+      hello = await acceptHandshake(
+        socket,
+        withToken(this.opts.token, (h) => {
+          if (h.role !== 'mesh') return `expected a mesh peer, got ${String(h.role)}`;
+          if (!Number.isInteger(h.rank) || h.rank <= this.rank || h.rank >= this.world) {
+            return `rank ${String(h.rank)} may not dial rank ${this.rank} in a world of ${this.world}`;
+          }
+          if (this.links.has(h.rank)) return `rank ${h.rank} is already connected`;
+          if (this.closing || this.failure) return 'mesh is shutting down';
+          return undefined;
+        }),
+      );
+    } catch (e) {
+      this.opts.onRejected?.(`rank ${this.rank} refused a connection from ${socket.remoteAddress}: ${(e as Error).message}`);
+      return;
+    }
+    this.addLink(hello.rank, socket);
+  }
+
+  private addLink(peer: number, socket: net.Socket): void {
+    const link = new Link(socket, {
+      allowedTypes: new Set([MsgType.Data]),
+      maxMessageBytes: this.opts.maxMessageBytes,
+      emulate: linkSpecFor(this.opts.topology, this.opts.network, this.rank, peer),
+      onMessage: (_type, tag, payload) => this.mailbox.deliver(peer, tag, payload),
+      onClose: (err) => {
+        if (this.closing) return;
+        this.fail(new PeerError(peer, `rank ${peer} disconnected: ${err?.message ?? 'connection closed'}`));
+      },
+    });
+    this.links.set(peer, link);
+    for (const w of this.linkWaiters.splice(0)) w();
+  }
+
+  private waitForLinks(deadline: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (this.failure) return reject(this.failure);
+        if (this.links.size === this.world - 1) {
+          clearTimeout(timer);
+          return resolve();
+        }
+        this.linkWaiters.push(check);
+      };
+      const timer = setTimeout(() => {
+        const missing = Array.from({ length: this.world }, (_, r) => r).filter(
+          (r) => r !== this.rank && !this.links.has(r),
+        );
+        reject(new Error(`${rankList(missing)} did not connect to rank ${this.rank} within the join timeout`));
+      }, Math.max(0, deadline - Date.now()));
+      check();
+    });
+  }
+
+  private fail(err: Error): void {
+    if (this.mailbox.error) return;
+    this.mailbox.fail(err);
+    for (const l of this.failureListeners) l(err);
+  }
+
+  send(peer: number, tag: number, data: Uint8Array): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const link = this.links.get(peer);
+    if (!link) return Promise.reject(new Error(`rank ${this.rank} has no link to rank ${peer}`));
+    return link.send(MsgType.Data, tag, data).catch((e: Error) => {
+      throw this.failure ?? new PeerError(peer, `sending to rank ${peer} failed: ${e.message}`);
+    });
+  }
+
+  recv(peer: number, tag: number): Promise<Buffer> {
+    return this.mailbox.take(peer, tag);
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.mailbox.fail(this.failure ?? new Error('mesh closed'));
+    for (const l of this.links.values()) l.close();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * What the collectives need from a network: point-to-point, tag-matched, reliable, in-order
+ * messages between ranks. Implemented by the TCP mesh (real processes) and by the in-memory mesh
+ * (tests of the algorithms in one process).
+ */
+export interface PeerTransport {
+  readonly rank: number;
+  readonly world: number;
+  /**
+   * Sends `data` to `peer`. The promise resolves once the bytes are handed to the OS (or copied),
+   * after which the caller may reuse `data`.
+   */
+  send(peer: number, tag: number, data: Uint8Array): Promise<void>;
+  /** The next message from `peer` with `tag`. */
+  recv(peer: number, tag: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+/** A failure attributed to one rank, e.g. its process died and its link closed. */
+export class PeerError extends Error {
+  override name = 'PeerError';
+  constructor(
+    readonly peer: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

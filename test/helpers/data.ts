@@ -1,0 +1,43 @@
+import { DTYPE_BYTES, allocArray, bytesOf, type CommArray, type DType } from '../../engine/comm/dtype.js';
+import { f32ToF16Bits } from '../../engine/comm/f16.js';
+
+/** Small deterministic PRNG (mulberry32) so every rank can regenerate every other rank's input. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random input of `count` elements for `rank`, spanning the dtype's range (ints wrap on sum). */
+export function makeInput(dtype: DType, count: number, seed: number, rank: number): Uint8Array {
+  const r = rng(seed * 1000 + rank + 1);
+  const a = allocArray(dtype, count) as CommArray;
+  for (let i = 0; i < count; i++) {
+    const u = r();
+    switch (dtype) {
+      case 'f32':
+        a[i] = (u - 0.5) * 200;
+        break;
+      case 'f16':
+        a[i] = f32ToF16Bits((u - 0.5) * 8);
+        break;
+      case 'i8':
+        a[i] = Math.floor(u * 256) - 128;
+        break;
+      case 'u8':
+        a[i] = Math.floor(u * 256);
+        break;
+      case 'i32':
+        a[i] = (Math.floor(u * 2 ** 32) | 0);
+        break;
+    }
+  }
+  return bytesOf(a);
+}
+
+export const bytesPer = (dtype: DType): number => DTYPE_BYTES[dtype];
