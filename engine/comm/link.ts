@@ -183,6 +183,8 @@ export class Link {
   private readonly fragmentBytes: number;
   private closed = false;
   private closingLocally = false;
+  /** Sends whose bytes are still queued (paced or in the socket); rejected if the link ends. */
+  private readonly unsent = new Set<(e: Error) => void>();
   bytesSent = 0;
   bytesReceived = 0;
 
@@ -226,9 +228,16 @@ export class Link {
     return new Promise((resolve, reject) => {
       const frames = [...fragmentMessage(type, tag, payload, this.fragmentBytes)];
       let left = frames.length;
+      this.unsent.add(reject);
       const onWritten = (err?: Error | null): void => {
-        if (err) return reject(err);
-        if (--left === 0) resolve();
+        if (err) {
+          this.unsent.delete(reject);
+          return reject(err);
+        }
+        if (--left === 0) {
+          this.unsent.delete(reject);
+          resolve();
+        }
       };
       for (const f of frames) {
         const write = (): void => {
@@ -246,6 +255,12 @@ export class Link {
     });
   }
 
+  /** Writes a small control message at once, ahead of any paced traffic (used for Abort). */
+  sendNow(type: MsgType, body: unknown): void {
+    if (this.closed || this.socket.destroyed) return;
+    this.socket.write(encodeControl(type, 0, body));
+  }
+
   private fail(err: Error): void {
     if (this.closed) return;
     this.end(err);
@@ -257,6 +272,9 @@ export class Link {
     this.closed = true;
     this.pacer?.cancel();
     this.opts.onClose(err);
+    const reason = new Error(`link closed while sending${err ? `: ${err.message}` : ''}`);
+    for (const reject of this.unsent) reject(reason);
+    this.unsent.clear();
   }
 
   /** Orderly local close: the peer sees EOF, we report no error. */

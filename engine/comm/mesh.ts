@@ -12,7 +12,7 @@ import { Link, acceptHandshake, connectHandshake, withToken } from './link.js';
 import { Mailbox } from './mailbox.js';
 import { StoreTimeoutError, type StoreClient } from './store.js';
 import { PeerError, type PeerTransport } from './transport.js';
-import { MsgType } from './wire.js';
+import { MsgType, parseControl } from './wire.js';
 
 export interface MeshOptions {
   rank: number;
@@ -31,6 +31,11 @@ export interface MeshOptions {
   onRejected?: (reason: string) => void;
 }
 
+/** Milliseconds as seconds for messages: "30", "1.5". */
+export function seconds(ms: number): string {
+  return String(Math.round(ms / 100) / 10);
+}
+
 function rankList(ranks: number[]): string {
   return ranks.length === 1 ? `rank ${ranks[0]}` : `ranks ${ranks.join(', ')}`;
 }
@@ -41,6 +46,7 @@ export class TcpMesh implements PeerTransport {
   private readonly links = new Map<number, Link>();
   private readonly mailbox = new Mailbox();
   private closing = false;
+  private draining = false;
   private failureListeners: ((err: Error) => void)[] = [];
   private linkWaiters: (() => void)[] = [];
 
@@ -99,7 +105,7 @@ export class TcpMesh implements PeerTransport {
     } catch (e) {
       if (!(e instanceof StoreTimeoutError)) throw e;
       const missing = e.missing.map((k) => Number(k.split('/').pop()));
-      throw new Error(`${rankList(missing)} did not join within ${Math.round(joinTimeoutMs / 1000)} s`);
+      throw new Error(`${rankList(missing)} did not join within ${seconds(joinTimeoutMs)} s`);
     }
     const deadline = Date.now() + joinTimeoutMs;
     await Promise.all(
@@ -155,12 +161,16 @@ export class TcpMesh implements PeerTransport {
 
   private addLink(peer: number, socket: net.Socket): void {
     const link = new Link(socket, {
-      allowedTypes: new Set([MsgType.Data]),
+      allowedTypes: new Set([MsgType.Data, MsgType.Abort]),
       maxMessageBytes: this.opts.maxMessageBytes,
       emulate: linkSpecFor(this.opts.topology, this.opts.network, this.rank, peer),
-      onMessage: (_type, tag, payload) => this.mailbox.deliver(peer, tag, payload),
+      onMessage: (type, tag, payload) => {
+        if (type === MsgType.Data) return this.mailbox.deliver(peer, tag, payload);
+        this.onAbort(peer, payload);
+      },
       onClose: (err) => {
-        if (this.closing) return;
+        // While draining, a peer that finished first and closed is expected, not a crash.
+        if (this.closing || this.draining) return;
         this.fail(new PeerError(peer, `rank ${peer} disconnected: ${err?.message ?? 'connection closed'}`));
       },
     });
@@ -188,9 +198,29 @@ export class TcpMesh implements PeerTransport {
     });
   }
 
+  private onAbort(from: number, payload: Buffer): void {
+    let culprit = from;
+    let message = `rank ${from} aborted`;
+    try {
+      const body = parseControl(payload) as { rank?: unknown; message?: unknown };
+      if (Number.isInteger(body.rank) && (body.rank as number) >= 0 && (body.rank as number) < this.world) culprit = body.rank as number;
+      if (typeof body.message === 'string') message = `${body.message.slice(0, 500)} (reported by rank ${from})`;
+    } catch {
+      /* keep the generic message */
+    }
+    this.fail(new PeerError(culprit, message));
+  }
+
   private fail(err: Error): void {
     if (this.mailbox.error) return;
     this.mailbox.fail(err);
+    // Tell the surviving peers who failed before we go down, so their errors name the cause
+    // rather than us.
+    if (err instanceof PeerError) {
+      for (const [peer, link] of this.links) {
+        if (peer !== err.peer) link.sendNow(MsgType.Abort, { rank: err.peer, message: err.message });
+      }
+    }
     for (const l of this.failureListeners) l(err);
   }
 
@@ -199,12 +229,18 @@ export class TcpMesh implements PeerTransport {
     const link = this.links.get(peer);
     if (!link) return Promise.reject(new Error(`rank ${this.rank} has no link to rank ${peer}`));
     return link.send(MsgType.Data, tag, data).catch((e: Error) => {
-      throw this.failure ?? new PeerError(peer, `sending to rank ${peer} failed: ${e.message}`);
+      this.fail(new PeerError(peer, `rank ${peer} disconnected: ${e.message}`));
+      throw this.failure;
     });
   }
 
   recv(peer: number, tag: number): Promise<Buffer> {
     return this.mailbox.take(peer, tag);
+  }
+
+  /** All our work is done: from now on a peer closing its link is orderly, not a failure. */
+  beginShutdown(): void {
+    this.draining = true;
   }
 
   async close(): Promise<void> {

@@ -32,6 +32,8 @@ export enum MsgType {
   Data = 4,
   StoreRequest = 5,
   StoreResponse = 6,
+  /** A rank saw a peer fail and tells the others who, so every error names the root cause. */
+  Abort = 7,
 }
 
 export interface FrameHeader {

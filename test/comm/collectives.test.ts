@@ -4,7 +4,7 @@ import { DTYPES, REDUCE_OPS, isIntegerDType, type DType, type ReduceOp } from '.
 import { Topology } from '../../engine/comm/emulation.js';
 import { createLocalMesh } from '../../engine/comm/local-mesh.js';
 import { compareReduced, referenceReduce } from '../../engine/comm/reference.js';
-import { bytesPer, makeInput } from '../helpers/data.js';
+import { bytesPer, makeInput } from '../../engine/comm/check-data.js';
 
 const PAIRS: [DType, ReduceOp][] = DTYPES.flatMap((d) =>
   REDUCE_OPS.filter((op) => op !== 'bor' || isIntegerDType(d)).map((op) => [d, op] as [DType, ReduceOp]),

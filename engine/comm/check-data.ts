@@ -1,5 +1,6 @@
-import { DTYPE_BYTES, allocArray, bytesOf, type CommArray, type DType } from '../../engine/comm/dtype.js';
-import { f32ToF16Bits } from '../../engine/comm/f16.js';
+/** Deterministic inputs for collective checks: every rank can regenerate every other rank's data. */
+import { DTYPE_BYTES, allocArray, bytesOf, type CommArray, type DType } from './dtype.js';
+import { f32ToF16Bits } from './f16.js';
 
 /** Small deterministic PRNG (mulberry32) so every rank can regenerate every other rank's input. */
 export function rng(seed: number): () => number {

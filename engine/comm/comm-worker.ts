@@ -1,0 +1,101 @@
+/**
+ * The comm worker thread: owns the sockets and runs the collectives, so the compute thread (busy
+ * inside tfjs kernels) never delays a ring step. Operations run strictly in the order they were
+ * issued, as on an NCCL stream; every rank must issue the same sequence.
+ */
+import { parentPort } from 'node:worker_threads';
+import { ProcessGroup } from './process-group.js';
+import { PeerError } from './transport.js';
+import type { FromWorker, OpRequest, ToWorker } from './worker-protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('comm-worker must run in a worker thread');
+
+let group: ProcessGroup | undefined;
+let queue: Promise<void> = Promise.resolve();
+
+function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(msg, transfer);
+}
+
+/** Transfer a result's memory only when it owns its whole ArrayBuffer; otherwise copy it first. */
+function transferable(a: Uint8Array): { view: Uint8Array; buffers: ArrayBuffer[] } {
+  const whole = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && !(a.buffer instanceof SharedArrayBuffer);
+  // new Uint8Array(a) copies (Buffer#slice would not: it is a view).
+  const view = whole && a.byteLength > 8192 ? a : new Uint8Array(a);
+  return { view, buffers: [view.buffer as ArrayBuffer] };
+}
+
+async function run(req: OpRequest): Promise<void> {
+  const c = group!.collectives;
+  const t0 = performance.now();
+  let result: Uint8Array | null = null;
+  let parts: Uint8Array[] | undefined;
+  switch (req.op) {
+    case 'allReduce':
+      result = await c.allReduce(req.data, req.dtype, req.reduceOp, req.algo);
+      break;
+    case 'reduceScatter':
+      result = await c.reduceScatter(req.data, req.dtype, req.reduceOp);
+      break;
+    case 'allGather':
+      result = await c.allGather(req.data, req.dtype, req.totalCount);
+      break;
+    case 'allGatherV':
+      parts = await c.allGatherV(req.data);
+      break;
+    case 'reduce':
+      result = await c.reduce(req.data, req.dtype, req.reduceOp, req.root);
+      break;
+    case 'broadcast':
+      result = await c.broadcast(req.data, req.root);
+      break;
+    case 'barrier':
+      await c.barrier();
+      break;
+  }
+  const ms = performance.now() - t0;
+  const buffers: ArrayBuffer[] = [];
+  const out = (a: Uint8Array): Uint8Array => {
+    const t = transferable(a);
+    buffers.push(...t.buffers);
+    return t.view;
+  };
+  post({ kind: 'done', id: req.id, data: result && out(result), parts: parts?.map(out), ms }, buffers);
+}
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.kind) {
+    case 'init':
+      ProcessGroup.init(msg.config, (reason) => post({ kind: 'rejected', reason }))
+        .then((g) => {
+          group = g;
+          g.mesh.onFailure((err) => post({ kind: 'failed', message: err.message, peer: err instanceof PeerError ? err.peer : undefined }));
+          post({ kind: 'ready', rank: g.rank, world: g.world });
+        })
+        .catch((e: Error) => post({ kind: 'initError', message: e.message }));
+      return;
+    case 'op':
+      queue = queue.then(() =>
+        run(msg).catch((e: Error) => {
+          post({ kind: 'opError', id: msg.id, message: e.message, peer: e instanceof PeerError ? e.peer : undefined });
+        }),
+      );
+      return;
+    case 'shutdown':
+    case 'abort':
+      queue = queue.then(async () => {
+        try {
+          if (group) {
+            const t = group.mesh.traffic;
+            post({ kind: 'traffic', sent: t.sent, received: t.received });
+            await (msg.kind === 'shutdown' && !group.mesh.failure ? group.shutdown() : group.abort());
+          }
+        } catch {
+          await group?.abort();
+        }
+        post({ kind: 'closed' });
+      });
+      return;
+  }
+});

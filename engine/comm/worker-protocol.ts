@@ -1,0 +1,35 @@
+/** Messages between a rank's compute thread (CommClient) and its comm worker thread. */
+import type { AllReduceAlgo } from './collectives.js';
+import type { CommConfigInput } from './config.js';
+import type { DType, ReduceOp } from './dtype.js';
+
+export type CollectiveName = 'allReduce' | 'reduceScatter' | 'allGather' | 'allGatherV' | 'reduce' | 'broadcast' | 'barrier';
+
+export interface OpRequest {
+  kind: 'op';
+  id: number;
+  op: CollectiveName;
+  data: Uint8Array;
+  dtype: DType;
+  reduceOp: ReduceOp;
+  root: number;
+  algo: AllReduceAlgo;
+  /** allGather: element count of the gathered vector. */
+  totalCount: number;
+}
+
+export type ToWorker =
+  | { kind: 'init'; config: CommConfigInput }
+  | OpRequest
+  | { kind: 'shutdown' }
+  | { kind: 'abort' };
+
+export type FromWorker =
+  | { kind: 'ready'; rank: number; world: number }
+  | { kind: 'initError'; message: string }
+  | { kind: 'done'; id: number; data: Uint8Array | null; parts?: Uint8Array[]; ms: number }
+  | { kind: 'opError'; id: number; message: string; peer?: number }
+  | { kind: 'failed'; message: string; peer?: number }
+  | { kind: 'rejected'; reason: string }
+  | { kind: 'traffic'; sent: number; received: number }
+  | { kind: 'closed' };

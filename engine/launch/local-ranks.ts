@@ -1,0 +1,106 @@
+/**
+ * Spawns `world` local rank processes of a compiled entry script with the torchrun-style
+ * environment, and tracks them. Policy (fail-fast, cancel) belongs to the callers; this module
+ * only starts, observes and kills processes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { rankEnv, type CommConfigInput } from '../comm/config.js';
+
+export interface RankProcess {
+  rank: number;
+  child: ChildProcess;
+  /** Resolves when the process exits. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stdout: string[];
+  stderr: string[];
+}
+
+export interface SpawnRanksOptions {
+  script: string;
+  args?: string[];
+  world: number;
+  localWorld?: number;
+  network?: CommConfigInput['network'];
+  joinTimeoutMs?: number;
+  env?: Record<string, string>;
+  onLine?: (rank: number, stream: 'stdout' | 'stderr', line: string) => void;
+}
+
+/** A TCP port that was free a moment ago (the OS picks it). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function newRunToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+function lines(rank: number, stream: 'stdout' | 'stderr', sink: string[], opts: SpawnRanksOptions) {
+  let partial = '';
+  return (chunk: Buffer): void => {
+    const text = partial + chunk.toString('utf8');
+    const parts = text.split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts) {
+      sink.push(line);
+      if (sink.length > 2000) sink.shift();
+      opts.onLine?.(rank, stream, line);
+    }
+  };
+}
+
+export async function spawnRanks(opts: SpawnRanksOptions): Promise<RankProcess[]> {
+  const masterPort = await freePort();
+  const token = newRunToken();
+  return Array.from({ length: opts.world }, (_, rank) => {
+    const env = {
+      ...process.env,
+      ...rankEnv({
+        rank,
+        world: opts.world,
+        localWorld: opts.localWorld ?? opts.world,
+        masterAddr: '127.0.0.1',
+        masterPort,
+        token,
+        network: opts.network,
+        joinTimeoutMs: opts.joinTimeoutMs,
+      }),
+      ...opts.env,
+    };
+    const child = spawn(process.execPath, [opts.script, ...(opts.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc: RankProcess = {
+      rank,
+      child,
+      stdout: [],
+      stderr: [],
+      exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
+    };
+    child.stdout!.on('data', lines(rank, 'stdout', proc.stdout, opts));
+    child.stderr!.on('data', lines(rank, 'stderr', proc.stderr, opts));
+    return proc;
+  });
+}
+
+/** Sends `signal` to every rank still running. */
+export function killRanks(procs: RankProcess[], signal: NodeJS.Signals = 'SIGKILL'): void {
+  for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill(signal);
+}
+
+/** True if a process with this pid still exists. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * Where the compiled engine lives. Rank processes and worker threads always run compiled
+ * JavaScript from dist/, also when the caller itself runs from TypeScript sources (tests).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = fileURLToPath(import.meta.url);
+const fromSources = here.endsWith('.ts');
+
+/** The package root (the folder with package.json). */
+export const packageRoot = fromSources ? path.resolve(path.dirname(here), '..') : path.resolve(path.dirname(here), '../..');
+
+/** Absolute path of a compiled module, given its source path relative to the package root. */
+export function compiledFile(sourceRelative: string): string {
+  const file = path.join(packageRoot, 'dist', sourceRelative.replace(/\.ts$/, '.js'));
+  if (!existsSync(file)) {
+    throw new Error(`${path.relative(process.cwd(), file)} is missing: run "npm run build:engine" first`);
+  }
+  return file;
+}
