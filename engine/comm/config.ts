@@ -19,6 +19,8 @@ export const CommConfigSchema = z
     advertiseHost: z.string().optional(),
     network: NetworkSchema.default({ intra: 'off', inter: 'off' }),
     joinTimeoutMs: z.number().int().positive().default(30_000),
+    /** An unauthenticated connection must complete its Hello within this time. */
+    handshakeTimeoutMs: z.number().int().positive().default(10_000),
     maxMessageBytes: z.number().int().positive().optional(),
   })
   .superRefine((c, ctx) => {
@@ -53,10 +55,12 @@ export function describeIssues(err: z.ZodError, names: Record<string, string> = 
     .join('\n');
 }
 
-function intEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
+function intEnv(env: NodeJS.ProcessEnv, name: string, problems: string[]): number | undefined {
   const v = env[name];
   if (v === undefined || v === '') return undefined;
-  return /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
+  if (/^-?\d+$/.test(v.trim())) return Number(v);
+  problems.push(`${name}: "${v}" is not a whole number`);
+  return undefined;
 }
 
 /** Reads RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, GRADBENCH_TOKEN, ... */
@@ -69,21 +73,28 @@ export function commConfigFromEnv(env: NodeJS.ProcessEnv = process.env): CommCon
       throw new Error('GRADBENCH_NETWORK: not valid JSON; expected e.g. {"intra":"off","inter":"1GbE"}');
     }
   }
-  const world = intEnv(env, 'WORLD_SIZE');
+  const problems: string[] = [];
+  const world = intEnv(env, 'WORLD_SIZE', problems);
   const timeoutS = env.GRADBENCH_JOIN_TIMEOUT_S ? Number(env.GRADBENCH_JOIN_TIMEOUT_S) : undefined;
   const parsed = CommConfigSchema.safeParse({
-    rank: intEnv(env, 'RANK'),
+    rank: intEnv(env, 'RANK', problems),
     world,
-    localWorld: intEnv(env, 'LOCAL_WORLD_SIZE') ?? world,
+    localWorld: intEnv(env, 'LOCAL_WORLD_SIZE', problems) ?? world,
     masterAddr: env.MASTER_ADDR,
-    masterPort: intEnv(env, 'MASTER_PORT'),
+    masterPort: intEnv(env, 'MASTER_PORT', problems),
     token: env.GRADBENCH_TOKEN,
     listenHost: env.GRADBENCH_LISTEN_ADDR || undefined,
     advertiseHost: env.GRADBENCH_ADVERTISE_ADDR || undefined,
     network,
     joinTimeoutMs: timeoutS === undefined ? undefined : Math.round(timeoutS * 1000),
   });
-  if (!parsed.success) throw new Error(`invalid rank environment:\n${describeIssues(parsed.error, ENV_NAMES)}`);
+  if (!parsed.success) {
+    const named = new Set(problems.map((p) => p.split(':')[0]));
+    const rest = describeIssues(parsed.error, ENV_NAMES)
+      .split('\n')
+      .filter((line) => !named.has(line.split(':')[0]));
+    throw new Error(`invalid rank environment:\n${[...problems, ...rest].join('\n')}`);
+  }
   return parsed.data;
 }
 

@@ -27,6 +27,7 @@ export interface MeshOptions {
   network: NetworkConfig;
   joinTimeoutMs: number;
   maxMessageBytes?: number;
+  handshakeTimeoutMs?: number;
   /** Diagnostics for refused connection attempts; the mesh itself keeps working. */
   onRejected?: (reason: string) => void;
 }
@@ -151,6 +152,7 @@ export class TcpMesh implements PeerTransport {
           if (this.closing || this.failure) return 'mesh is shutting down';
           return undefined;
         }),
+        this.opts.handshakeTimeoutMs,
       );
     } catch (e) {
       this.opts.onRejected?.(`rank ${this.rank} refused a connection from ${socket.remoteAddress}: ${(e as Error).message}`);

@@ -25,7 +25,7 @@ export class ProcessGroup {
     const topology = new Topology(config.world, config.world / config.localWorld);
     let server: StoreServer | undefined;
     if (config.rank === 0) {
-      server = new StoreServer(config.token);
+      server = new StoreServer(config.token, config.handshakeTimeoutMs);
       await server.listen(config.masterAddr, config.masterPort);
     }
     let store: StoreClient | undefined;
@@ -48,6 +48,7 @@ export class ProcessGroup {
         network: config.network,
         joinTimeoutMs: config.joinTimeoutMs,
         maxMessageBytes: config.maxMessageBytes,
+        handshakeTimeoutMs: config.handshakeTimeoutMs,
         onRejected,
       });
       return new ProcessGroup(config, store, mesh, new Collectives(mesh, topology), server);

@@ -51,7 +51,10 @@ export class StoreServer {
   /** Rejected connection attempts, with reasons (diagnostics and tests). */
   readonly rejections: string[] = [];
 
-  constructor(private readonly token: string) {}
+  constructor(
+    private readonly token: string,
+    private readonly handshakeTimeoutMs?: number,
+  ) {}
 
   async listen(host: string, port: number): Promise<number> {
     const server = net.createServer((socket) => void this.onConnection(socket));
@@ -77,6 +80,7 @@ export class StoreServer {
       await acceptHandshake(
         socket,
         withToken(this.token, (h) => (h.role === 'store' ? undefined : `expected a store client, got ${String(h.role)}`)),
+        this.handshakeTimeoutMs,
       );
     } catch (e) {
       this.rejections.push((e as Error).message);
