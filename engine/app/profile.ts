@@ -1,0 +1,154 @@
+/**
+ * Benchmark profiles: what to train, on how many ranks, over which network, with which methods.
+ * Versioned and validated with zod at every boundary (CLI, files, IPC, bridge).
+ */
+import { z } from 'zod';
+import { LinkSpecSchema, LINK_PRESET_NAMES } from '../comm/emulation.js';
+
+export const PROFILE_VERSION = 1;
+
+export const MODEL_PRESET_NAMES = ['nano', 'micro', 'small', 'gpt2-124m'] as const;
+export const SHARDING_STRATEGIES = ['FULL_SHARD', 'SHARD_GRAD_OP', 'NO_SHARD', 'HYBRID_SHARD'] as const;
+export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const CORPORA = ['shakespeare', 'synthetic'] as const;
+
+const Tier = z.union([z.enum(LINK_PRESET_NAMES as [string, ...string[]]), LinkSpecSchema]);
+
+export const ModelSchema = z.union([
+  z.object({ preset: z.enum(MODEL_PRESET_NAMES), tied: z.boolean().default(false) }).strict(),
+  z
+    .object({
+      layers: z.number().int().min(1).max(96),
+      dModel: z.number().int().min(8).max(8192),
+      heads: z.number().int().min(1).max(128),
+      seqLen: z.number().int().min(2).max(4096),
+      vocab: z.number().int().min(2).max(100_000).optional(),
+      tied: z.boolean().default(false),
+    })
+    .strict()
+    .refine((m) => m.dModel % m.heads === 0, { message: 'dModel must be divisible by heads', path: ['heads'] }),
+]);
+
+export const MethodSchema = z
+  .object({
+    id: z.string().min(1),
+    params: z.record(z.string(), z.unknown()).default({}),
+    layerPolicy: z.record(z.string(), z.unknown()).optional(),
+    errorFeedback: z.unknown().optional(),
+    label: z.string().optional(),
+  })
+  .strict();
+
+export const ProfileSchema = z
+  .object({
+    version: z.literal(PROFILE_VERSION).default(PROFILE_VERSION),
+    name: z
+      .string()
+      .min(1)
+      .max(80)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'use letters, digits, space, dot, dash or underscore'),
+    description: z.string().max(2000).optional(),
+    model: ModelSchema.default({ preset: 'nano', tied: false }),
+    data: z.object({ corpus: z.enum(CORPORA).default('shakespeare'), seed: z.number().int().default(1) }).strict().default({ corpus: 'shakespeare', seed: 1 }),
+    train: z
+      .object({
+        steps: z.number().int().min(1).max(1_000_000).default(20),
+        batchPerRank: z.number().int().min(1).max(4096).default(8),
+        lr: z.number().positive().max(1).default(3e-3),
+        warmupSteps: z.number().int().min(0).default(5),
+        weightDecay: z.number().min(0).max(1).default(0.01),
+        gradClip: z.number().positive().default(1),
+        seed: z.number().int().default(1),
+      })
+      .strict()
+      .default({ steps: 20, batchPerRank: 8, lr: 3e-3, warmupSteps: 5, weightDecay: 0.01, gradClip: 1, seed: 1 }),
+    parallel: z
+      .object({
+        worldSize: z.number().int().min(1).max(64).default(2),
+        nodes: z.number().int().min(1).default(1),
+        sharding: z.enum(SHARDING_STRATEGIES).default('FULL_SHARD'),
+        pipelineStages: z.number().int().min(1).default(1),
+      })
+      .strict()
+      .default({ worldSize: 2, nodes: 1, sharding: 'FULL_SHARD', pipelineStages: 1 }),
+    network: z
+      .object({ intra: Tier.default('off'), inter: Tier.default('off'), emulate: z.boolean().default(true) })
+      .strict()
+      .default({ intra: 'off', inter: 'off', emulate: true }),
+    methods: z.array(MethodSchema).default([]),
+    /** Run the uncompressed FSDP baseline first (same seed, data and link) to compare against. */
+    baseline: z.boolean().default(true),
+    backend: z.enum(BACKENDS).default('auto'),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    const { worldSize, nodes, sharding, pipelineStages } = p.parallel;
+    if (worldSize % nodes !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['parallel', 'nodes'], message: `nodes (${nodes}) must divide worldSize (${worldSize})` });
+    }
+    if (sharding === 'HYBRID_SHARD' && (nodes < 2 || worldSize / nodes < 2)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['parallel', 'sharding'],
+        message: 'HYBRID_SHARD needs at least 2 nodes with at least 2 ranks each (e.g. worldSize 4, nodes 2)',
+      });
+    }
+    if (pipelineStages !== 1) {
+      ctx.addIssue({ code: 'custom', path: ['parallel', 'pipelineStages'], message: 'pipeline parallelism is not available yet; use 1' });
+    }
+    if (!p.baseline && p.methods.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['methods'], message: 'nothing to run: add a method or set baseline to true' });
+    }
+  });
+
+export type Profile = z.output<typeof ProfileSchema>;
+export type ProfileInput = z.input<typeof ProfileSchema>;
+export type MethodEntry = z.output<typeof MethodSchema>;
+
+/** One human-readable line per invalid field: `parallel.worldSize: ...`. */
+export function formatIssues(err: z.ZodError): string[] {
+  return err.issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : '(profile)'}: ${i.message}`);
+}
+
+export class ProfileError extends Error {
+  override name = 'ProfileError';
+  constructor(
+    readonly problems: string[],
+    source = 'profile',
+  ) {
+    super(`invalid ${source}:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+export function parseProfile(input: unknown, source?: string): Profile {
+  const r = ProfileSchema.safeParse(input);
+  if (!r.success) throw new ProfileError(formatIssues(r.error), source);
+  return r.data;
+}
+
+/** Built-in profiles shipped with GradBench. */
+export const BUILTIN_PROFILES: Record<string, ProfileInput> = {
+  default: {
+    name: 'default',
+    description: 'FSDP baseline on the nano GPT, 2 ranks, no emulation: a quick end-to-end check.',
+    model: { preset: 'nano' },
+    train: { steps: 30, batchPerRank: 8 },
+    parallel: { worldSize: 2, nodes: 1, sharding: 'FULL_SHARD' },
+  },
+  'micro-1gbe': {
+    name: 'micro-1gbe',
+    description: 'micro GPT, 4 ranks as 2 nodes x 2, inter-node link emulated at 1 Gb/s.',
+    model: { preset: 'micro' },
+    train: { steps: 50, batchPerRank: 8 },
+    parallel: { worldSize: 4, nodes: 2, sharding: 'FULL_SHARD' },
+    network: { intra: 'off', inter: '1GbE' },
+  },
+  'nano-hybrid': {
+    name: 'nano-hybrid',
+    description: 'nano GPT with HYBRID_SHARD on 2 nodes x 2 ranks, 100 Mb/s between nodes.',
+    model: { preset: 'nano' },
+    train: { steps: 30, batchPerRank: 8 },
+    parallel: { worldSize: 4, nodes: 2, sharding: 'HYBRID_SHARD' },
+    network: { intra: 'off', inter: { gbps: 0.1, latencyUs: 100 } },
+  },
+};
