@@ -7,7 +7,11 @@
  * - A vector of `count` elements is split into `world` chunks as evenly as possible (the first
  *   `count % world` chunks get one element more); rank r owns chunk r after a reduce-scatter.
  * - Every call takes a fresh tag from a per-instance sequence counter; messages of one call never
- *   match another's, even when a fast peer has already moved on to the next call.
+ *   match another's, even when a fast peer has already moved on to the next call. Hence every
+ *   rank must make the same sequence of calls, even when a call names a subgroup it is not the
+ *   same subgroup on every rank (HYBRID_SHARD: each rank reduces within its own node).
+ * - Methods that take `ranks` run on that subgroup (default: all ranks); chunk indices are
+ *   positions in `ranks`.
  * - Buffers are bytes plus a dtype; reductions go through `reduceInto` (f16 widens to f32).
  */
 import { DTYPE_BYTES, checkOpSupported, reduceInto, type DType, type ReduceOp } from './dtype.js';
@@ -105,6 +109,7 @@ export type AllReduceAlgo = 'ring' | 'hierarchical';
 export class Collectives {
   private seq = 0;
   private readonly worldGroup: Group;
+  private readonly groups = new Map<string, Group>();
 
   constructor(
     readonly transport: PeerTransport,
@@ -124,6 +129,20 @@ export class Collectives {
     return this.transport.world;
   }
 
+  private group(ranks?: readonly number[]): Group {
+    if (!ranks) return this.worldGroup;
+    const key = ranks.join(',');
+    let g = this.groups.get(key);
+    if (!g) {
+      if (new Set(ranks).size !== ranks.length || ranks.some((r) => !Number.isInteger(r) || r < 0 || r >= this.world)) {
+        throw new Error(`invalid group [${key}]: ranks must be distinct integers in 0..${this.world - 1}`);
+      }
+      g = new Group(this.transport, ranks);
+      this.groups.set(key, g);
+    }
+    return g;
+  }
+
   private nextTag(): number {
     const tag = (this.seq % TAG_WRAP) * PHASES_PER_CALL;
     this.seq++;
@@ -131,12 +150,19 @@ export class Collectives {
   }
 
   /** Reduces `buf` across all ranks in place and returns it. */
-  async allReduce(buf: Uint8Array, dtype: DType, op: ReduceOp, algo: AllReduceAlgo = 'ring'): Promise<Uint8Array> {
+  async allReduce(
+    buf: Uint8Array,
+    dtype: DType,
+    op: ReduceOp,
+    algo: AllReduceAlgo = 'ring',
+    ranks?: readonly number[],
+  ): Promise<Uint8Array> {
     checkOpSupported(dtype, op);
     const count = elementCount(buf, dtype);
     const tag = this.nextTag();
     const topo = this.topology;
-    if (algo === 'hierarchical' && topo.nodes > 1 && topo.ranksPerNode > 1) {
+    const g = this.group(ranks);
+    if (!ranks && algo === 'hierarchical' && topo.nodes > 1 && topo.ranksPerNode > 1) {
       // Step 1: reduce-scatter inside the node; local rank l owns chunk l of the node's sum.
       const local = new Group(this.transport, topo.nodeRanks(topo.nodeOf(this.rank)));
       const offs = chunkOffsets(count, local.size, DTYPE_BYTES[dtype]);
@@ -151,9 +177,9 @@ export class Collectives {
       await ringAllGather(local, tag + 3, buf, offs);
       return buf;
     }
-    const offs = chunkOffsets(count, this.world, DTYPE_BYTES[dtype]);
-    await ringReduceScatter(this.worldGroup, tag, buf, offs, dtype, op);
-    await ringAllGather(this.worldGroup, tag + 1, buf, offs);
+    const offs = chunkOffsets(count, g.size, DTYPE_BYTES[dtype]);
+    await ringReduceScatter(g, tag, buf, offs, dtype, op);
+    await ringAllGather(g, tag + 1, buf, offs);
     return buf;
   }
 
@@ -161,32 +187,34 @@ export class Collectives {
    * Reduces `buf` (the full vector, clobbered as scratch) and returns this rank's chunk of the
    * result (a view into `buf`).
    */
-  async reduceScatter(buf: Uint8Array, dtype: DType, op: ReduceOp): Promise<Uint8Array> {
+  async reduceScatter(buf: Uint8Array, dtype: DType, op: ReduceOp, ranks?: readonly number[]): Promise<Uint8Array> {
     checkOpSupported(dtype, op);
-    const offs = chunkOffsets(elementCount(buf, dtype), this.world, DTYPE_BYTES[dtype]);
-    await ringReduceScatter(this.worldGroup, this.nextTag(), buf, offs, dtype, op);
-    return buf.subarray(offs[this.rank], offs[this.rank + 1]);
+    const g = this.group(ranks);
+    const offs = chunkOffsets(elementCount(buf, dtype), g.size, DTYPE_BYTES[dtype]);
+    await ringReduceScatter(g, this.nextTag(), buf, offs, dtype, op);
+    return buf.subarray(offs[g.index], offs[g.index + 1]);
   }
 
   /**
    * Gathers every rank's chunk into one vector of `totalCount` elements laid out as
    * `splitCounts(totalCount, world)`; `chunk` must be this rank's part of that layout.
    */
-  async allGather(chunk: Uint8Array, dtype: DType, totalCount: number): Promise<Uint8Array> {
-    const offs = chunkOffsets(totalCount, this.world, DTYPE_BYTES[dtype]);
-    const mineBytes = offs[this.rank + 1] - offs[this.rank];
+  async allGather(chunk: Uint8Array, dtype: DType, totalCount: number, ranks?: readonly number[]): Promise<Uint8Array> {
+    const g = this.group(ranks);
+    const offs = chunkOffsets(totalCount, g.size, DTYPE_BYTES[dtype]);
+    const mineBytes = offs[g.index + 1] - offs[g.index];
     if (chunk.byteLength !== mineBytes) {
       throw new Error(`all-gather: rank ${this.rank} must contribute ${mineBytes} bytes of a ${totalCount}-element vector, got ${chunk.byteLength}`);
     }
-    const out = new Uint8Array(offs[this.world]);
-    out.set(chunk, offs[this.rank]);
-    await ringAllGather(this.worldGroup, this.nextTag(), out, offs);
+    const out = new Uint8Array(offs[g.size]);
+    out.set(chunk, offs[g.index]);
+    await ringAllGather(g, this.nextTag(), out, offs);
     return out;
   }
 
   /** Every rank contributes a payload of any size; every rank gets all payloads, by rank. */
-  async allGatherV(payload: Uint8Array): Promise<Uint8Array[]> {
-    const g = this.worldGroup;
+  async allGatherV(payload: Uint8Array, ranks?: readonly number[]): Promise<Uint8Array[]> {
+    const g = this.group(ranks);
     const n = g.size;
     const tag = this.nextTag();
     const parts: Uint8Array[] = new Array(n);

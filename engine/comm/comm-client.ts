@@ -22,6 +22,8 @@ interface Pending {
 export interface OpOptions {
   op?: ReduceOp;
   algo?: AllReduceAlgo;
+  /** Run on this subgroup of ranks (default: all). */
+  ranks?: number[];
 }
 
 /** Time spent inside the worker on collectives, for metrics (total vs exposed comm time). */
@@ -145,25 +147,25 @@ export class CommClient {
   }
 
   async allReduce<T extends CommArray>(data: T, opts: OpOptions = {}): Promise<T> {
-    const m = await this.submit('allReduce', data, { reduceOp: opts.op ?? 'sum', algo: opts.algo ?? 'ring' });
+    const m = await this.submit('allReduce', data, { reduceOp: opts.op ?? 'sum', algo: opts.algo ?? 'ring', ranks: opts.ranks });
     return CommClient.as(data, m.data!);
   }
 
   /** The full vector in, this rank's chunk of the reduction out (see splitCounts). */
   async reduceScatter<T extends CommArray>(data: T, opts: OpOptions = {}): Promise<T> {
-    const m = await this.submit('reduceScatter', data, { reduceOp: opts.op ?? 'sum' });
+    const m = await this.submit('reduceScatter', data, { reduceOp: opts.op ?? 'sum', ranks: opts.ranks });
     return CommClient.as(data, m.data!);
   }
 
   /** This rank's chunk in, the whole `totalCount`-element vector out. */
-  async allGather<T extends CommArray>(chunk: T, totalCount: number): Promise<T> {
-    const m = await this.submit('allGather', chunk, { totalCount });
+  async allGather<T extends CommArray>(chunk: T, totalCount: number, ranks?: number[]): Promise<T> {
+    const m = await this.submit('allGather', chunk, { totalCount, ranks });
     return CommClient.as(chunk, m.data!);
   }
 
   /** Payloads of any size in, every rank's payload out (by rank). */
-  async allGatherV(payload: Uint8Array): Promise<Uint8Array[]> {
-    const m = await this.submit('allGatherV', payload);
+  async allGatherV(payload: Uint8Array, ranks?: number[]): Promise<Uint8Array[]> {
+    const m = await this.submit('allGatherV', payload, { ranks });
     return m.parts!;
   }
 

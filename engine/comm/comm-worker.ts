@@ -33,16 +33,16 @@ async function run(req: OpRequest): Promise<void> {
   let parts: Uint8Array[] | undefined;
   switch (req.op) {
     case 'allReduce':
-      result = await c.allReduce(req.data, req.dtype, req.reduceOp, req.algo);
+      result = await c.allReduce(req.data, req.dtype, req.reduceOp, req.algo, req.ranks);
       break;
     case 'reduceScatter':
-      result = await c.reduceScatter(req.data, req.dtype, req.reduceOp);
+      result = await c.reduceScatter(req.data, req.dtype, req.reduceOp, req.ranks);
       break;
     case 'allGather':
-      result = await c.allGather(req.data, req.dtype, req.totalCount);
+      result = await c.allGather(req.data, req.dtype, req.totalCount, req.ranks);
       break;
     case 'allGatherV':
-      parts = await c.allGatherV(req.data);
+      parts = await c.allGatherV(req.data, req.ranks);
       break;
     case 'reduce':
       result = await c.reduce(req.data, req.dtype, req.reduceOp, req.root);

@@ -16,6 +16,8 @@ export interface OpRequest {
   algo: AllReduceAlgo;
   /** allGather: element count of the gathered vector. */
   totalCount: number;
+  /** Subgroup to run on (default: all ranks). */
+  ranks?: number[];
 }
 
 export type ToWorker =

@@ -1,0 +1,44 @@
+/** What a run directory's config.json holds, and how a rank turns it into a model. */
+import { z } from 'zod';
+import { MODEL_PRESETS, type GptConfig } from '../model/gpt.js';
+import { parseProfile, ProfileSchema, type Profile } from './profile.js';
+
+export const RunMethodSchema = z.object({
+  id: z.string(),
+  label: z.string(),
+  params: z.record(z.string(), z.unknown()).default({}),
+  layerPolicy: z.record(z.string(), z.unknown()).optional(),
+  errorFeedback: z.unknown().optional(),
+});
+export type RunMethod = z.infer<typeof RunMethodSchema>;
+
+export const RunConfigSchema = z.object({
+  run: z.string(),
+  createdAt: z.string(),
+  profile: ProfileSchema,
+  methods: z.array(RunMethodSchema),
+  versions: z.record(z.string(), z.string()),
+  gitSha: z.string().optional(),
+  host: z.record(z.string(), z.unknown()),
+});
+export type RunConfig = z.infer<typeof RunConfigSchema>;
+
+/** Methods a run executes, in order: the FSDP baseline first (unless turned off). */
+export function resolveMethods(profile: Profile): RunMethod[] {
+  const list: RunMethod[] = [];
+  if (profile.baseline) list.push({ id: 'fsdp', label: 'FSDP (fp32)', params: {} });
+  for (const m of profile.methods) list.push({ id: m.id, label: m.label ?? m.id, params: m.params, layerPolicy: m.layerPolicy, errorFeedback: m.errorFeedback });
+  return list;
+}
+
+/** The GPT dimensions a profile asks for; the vocabulary comes from the corpus unless set. */
+export function modelConfig(profile: Profile, corpusVocab: number): GptConfig {
+  const m = profile.model;
+  if ('preset' in m) {
+    const p = MODEL_PRESETS[m.preset];
+    return { layers: p.layers, dModel: p.dModel, heads: p.heads, seqLen: p.seqLen, vocab: 'vocab' in p ? Math.max(p.vocab, corpusVocab) : corpusVocab, tied: m.tied };
+  }
+  return { layers: m.layers, dModel: m.dModel, heads: m.heads, seqLen: m.seqLen, vocab: Math.max(m.vocab ?? corpusVocab, corpusVocab), tied: m.tied };
+}
+
+export { parseProfile };

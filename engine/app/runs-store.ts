@@ -1,0 +1,280 @@
+/**
+ * The runs in the results store: `<home>/runs/<run id>/` with config.json, metrics.jsonl,
+ * summary.json and ranks/<r>.log. Run ids start with the start time (`20261125-120301-default-ab12`)
+ * so they sort chronologically. Reading never throws on a damaged file: the problem is reported
+ * in the entry (`error`, `errors`, `corruptLines`) and the rest is still shown.
+ */
+import { createReadStream } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { z } from 'zod';
+import { pidAlive } from '../launch/local-ranks.js';
+import { FileProblem, describeZodIssues, readOptionalJsonFile } from './atomic-file.js';
+import { runsDir } from './home.js';
+import {
+  MetricLineSchema,
+  RunSummarySchema,
+  type MetricLine,
+  type RunStatus,
+  type RunSummary,
+} from './metrics.js';
+
+/**
+ * The fields of config.json the store reads; the file holds more (resolved profile, hardware,
+ * versions, git sha), kept as is. Loose on purpose: a run written by another version still lists.
+ */
+export const RunConfigHeadSchema = z.looseObject({
+  run: z.string().optional(),
+  createdAt: z.string().optional(),
+  startedAt: z.string().optional(),
+  /** Process that drives the run, to tell a live run from an interrupted one. */
+  pid: z.number().int().optional(),
+  profile: z
+    .union([
+      z.string(),
+      z.looseObject({
+        name: z.string().optional(),
+        methods: z.array(z.looseObject({ id: z.string() })).optional(),
+      }),
+    ])
+    .optional(),
+  methods: z.array(z.union([z.string(), z.looseObject({ id: z.string() })])).optional(),
+});
+export type RunConfigHead = z.output<typeof RunConfigHeadSchema>;
+
+export type RunListStatus = RunStatus | 'unknown';
+
+export interface RunEntry {
+  id: string;
+  profile: string;
+  status: RunListStatus;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Method ids, in run order. */
+  methods: string[];
+  dir: string;
+  /** Why config.json or summary.json could not be used. */
+  error?: string;
+}
+
+export interface RunDetail {
+  id: string;
+  dir: string;
+  config?: RunConfigHead;
+  summary?: RunSummary;
+  metrics: MetricLine[];
+  /** metrics.jsonl lines that were not valid JSON or not a valid metrics record (skipped). */
+  corruptLines: number;
+  /** The first few of those, as `line N: why`. */
+  corruptSamples: string[];
+  /** Damaged config.json / summary.json, one message each. */
+  errors: string[];
+}
+
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const ID_TIME = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})/;
+/** A run without summary.json whose files changed this recently is taken to be running. */
+const RECENT_MS = 120_000;
+const MAX_CORRUPT_SAMPLES = 5;
+
+/** Start time encoded in a run id (UTC), or NaN. */
+export function runIdTime(id: string): number {
+  const m = ID_TIME.exec(id);
+  if (!m) return NaN;
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number);
+  return Date.UTC(y, mo - 1, d, h, mi, s);
+}
+
+function methodIds(config: RunConfigHead | undefined): string[] {
+  const list =
+    config?.methods ?? (typeof config?.profile === 'object' ? config.profile.methods : undefined);
+  return (list ?? []).map((m) => (typeof m === 'string' ? m : m.id));
+}
+
+function profileName(config: RunConfigHead | undefined): string | undefined {
+  const p = config?.profile;
+  return typeof p === 'string' ? p : p?.name;
+}
+
+export class RunsStore {
+  readonly dir: string;
+
+  constructor(readonly home: string) {
+    this.dir = runsDir(home);
+  }
+
+  /** Directory of run `id` (which must be a plain run id, not a path). */
+  runDir(id: string): string {
+    if (!RUN_ID.test(id) || id === '.' || id === '..') throw new Error(`"${id}" is not a run id`);
+    return path.join(this.dir, id);
+  }
+
+  /** Every run, newest first. */
+  async list(): Promise<RunEntry[]> {
+    const entries = await Promise.all((await this.ids()).map((id) => this.entry(id)));
+    const time = (e: RunEntry): number => {
+      const t = e.startedAt ? Date.parse(e.startedAt) : NaN;
+      return Number.isNaN(t) ? runIdTime(e.id) || 0 : t;
+    };
+    return entries.sort((a, b) => time(b) - time(a) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  }
+
+  /** Everything recorded for one run; damaged parts are reported, not thrown. */
+  async get(id: string): Promise<RunDetail> {
+    const dir = await this.existingDir(id);
+    const errors: string[] = [];
+    const config = await this.readPart(dir, 'config.json', RunConfigHeadSchema, 'run config', errors);
+    const summary = await this.readPart(
+      dir,
+      'summary.json',
+      RunSummarySchema,
+      'run summary',
+      errors,
+    );
+    return { id, dir, config, summary, errors, ...(await readMetrics(path.join(dir, 'metrics.jsonl'))) };
+  }
+
+  /** Removes a run directory with everything in it; returns the directory. */
+  async delete(id: string): Promise<string> {
+    const dir = await this.existingDir(id);
+    await rm(dir, { recursive: true, force: true });
+    return dir;
+  }
+
+  /** A full run id from an id, a unique prefix of one, or `latest`. */
+  async resolve(idOrPrefix: string): Promise<string> {
+    if (idOrPrefix === 'latest') {
+      const [newest] = await this.list();
+      if (!newest) throw new Error(`there are no runs yet in ${this.dir}`);
+      return newest.id;
+    }
+    const ids = await this.ids();
+    if (ids.includes(idOrPrefix)) return idOrPrefix;
+    const matches = idOrPrefix ? ids.filter((id) => id.startsWith(idOrPrefix)) : [];
+    if (matches.length === 1) return matches[0];
+    if (matches.length === 0) throw new Error(`no run matches "${idOrPrefix}" in ${this.dir}`);
+    const shown = matches.slice(0, 5).join(', ') + (matches.length > 5 ? ', ...' : '');
+    throw new Error(
+      `"${idOrPrefix}" matches ${matches.length} runs (${shown}); give more of the id`,
+    );
+  }
+
+  private async ids(): Promise<string[]> {
+    let dirents;
+    try {
+      dirents = await readdir(this.dir, { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    return dirents
+      .filter((d) => d.isDirectory() && RUN_ID.test(d.name))
+      .map((d) => d.name)
+      .sort();
+  }
+
+  private async existingDir(id: string): Promise<string> {
+    const dir = this.runDir(id);
+    const s = await stat(dir).catch(() => undefined);
+    if (!s?.isDirectory()) throw new Error(`no run "${id}" in ${this.dir}`);
+    return dir;
+  }
+
+  private async readPart<S extends z.ZodType>(
+    dir: string,
+    name: string,
+    schema: S,
+    what: string,
+    errors: string[],
+  ): Promise<z.output<S> | undefined> {
+    try {
+      return await readOptionalJsonFile(path.join(dir, name), schema, what);
+    } catch (e) {
+      if (!(e instanceof FileProblem)) throw e;
+      errors.push(e.message);
+      return undefined;
+    }
+  }
+
+  private async entry(id: string): Promise<RunEntry> {
+    const dir = path.join(this.dir, id);
+    const errors: string[] = [];
+    const summary = await this.readPart(dir, 'summary.json', RunSummarySchema, 'run summary', errors);
+    const config = await this.readPart(dir, 'config.json', RunConfigHeadSchema, 'run config', errors);
+    const error = errors.length ? errors.join('\n') : undefined;
+    const driverGone = config?.pid !== undefined && !pidAlive(config.pid);
+    if (summary) {
+      return {
+        id,
+        dir,
+        profile: summary.profile,
+        status: summary.status === 'running' && driverGone ? 'unknown' : summary.status,
+        startedAt: summary.startedAt,
+        finishedAt: summary.finishedAt,
+        methods: summary.methods.map((m) => m.method),
+        error,
+      };
+    }
+    let status: RunListStatus = 'unknown';
+    if (config?.pid !== undefined) status = driverGone ? 'unknown' : 'running';
+    else if (await recentlyWritten(dir)) status = 'running';
+    return {
+      id,
+      dir,
+      profile: profileName(config) ?? '?',
+      status,
+      startedAt: config?.startedAt ?? config?.createdAt,
+      methods: methodIds(config),
+      error,
+    };
+  }
+}
+
+async function recentlyWritten(dir: string): Promise<boolean> {
+  const times = await Promise.all(
+    ['metrics.jsonl', 'config.json'].map((f) =>
+      stat(path.join(dir, f)).then(
+        (s) => s.mtimeMs,
+        () => 0,
+      ),
+    ),
+  );
+  return Date.now() - Math.max(...times) < RECENT_MS;
+}
+
+/** Reads metrics.jsonl line by line, skipping (and counting) lines that are not valid records. */
+export async function readMetrics(
+  file: string,
+): Promise<Pick<RunDetail, 'metrics' | 'corruptLines' | 'corruptSamples'>> {
+  const metrics: MetricLine[] = [];
+  const corruptSamples: string[] = [];
+  let corruptLines = 0;
+  const bad = (n: number, why: string): void => {
+    corruptLines++;
+    if (corruptSamples.length < MAX_CORRUPT_SAMPLES) corruptSamples.push(`line ${n}: ${why}`);
+  };
+  const input = createReadStream(file, { encoding: 'utf8' });
+  const failed = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    input.once('error', resolve);
+    input.once('open', () => resolve(undefined));
+  });
+  if (failed?.code === 'ENOENT') return { metrics, corruptLines, corruptSamples };
+  if (failed) throw new Error(`could not read ${file}: ${failed.message}`);
+  let n = 0;
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    n++;
+    if (!line.trim()) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      bad(n, 'not valid JSON');
+      continue;
+    }
+    const r = MetricLineSchema.safeParse(value);
+    if (r.success) metrics.push(r.data);
+    else bad(n, describeZodIssues(r.error).join('; '));
+  }
+  return { metrics, corruptLines, corruptSamples };
+}

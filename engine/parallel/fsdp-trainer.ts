@@ -1,0 +1,203 @@
+/**
+ * Sharded data-parallel training of the GPT, one wrapped unit at a time.
+ *
+ * One step (numbered as in the comments below):
+ *   1. Forward, unit by unit: the all-gather of unit k+1 is issued before unit k computes
+ *      (prefetch), so the comm worker moves unit k+1's shards while tfjs runs unit k.
+ *   2. Backward, unit by unit in reverse: gather unit k-1 ahead (FULL_SHARD / HYBRID_SHARD),
+ *      recompute unit k's forward inside tf.grads and get its gradients, hand them to the gradient
+ *      reducer (the hook compression methods implement) without waiting, move on to unit k-1.
+ *   3. Wait for all reductions; clip by the global gradient norm; AdamW on the local shard.
+ * Exposed communication is the time the compute thread spends waiting on (1)-(3); total
+ * communication is the time the worker spends in collectives.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Gpt } from '../model/gpt.js';
+import { adamwStep, learningRate } from './adamw.js';
+import { FlatUnit } from './flat-unit.js';
+import type { GradientReducer, ReduceResult } from './grad-reducer.js';
+import type { ShardPlan } from './shard-plan.js';
+import type { Comm } from './types.js';
+
+export interface TrainConfig {
+  steps: number;
+  lr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  gradClip: number;
+  seed: number;
+}
+
+export interface StepStats {
+  step: number;
+  loss: number;
+  stepMs: number;
+  computeMs: number;
+  exposedCommMs: number;
+  commMs: number;
+  encodeMs: number;
+  decodeMs: number;
+  rawBytes: number;
+  wireBytes: number;
+  gradNorm: number;
+  lr: number;
+}
+
+export interface Batch {
+  x: Int32Array; // [B * T] token ids
+  y: Int32Array; // [B * T] next-token targets
+  batch: number;
+}
+
+export class FsdpTrainer {
+  readonly units: FlatUnit[];
+  private exposedMs = 0;
+
+  constructor(
+    readonly model: Gpt,
+    readonly comm: Comm,
+    readonly plan: ShardPlan,
+    readonly reducer: GradientReducer,
+    readonly train: TrainConfig,
+  ) {
+    this.units = model.units.map((u, i) => new FlatUnit(u, i, plan, train.seed));
+  }
+
+  /** Awaits `p`, counting the wait as exposed communication. */
+  private async wait<T>(p: Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await p;
+    } finally {
+      this.exposedMs += performance.now() - t0;
+    }
+  }
+
+  private gather(k: number): Promise<Float32Array> {
+    const u = this.units[k];
+    if (this.plan.shardGroup.length === 1) return Promise.resolve(u.shard);
+    return this.comm.allGather(u.shard, u.padded, this.plan.shardGroup);
+  }
+
+  private tensors(k: number, full: Float32Array): tf.Tensor[] {
+    const u = this.units[k];
+    return u.views(full).map((v, i) => tf.tensor(v, u.segments[i].spec.shape));
+  }
+
+  async step(step: number, batch: Batch): Promise<StepStats> {
+    const t0 = performance.now();
+    this.exposedMs = 0;
+    const busy0 = this.comm.stats.busyMs;
+    const U = this.units.length;
+    const T = this.model.config.seqLen;
+    const tied = this.model.config.tied;
+    const idx = tf.tensor2d(batch.x, [batch.batch, T], 'int32');
+    const targets = tf.tensor2d(batch.y, [batch.batch, T], 'int32');
+
+    // Step 1: forward with prefetch.
+    const gathers: (Promise<Float32Array> | undefined)[] = new Array(U);
+    const params: (tf.Tensor[] | undefined)[] = new Array(U);
+    const inputs: tf.Tensor[] = new Array(U);
+    gathers[0] = this.gather(0);
+    let h: tf.Tensor = idx;
+    let loss = NaN;
+    for (let k = 0; k < U; k++) {
+      if (k + 1 < U) gathers[k + 1] = this.gather(k + 1);
+      params[k] = this.tensors(k, await this.wait(gathers[k]!));
+      gathers[k] = undefined;
+      inputs[k] = h;
+      const p = params[k]!;
+      if (k === 0) h = tf.tidy(() => this.model.embed(p, idx));
+      else if (k < U - 1) h = tf.tidy(() => this.model.block(p, inputs[k]));
+      else loss = tf.tidy(() => this.model.head(p, inputs[k], targets, tied ? params[0]![0] : undefined)).arraySync() as number;
+      // FULL_SHARD frees a unit's gathered parameters after use (the head is used again at once,
+      // and tied embeddings stay with the root unit, as FSDP keeps shared parameters together).
+      const keep = !this.plan.regatherInBackward || k === U - 1 || (tied && k === 0);
+      if (!keep) {
+        tf.dispose(p);
+        params[k] = undefined;
+      }
+    }
+
+    // Step 2: backward, unit by unit, reductions left in flight.
+    const reductions: Promise<ReduceResult>[] = new Array(U);
+    const grads: Float32Array[] = this.units.map((u) => new Float32Array(u.padded));
+    let dy: tf.Tensor | undefined;
+    for (let k = U - 1; k >= 0; k--) {
+      if (k - 1 >= 0 && !params[k - 1]) gathers[k - 1] = this.gather(k - 1);
+      if (!params[k]) params[k] = this.tensors(k, await this.wait(gathers[k]!));
+      const p = params[k]!;
+      const upstream = dy;
+      const out = tf.tidy(() => {
+        if (k === U - 1) {
+          const args = tied ? [inputs[k], ...p, params[0]![0]] : [inputs[k], ...p];
+          return tf.grads((x: tf.Tensor, ...ps: tf.Tensor[]) =>
+            this.model.head(ps.slice(0, p.length), x, targets, tied ? ps[p.length] : undefined),
+          )(args);
+        }
+        if (k === 0) return tf.grads((...ps: tf.Tensor[]) => this.model.embed(ps, idx))(p, upstream);
+        return tf.grads((x: tf.Tensor, ...ps: tf.Tensor[]) => this.model.block(ps, x))([inputs[k], ...p], upstream);
+      });
+      upstream?.dispose();
+      const g = grads[k];
+      const paramGrads = k === 0 ? out : out.slice(1, 1 + p.length);
+      this.units[k].segments.forEach((s, i) => g.set(paramGrads[i].dataSync() as Float32Array, s.offset));
+      if (tied && k === U - 1) {
+        // d(wte) from the head joins the embedding unit's gradient (wte is its first segment).
+        const dw = out[1 + p.length].dataSync() as Float32Array;
+        const ge = grads[0];
+        for (let i = 0; i < dw.length; i++) ge[i] += dw[i];
+      }
+      dy = k > 0 ? out[0] : undefined;
+      tf.dispose(k === 0 ? out : out.slice(1));
+      reductions[k] = this.reducer.reduce(g, { comm: this.comm, plan: this.plan, unit: this.units[k], step });
+      if (k !== 0 || !tied) {
+        tf.dispose(p);
+        params[k] = undefined;
+      }
+      if (k > 0) inputs[k].dispose();
+    }
+    tf.dispose(params.filter((p): p is tf.Tensor[] => !!p).flat());
+    targets.dispose();
+    idx.dispose();
+
+    // Step 3: wait for the reductions, clip by the global norm, update the local shards.
+    const results = await this.wait(Promise.all(reductions));
+    let sq = 0;
+    for (const r of results) for (let i = 0; i < r.shard.length; i++) sq += r.shard[i] * r.shard[i];
+    if (this.plan.shardGroup.length > 1) {
+      sq = (await this.wait(this.comm.allReduce(Float64ToF32(sq), { ranks: this.plan.shardGroup })))[0];
+    }
+    const gradNorm = Math.sqrt(sq);
+    const clip = gradNorm > this.train.gradClip ? this.train.gradClip / (gradNorm + 1e-6) : 1;
+    const lr = learningRate(step, this.train.steps, this.train.lr, this.train.warmupSteps);
+    const opt = { lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: this.train.weightDecay };
+    results.forEach((r, k) => adamwStep(this.units[k], r.shard, step + 1, opt, clip));
+
+    const stepMs = performance.now() - t0;
+    const sum = (f: (r: ReduceResult) => number): number => results.reduce((a, r) => a + f(r), 0);
+    return {
+      step,
+      loss,
+      stepMs,
+      computeMs: stepMs - this.exposedMs,
+      exposedCommMs: this.exposedMs,
+      commMs: this.comm.stats.busyMs - busy0,
+      encodeMs: sum((r) => r.encodeMs),
+      decodeMs: sum((r) => r.decodeMs),
+      rawBytes: sum((r) => r.rawBytes),
+      wireBytes: sum((r) => r.wireBytes),
+      gradNorm,
+      lr,
+    };
+  }
+
+  /** The full flat parameters of unit k (gathers; for checks and checkpoints). */
+  async fullParams(k: number): Promise<Float32Array> {
+    return (await this.gather(k)).slice(0, this.units[k].numel);
+  }
+}
+
+function Float64ToF32(x: number): Float32Array {
+  return Float32Array.of(x);
+}

@@ -1,0 +1,111 @@
+/**
+ * The rank entry: one process per rank, started by the local launcher, by hand, or by any
+ * torchrun-style launcher (mpirun, srun, a Kubernetes Job) with RANK, WORLD_SIZE, LOCAL_RANK,
+ * LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, GRADBENCH_TOKEN, GRADBENCH_RUN_DIR (holding
+ * config.json) and GRADBENCH_METHOD (index into the run's methods).
+ *
+ * Protocol with the launcher: lines on stdout starting with "@gb " are JSON events (one metrics
+ * line per step, then "done"); everything else is log.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { CommClient } from './comm/comm-client.js';
+import { commConfigFromEnv } from './comm/config.js';
+import { RunConfigSchema, modelConfig } from './app/run-config.js';
+import type { MetricLine } from './app/metrics.js';
+import { maybeInjectFault, parseFault } from './fault.js';
+import { useBackend } from './model/backend.js';
+import { buildCorpus, rankBatch } from './model/data.js';
+import { Gpt } from './model/gpt.js';
+import { FsdpTrainer } from './parallel/fsdp-trainer.js';
+import { createReducer } from './parallel/reducers.js';
+import { makeShardPlan } from './parallel/shard-plan.js';
+
+const EVENT_PREFIX = '@gb ';
+
+function emit(ev: Record<string, unknown>): void {
+  process.stdout.write(`${EVENT_PREFIX}${JSON.stringify(ev)}\n`);
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[rank ${process.env.RANK ?? '?'}] ${msg}\n`);
+}
+
+async function main(): Promise<void> {
+  const comm0 = commConfigFromEnv();
+  const runDir = process.env.GRADBENCH_RUN_DIR;
+  if (!runDir) throw new Error('GRADBENCH_RUN_DIR is not set: point it at the run directory holding config.json');
+  const cfg = RunConfigSchema.parse(JSON.parse(readFileSync(path.join(runDir, 'config.json'), 'utf8')));
+  const methodIndex = Number(process.env.GRADBENCH_METHOD ?? '0');
+  const method = cfg.methods[methodIndex];
+  if (!method) throw new Error(`GRADBENCH_METHOD ${methodIndex} is out of range (the run has ${cfg.methods.length} methods)`);
+  const fault = parseFault(process.env.GRADBENCH_FAULT);
+  const p = cfg.profile;
+  if (comm0.world !== p.parallel.worldSize) {
+    throw new Error(`WORLD_SIZE ${comm0.world} does not match the profile's parallel.worldSize ${p.parallel.worldSize}`);
+  }
+
+  process.on('SIGTERM', () => {
+    log('cancelled (SIGTERM)');
+    process.exit(143);
+  });
+
+  const backend = await useBackend(p.backend);
+  const corpus = buildCorpus(p.data.corpus, p.data.seed);
+  const model = new Gpt(modelConfig(p, corpus.vocab.length));
+  const comm = await CommClient.start(comm0, (reason) => log(reason));
+  comm.onFailure((e) => {
+    log(`communication failed: ${e.message}`);
+    process.exit(1);
+  });
+  const plan = makeShardPlan(p.parallel.sharding, comm.rank, comm.world, p.parallel.nodes);
+  const trainer = new FsdpTrainer(model, comm, plan, createReducer(method), { ...p.train });
+  if (comm.rank === 0) {
+    log(`${method.label}: ${model.paramCount} parameters, ${trainer.units.length} units, ${p.parallel.sharding}, world ${comm.world}, backend ${backend}`);
+  }
+  emit({ ev: 'ready', rank: comm.rank, backend, params: model.paramCount });
+
+  const B = p.train.batchPerRank;
+  for (let step = 0; step < p.train.steps; step++) {
+    maybeInjectFault(fault, comm.rank, step);
+    const { x, y } = rankBatch(corpus.train, {
+      seqLen: model.config.seqLen,
+      batchPerRank: B,
+      world: comm.world,
+      rank: comm.rank,
+      seed: p.data.seed,
+      step,
+    });
+    const s = await trainer.step(step, { x, y, batch: B });
+    const line: MetricLine = {
+      run: cfg.run,
+      method: method.id,
+      step,
+      rank: comm.rank,
+      loss: s.loss,
+      computeMs: s.computeMs,
+      exposedCommMs: s.exposedCommMs,
+      commMs: s.commMs,
+      encodeMs: s.encodeMs,
+      decodeMs: s.decodeMs,
+      stepMs: s.stepMs,
+      rawBytes: s.rawBytes,
+      wireBytes: s.wireBytes,
+      tokens: B * model.config.seqLen,
+      backend,
+      lr: s.lr,
+      gradNorm: s.gradNorm,
+    };
+    emit({ ev: 'step', ...line });
+  }
+  await comm.close();
+  emit({ ev: 'done', rank: comm.rank, traffic: comm.traffic });
+}
+
+main().then(
+  () => process.exit(0),
+  (e: Error) => {
+    log(`error: ${e.message}`);
+    process.exit(1);
+  },
+);
