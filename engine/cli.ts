@@ -9,13 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from './app/atomic-file.js';
 import { stepsCsv, summaryCsv } from './app/csv.js';
-import {
-  formatBytes,
-  formatDate,
-  formatDuration,
-  formatNumber,
-  table,
-} from './app/format.js';
+import { formatBytes, formatDate, formatDuration, formatNumber, table } from './app/format.js';
 import { detectHardware, type HardwareInfo } from './app/hardware.js';
 import { dataHome } from './app/home.js';
 import { PROFILE_MAX_BYTES, ProfilesStore, parseProfileText } from './app/profiles-store.js';
@@ -124,7 +118,11 @@ async function profilesCommand(args: string[]): Promise<number> {
     case 'list':
       return profilesList(store, rest);
     case 'show': {
-      const { positionals } = parse(rest, {}, { min: 1, max: 1, usage: 'gradbench profiles show <name>' });
+      const { positionals } = parse(
+        rest,
+        {},
+        { min: 1, max: 1, usage: 'gradbench profiles show <name>' },
+      );
       print(await store.exportJson(positionals[0]));
       return 0;
     }
@@ -162,7 +160,11 @@ async function profilesCommand(args: string[]): Promise<number> {
 }
 
 async function profilesList(store: ProfilesStore, args: string[]): Promise<number> {
-  const { values } = parse(args, { json }, { min: 0, max: 0, usage: 'gradbench profiles list [--json]' });
+  const { values } = parse(
+    args,
+    { json },
+    { min: 0, max: 0, usage: 'gradbench profiles list [--json]' },
+  );
   const entries = await store.list();
   if (values.json) {
     print(JSON.stringify(entries, null, 2));
@@ -170,12 +172,29 @@ async function profilesList(store: ProfilesStore, args: string[]): Promise<numbe
   }
   const rows = entries.map((e) => {
     const p = e.profile;
-    const model = p ? ('preset' in p.model ? p.model.preset : `${p.model.layers}x${p.model.dModel}`) : '';
-    const methods = p ? [...(p.baseline ? ['fsdp'] : []), ...p.methods.map((m) => m.id)].join(',') : '';
+    const model = p
+      ? 'preset' in p.model
+        ? p.model.preset
+        : `${p.model.layers}x${p.model.dModel}`
+      : '';
+    const methods = p
+      ? [...(p.baseline ? ['fsdp'] : []), ...p.methods.map((m) => m.id)].join(',')
+      : '';
     const world = p ? `${p.parallel.worldSize}/${p.parallel.nodes}` : '';
-    return [e.name, e.builtin ? 'built-in' : 'saved', model, world, methods, e.error ? `ERROR: ${e.error.split('\n')[0]}` : (e.description ?? '')];
+    return [
+      e.name,
+      e.builtin ? 'built-in' : 'saved',
+      model,
+      world,
+      methods,
+      e.error ? `ERROR: ${e.error.split('\n')[0]}` : (e.description ?? ''),
+    ];
   });
-  print(table(['NAME', 'SOURCE', 'MODEL', 'RANKS/NODES', 'METHODS', 'DESCRIPTION'], rows, { maxWidth: 70 }));
+  print(
+    table(['NAME', 'SOURCE', 'MODEL', 'RANKS/NODES', 'METHODS', 'DESCRIPTION'], rows, {
+      maxWidth: 70,
+    }),
+  );
   return 0;
 }
 
@@ -186,25 +205,40 @@ function hardwareText(h: HardwareInfo): string {
   const rows: string[][] = [];
   if (h.cpu) {
     const speed = h.cpu.speedGHz ? `, ${h.cpu.speedGHz} GHz` : '';
-    rows.push(['CPU', `${h.cpu.manufacturer} ${h.cpu.brand} (${h.cpu.physicalCores} cores, ${h.cpu.cores} threads${speed})`]);
+    rows.push([
+      'CPU',
+      `${h.cpu.manufacturer} ${h.cpu.brand} (${h.cpu.physicalCores} cores, ${h.cpu.cores} threads${speed})`,
+    ]);
   }
-  if (h.memory) rows.push(['Memory', `${formatBytes(h.memory.totalBytes)} total, ${formatBytes(h.memory.availableBytes)} available`]);
+  if (h.memory)
+    rows.push([
+      'Memory',
+      `${formatBytes(h.memory.totalBytes)} total, ${formatBytes(h.memory.availableBytes)} available`,
+    ]);
   if (h.gpus) {
     if (!h.gpus.length) rows.push(['GPU', 'none found']);
     for (const g of h.gpus) {
       const vram = g.vramMB ? `, ${formatBytes(g.vramMB * 1024 * 1024)}` : '';
-      rows.push(['GPU', `${g.vendor ? `${g.vendor} ` : ''}${g.model}${vram}, driver ${g.driver ?? 'unknown'}`]);
+      rows.push([
+        'GPU',
+        `${g.vendor ? `${g.vendor} ` : ''}${g.model}${vram}, driver ${g.driver ?? 'unknown'}`,
+      ]);
     }
   }
   if (h.os) rows.push(['OS', `${h.os.distro} ${h.os.release} (${h.os.platform}, ${h.os.arch})`]);
   rows.push(['Node', `${h.node.version} (V8 ${h.node.v8})`]);
-  for (const b of h.backends ?? []) rows.push(['Backend', `${b.available ? 'yes' : 'no '}  ${b.name} (${b.backend}): ${b.detail}`]);
+  for (const b of h.backends ?? [])
+    rows.push(['Backend', `${b.available ? 'yes' : 'no '}  ${b.name} (${b.backend}): ${b.detail}`]);
   for (const m of h.missing) rows.push(['Missing', m]);
   return table(['PART', 'DETAILS'], rows, { maxWidth: 120 });
 }
 
 async function hardwareCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, { json }, { min: 0, max: 0, usage: 'gradbench hardware [--json]' });
+  const { values } = parse(
+    args,
+    { json },
+    { min: 0, max: 0, usage: 'gradbench hardware [--json]' },
+  );
   const info = await detectHardware();
   print(values.json ? JSON.stringify(info, null, 2) : hardwareText(info));
   return 0;
@@ -223,7 +257,11 @@ async function runsCommand(args: string[]): Promise<number> {
       return runsShow(store, rest);
     case 'delete': {
       const usage = 'gradbench runs delete <run> [--force]';
-      const { values, positionals } = parse(rest, { force: { type: 'boolean', default: false } }, { min: 1, max: 1, usage });
+      const { values, positionals } = parse(
+        rest,
+        { force: { type: 'boolean', default: false } },
+        { min: 1, max: 1, usage },
+      );
       const id = await store.resolve(positionals[0]);
       const entry = (await store.list()).find((e) => e.id === id);
       if (entry?.status === 'running' && !values.force) {
@@ -233,12 +271,18 @@ async function runsCommand(args: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new UsageError(`${sub ? `unknown runs command "${sub}"` : 'missing runs command'}; use list, show or delete`);
+      throw new UsageError(
+        `${sub ? `unknown runs command "${sub}"` : 'missing runs command'}; use list, show or delete`,
+      );
   }
 }
 
 async function runsList(store: RunsStore, args: string[]): Promise<number> {
-  const { values } = parse(args, { json }, { min: 0, max: 0, usage: 'gradbench runs list [--json]' });
+  const { values } = parse(
+    args,
+    { json },
+    { min: 0, max: 0, usage: 'gradbench runs list [--json]' },
+  );
   const runs = await store.list();
   if (values.json) {
     print(JSON.stringify(runs, null, 2));
@@ -248,9 +292,16 @@ async function runsList(store: RunsStore, args: string[]): Promise<number> {
     print(`no runs yet in ${store.dir}`);
     return 0;
   }
-  const rows = runs.map((r) => [r.id, r.profile, r.status, formatDate(r.startedAt), r.methods.join(',')]);
+  const rows = runs.map((r) => [
+    r.id,
+    r.profile,
+    r.status,
+    formatDate(r.startedAt),
+    r.methods.join(','),
+  ]);
   print(table(['ID', 'PROFILE', 'STATUS', 'STARTED', 'METHODS'], rows));
-  for (const r of runs.filter((x) => x.error)) process.stderr.write(`gradbench: ${r.id}: ${r.error}\n`);
+  for (const r of runs.filter((x) => x.error))
+    process.stderr.write(`gradbench: ${r.id}: ${r.error}\n`);
   return 0;
 }
 
@@ -259,7 +310,10 @@ function runText(run: RunDetail): string {
   const lines = [`run      ${run.id}`, `dir      ${run.dir}`];
   if (s) {
     lines.push(`profile  ${s.profile}`, `status   ${s.status}${s.error ? `: ${s.error}` : ''}`);
-    lines.push(`started  ${formatDate(s.startedAt)}${s.finishedAt ? `, finished ${formatDate(s.finishedAt)}` : ''}`, '');
+    lines.push(
+      `started  ${formatDate(s.startedAt)}${s.finishedAt ? `, finished ${formatDate(s.finishedAt)}` : ''}`,
+      '',
+    );
     const rows = s.methods.map((m) => [
       m.label || m.method,
       m.status,
@@ -272,20 +326,37 @@ function runText(run: RunDetail): string {
       formatNumber(m.finalLoss, 4),
       m.speedupVsBaseline === undefined ? '-' : `${formatNumber(m.speedupVsBaseline, 2)}x`,
     ]);
-    const header = ['METHOD', 'STATUS', 'STEPS', 'STEP', 'EXPOSED COMM', 'TOKENS/S', 'WIRE/STEP', 'RATIO', 'FINAL LOSS', 'SPEEDUP'];
+    const header = [
+      'METHOD',
+      'STATUS',
+      'STEPS',
+      'STEP',
+      'EXPOSED COMM',
+      'TOKENS/S',
+      'WIRE/STEP',
+      'RATIO',
+      'FINAL LOSS',
+      'SPEEDUP',
+    ];
     lines.push(table(header, rows, { align: ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] }));
   } else {
     lines.push('summary  none yet (the run is in progress, or stopped before writing it)');
   }
   lines.push('', `metrics  ${run.metrics.length} records`);
   if (run.corruptLines) {
-    lines.push(`         ${run.corruptLines} corrupt lines skipped (${run.corruptSamples.join('; ')})`);
+    lines.push(
+      `         ${run.corruptLines} corrupt lines skipped (${run.corruptSamples.join('; ')})`,
+    );
   }
   return lines.join('\n');
 }
 
 async function runsShow(store: RunsStore, args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { json }, { min: 1, max: 1, usage: 'gradbench runs show <run> [--json]' });
+  const { values, positionals } = parse(
+    args,
+    { json },
+    { min: 1, max: 1, usage: 'gradbench runs show <run> [--json]' },
+  );
   const run = await store.get(await store.resolve(positionals[0]));
   if (values.json) {
     const { metrics, ...rest } = run;
@@ -317,7 +388,9 @@ async function exportCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (run.corruptLines) {
-    process.stderr.write(`gradbench: skipped ${run.corruptLines} corrupt lines of ${run.id}/metrics.jsonl\n`);
+    process.stderr.write(
+      `gradbench: skipped ${run.corruptLines} corrupt lines of ${run.id}/metrics.jsonl\n`,
+    );
   }
   await emit(stepsCsv(run.metrics), positionals[1], `per-step metrics of ${run.id}`);
   return 0;
@@ -395,7 +468,9 @@ function doneChecks(proc: RankProcess): number | undefined {
 }
 
 /** Runs comm-check on local ranks until all exit, the deadline passes, or Ctrl-C. */
-async function runCommCheck(plan: CommCheckPlan): Promise<{ outcomes: RankOutcome[]; timedOut: boolean }> {
+async function runCommCheck(
+  plan: CommCheckPlan,
+): Promise<{ outcomes: RankOutcome[]; timedOut: boolean }> {
   const net = plan.network;
   const procs = await spawnRanks({
     script: compiledFile('engine/comm/comm-check.ts'),
@@ -413,9 +488,14 @@ async function runCommCheck(plan: CommCheckPlan): Promise<{ outcomes: RankOutcom
   process.once('SIGINT', stop).once('SIGTERM', stop);
   try {
     const outcomes = await Promise.all(
-      procs.map((proc) =>
-        proc.exited.then(({ code, signal }) => ({ proc, code, signal, at: Date.now(), checks: doneChecks(proc) })),
-      ),
+      procs.map(async (proc) => {
+        // 'close' comes after the last output line; 'exit' may come before it.
+        const closed = new Promise((resolve) => proc.child.once('close', resolve));
+        const { code, signal } = await proc.exited;
+        const at = Date.now();
+        await closed;
+        return { proc, code, signal, at, checks: doneChecks(proc) };
+      }),
     );
     return { outcomes, timedOut };
   } finally {
@@ -430,7 +510,10 @@ async function commCheckCommand(args: string[]): Promise<number> {
   const { outcomes, timedOut } = await runCommCheck(plan);
   const passed = (o: RankOutcome): boolean => o.code === 0 && o.checks !== undefined;
   for (const o of outcomes) {
-    const why = o.signal ? `killed by ${o.signal}` : `exit code ${o.code}`;
+    const killed = timedOut
+      ? `stopped after the ${plan.timeoutS} s timeout`
+      : `killed by ${o.signal}`;
+    const why = o.signal ? killed : `exit code ${o.code}`;
     print(`rank ${o.proc.rank}: ${passed(o) ? `pass (${o.checks} checks)` : `FAIL (${why})`}`);
   }
   const failed = outcomes.filter((o) => !passed(o)).sort((a, b) => a.at - b.at);
@@ -442,10 +525,15 @@ async function commCheckCommand(args: string[]): Promise<number> {
   }
   for (const o of failed) {
     const tail = o.proc.stderr.filter((l) => l.trim()).slice(-20);
-    process.stderr.write(`--- rank ${o.proc.rank} stderr (last ${tail.length} lines) ---\n${tail.join('\n')}\n`);
+    const text = tail.length ? tail.join('\n') : '(no output)';
+    process.stderr.write(
+      `--- rank ${o.proc.rank} stderr (last ${tail.length} lines) ---\n${text}\n`,
+    );
   }
   const cause = timedOut ? ` (timed out after ${plan.timeoutS} s)` : '';
-  process.stderr.write(`gradbench: comm-check failed on ${failed.length} of ${plan.world} ranks${cause}; first: rank ${failed[0].proc.rank}\n`);
+  process.stderr.write(
+    `gradbench: comm-check failed on ${failed.length} of ${plan.world} ranks${cause}; first: rank ${failed[0].proc.rank}\n`,
+  );
   return 1;
 }
 
@@ -485,8 +573,13 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const handler = COMMANDS[command];
-    if (!handler || !Object.hasOwn(COMMANDS, command)) throw new UsageError(`unknown command "${command}"`);
-    if (command !== 'run' && command !== 'start' && (rest.includes('--help') || rest.includes('-h'))) {
+    if (!handler || !Object.hasOwn(COMMANDS, command))
+      throw new UsageError(`unknown command "${command}"`);
+    if (
+      command !== 'run' &&
+      command !== 'start' &&
+      (rest.includes('--help') || rest.includes('-h'))
+    ) {
       print(USAGE);
       return 0;
     }

@@ -106,7 +106,8 @@ export function stepsCsv(metrics: readonly MetricLine[]): string {
   }
   const rows: unknown[][] = [];
   for (const steps of groups.values()) {
-    for (const step of [...steps.keys()].sort((a, b) => a - b)) rows.push(stepRow(steps.get(step)!));
+    for (const step of [...steps.keys()].sort((a, b) => a - b))
+      rows.push(stepRow(steps.get(step)!));
   }
   return toCsv(STEPS_CSV_COLUMNS, rows);
 }
@@ -121,6 +122,10 @@ export const SUMMARY_CSV_COLUMNS = [
 /** One row per method of the run summary. */
 export function summaryCsv(summary: RunSummary): string {
   const fields = Object.keys(MethodSummarySchema.shape) as (keyof RunSummary['methods'][number])[];
-  const rows = summary.methods.map((m) => [summary.run, summary.profile, ...fields.map((f) => m[f])]);
+  const rows = summary.methods.map((m) => [
+    summary.run,
+    summary.profile,
+    ...fields.map((f) => m[f]),
+  ]);
   return toCsv(SUMMARY_CSV_COLUMNS, rows);
 }

@@ -46,9 +46,7 @@ export interface HardwareSource {
     controllers: Partial<Systeminformation.GraphicsControllerData>[];
     displays?: Partial<Systeminformation.GraphicsDisplayData>[];
   }>;
-  osInfo(): Promise<
-    Pick<Systeminformation.OsData, 'platform' | 'distro' | 'release' | 'arch'>
-  >;
+  osInfo(): Promise<Pick<Systeminformation.OsData, 'platform' | 'distro' | 'release' | 'arch'>>;
 }
 
 export interface DetectOptions {
@@ -102,24 +100,40 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
   };
   try {
     await Promise.all([
-      gather('cpu', () => source.cpu(), (c) => {
-        info.cpu = {
-          manufacturer: c.manufacturer,
-          brand: c.brand,
-          cores: c.cores,
-          physicalCores: c.physicalCores,
-          speedGHz: c.speed,
-        };
-      }),
-      gather('memory', () => source.mem(), (m) => {
-        info.memory = { totalBytes: m.total, availableBytes: m.available };
-      }),
-      gather('gpus', () => source.graphics(), (g) => {
-        info.gpus = g.controllers.map((c) => gpuInfo(c, g.displays ?? []));
-      }),
-      gather('os', () => source.osInfo(), (o) => {
-        info.os = { platform: o.platform, distro: o.distro, release: o.release, arch: o.arch };
-      }),
+      gather(
+        'cpu',
+        () => source.cpu(),
+        (c) => {
+          info.cpu = {
+            manufacturer: c.manufacturer,
+            brand: c.brand,
+            cores: c.cores,
+            physicalCores: c.physicalCores,
+            speedGHz: c.speed,
+          };
+        },
+      ),
+      gather(
+        'memory',
+        () => source.mem(),
+        (m) => {
+          info.memory = { totalBytes: m.total, availableBytes: m.available };
+        },
+      ),
+      gather(
+        'gpus',
+        () => source.graphics(),
+        (g) => {
+          info.gpus = g.controllers.map((c) => gpuInfo(c, g.displays ?? []));
+        },
+      ),
+      gather(
+        'os',
+        () => source.osInfo(),
+        (o) => {
+          info.os = { platform: o.platform, distro: o.distro, release: o.release, arch: o.arch };
+        },
+      ),
       gather('backends', probe, (b) => {
         info.backends = b;
       }),

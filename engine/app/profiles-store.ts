@@ -4,12 +4,7 @@
  */
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  BUILTIN_PROFILES,
-  ProfileSchema,
-  parseProfile,
-  type Profile,
-} from './profile.js';
+import { BUILTIN_PROFILES, ProfileSchema, parseProfile, type Profile } from './profile.js';
 import { FileProblem, readJsonFile, writeFileAtomic } from './atomic-file.js';
 import { ensureHome, profilesDir } from './home.js';
 
@@ -97,7 +92,8 @@ export class ProfilesStore {
     const saved = await this.findSaved(name);
     if (saved?.error) throw new Error(saved.error);
     if (saved?.profile) return saved.profile;
-    if (this.isBuiltin(name)) return parseProfile(BUILTIN_PROFILES[name], `built-in profile ${name}`);
+    if (this.isBuiltin(name))
+      return parseProfile(BUILTIN_PROFILES[name], `built-in profile ${name}`);
     const names = (await this.list()).map((e) => e.name);
     throw new Error(`no profile named "${name}"; known profiles: ${names.join(', ')}`);
   }
@@ -170,7 +166,13 @@ export class ProfilesStore {
   private async readEntry(file: string): Promise<ProfileEntry> {
     try {
       const profile = await readJsonFile(file, ProfileSchema, 'profile');
-      return { name: profile.name, builtin: false, description: profile.description, profile, file };
+      return {
+        name: profile.name,
+        builtin: false,
+        description: profile.description,
+        profile,
+        file,
+      };
     } catch (e) {
       if (!(e instanceof FileProblem)) throw e;
       return { name: path.basename(file, '.json'), builtin: false, file, error: e.message };

@@ -124,7 +124,13 @@ export class RunsStore {
   async get(id: string): Promise<RunDetail> {
     const dir = await this.existingDir(id);
     const errors: string[] = [];
-    const config = await this.readPart(dir, 'config.json', RunConfigHeadSchema, 'run config', errors);
+    const config = await this.readPart(
+      dir,
+      'config.json',
+      RunConfigHeadSchema,
+      'run config',
+      errors,
+    );
     const summary = await this.readPart(
       dir,
       'summary.json',
@@ -132,7 +138,14 @@ export class RunsStore {
       'run summary',
       errors,
     );
-    return { id, dir, config, summary, errors, ...(await readMetrics(path.join(dir, 'metrics.jsonl'))) };
+    return {
+      id,
+      dir,
+      config,
+      summary,
+      errors,
+      ...(await readMetrics(path.join(dir, 'metrics.jsonl'))),
+    };
   }
 
   /** Removes a run directory with everything in it; returns the directory. */
@@ -200,8 +213,20 @@ export class RunsStore {
   private async entry(id: string): Promise<RunEntry> {
     const dir = path.join(this.dir, id);
     const errors: string[] = [];
-    const summary = await this.readPart(dir, 'summary.json', RunSummarySchema, 'run summary', errors);
-    const config = await this.readPart(dir, 'config.json', RunConfigHeadSchema, 'run config', errors);
+    const summary = await this.readPart(
+      dir,
+      'summary.json',
+      RunSummarySchema,
+      'run summary',
+      errors,
+    );
+    const config = await this.readPart(
+      dir,
+      'config.json',
+      RunConfigHeadSchema,
+      'run config',
+      errors,
+    );
     const error = errors.length ? errors.join('\n') : undefined;
     const driverGone = config?.pid !== undefined && !pidAlive(config.pid);
     if (summary) {

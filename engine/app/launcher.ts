@@ -1,0 +1,297 @@
+/**
+ * Runs a benchmark: for each method (the FSDP baseline first), spawn one process per rank, stream
+ * their metrics into the run directory, and summarise. Fail-fast: the first rank to die ends the
+ * method and the run as failed, every other rank is killed, and the error carries the dead rank's
+ * last log lines. Cancel: SIGTERM to every rank, SIGKILL after a grace period.
+ *
+ * Run directory (all writes atomic except the append-only logs):
+ *   config.json  resolved profile, methods, versions, host   metrics.jsonl  one line per rank per step
+ *   summary.json status and per-method summaries             ranks/<r>.log  each rank's output
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { compiledFile, packageRoot } from '../runtime-path.js';
+import { killRanks, spawnRanks, type RankProcess } from '../launch/local-ranks.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { ensureHome, runsDir } from './home.js';
+import { MetricLineSchema, type MethodSummary, type MetricLine, type RunStatus, type RunSummary } from './metrics.js';
+import type { Profile } from './profile.js';
+import { resolveMethods, type RunConfig, type RunMethod } from './run-config.js';
+import { compareToBaseline, summarizeMethod } from './summary.js';
+
+export type RunEvent =
+  | { type: 'run-start'; run: string; dir: string; methods: RunMethod[] }
+  | { type: 'method-start'; method: string; label: string; index: number; total: number }
+  | { type: 'progress'; method: string; step: number; steps: number; loss: number; stepMs: number; tokensPerSec: number; etaSec: number }
+  | { type: 'rank-log'; method: string; rank: number; line: string }
+  | { type: 'ranks-started'; method: string; pids: number[] }
+  | { type: 'rank-exit'; method: string; rank: number; code: number | null; signal: string | null }
+  | { type: 'method-end'; summary: MethodSummary }
+  | { type: 'run-end'; summary: RunSummary };
+
+export interface StartRunOptions {
+  home: string;
+  onEvent?: (e: RunEvent) => void;
+  /** Extra environment for every rank (fault injection in tests). */
+  env?: Record<string, string>;
+  /** Fail a method that reports no step for this long. */
+  stallTimeoutMs?: number;
+  /** SIGTERM-to-SIGKILL grace on cancel. */
+  cancelGraceMs?: number;
+}
+
+export interface RunHandle {
+  id: string;
+  dir: string;
+  done: Promise<RunSummary>;
+  cancel(): void;
+}
+
+const EVENT_PREFIX = '@gb ';
+const GIT_SHA = (() => {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: packageRoot, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return undefined;
+  }
+})();
+
+export function newRunId(profileName: string, now = new Date()): string {
+  const p2 = (n: number): string => String(n).padStart(2, '0');
+  const stamp = `${now.getFullYear()}${p2(now.getMonth() + 1)}${p2(now.getDate())}-${p2(now.getHours())}${p2(now.getMinutes())}${p2(now.getSeconds())}`;
+  const slug = profileName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'run';
+  return `${stamp}-${slug}-${randomBytes(2).toString('hex')}`;
+}
+
+async function versions(): Promise<Record<string, string>> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string; dependencies?: Record<string, string> };
+  return { gradbench: pkg.version, node: process.version, tfjs: pkg.dependencies?.['@tensorflow/tfjs'] ?? 'unknown' };
+}
+
+export async function startRun(profile: Profile, opts: StartRunOptions): Promise<RunHandle> {
+  await ensureHome(opts.home);
+  const id = newRunId(profile.name);
+  const dir = path.join(runsDir(opts.home), id);
+  await mkdir(path.join(dir, 'ranks'), { recursive: true });
+  const methods = resolveMethods(profile);
+  const config: RunConfig = {
+    run: id,
+    createdAt: new Date().toISOString(),
+    profile,
+    methods,
+    versions: await versions(),
+    ...(GIT_SHA ? { gitSha: GIT_SHA } : {}),
+    host: { hostname: os.hostname(), platform: os.platform(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryBytes: os.totalmem() },
+  };
+  await writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  const run = new Run(id, dir, profile, methods, opts);
+  return { id, dir, done: run.execute(), cancel: () => run.cancel() };
+}
+
+class Run {
+  private cancelled = false;
+  private procs: RankProcess[] = [];
+  private metrics: WriteStream | undefined;
+  private logs = new Map<number, WriteStream>();
+  private writeError: Error | undefined;
+  private readonly startedAt = new Date().toISOString();
+  private readonly summaries: MethodSummary[] = [];
+  private readonly lines: MetricLine[] = [];
+
+  constructor(
+    private readonly id: string,
+    private readonly dir: string,
+    private readonly profile: Profile,
+    private readonly methods: RunMethod[],
+    private readonly opts: StartRunOptions,
+  ) {}
+
+  private emit(e: RunEvent): void {
+    try {
+      this.opts.onEvent?.(e);
+    } catch {
+      /* a listener's bug must not break the run */
+    }
+  }
+
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    killRanks(this.procs, 'SIGTERM');
+    const procs = this.procs;
+    setTimeout(() => killRanks(procs, 'SIGKILL'), this.opts.cancelGraceMs ?? 3000).unref();
+  }
+
+  private stream(file: string): WriteStream {
+    const s = createWriteStream(file, { flags: 'a' });
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      this.writeError ??= new Error(
+        e.code === 'ENOSPC' ? `disk full while writing ${file}; free space and run again` : `cannot write ${file}: ${e.message}`,
+      );
+      killRanks(this.procs);
+    });
+    return s;
+  }
+
+  private summary(status: RunStatus, error?: string): RunSummary {
+    return {
+      run: this.id,
+      profile: this.profile.name,
+      status,
+      startedAt: this.startedAt,
+      ...(status === 'running' ? {} : { finishedAt: new Date().toISOString() }),
+      ...(error ? { error } : {}),
+      methods: compareToBaseline(this.summaries),
+    };
+  }
+
+  private async save(s: RunSummary): Promise<void> {
+    await writeFileAtomic(path.join(this.dir, 'summary.json'), `${JSON.stringify(s, null, 2)}\n`);
+  }
+
+  async execute(): Promise<RunSummary> {
+    this.emit({ type: 'run-start', run: this.id, dir: this.dir, methods: this.methods });
+    this.metrics = this.stream(path.join(this.dir, 'metrics.jsonl'));
+    let status: RunStatus = 'completed';
+    let error: string | undefined;
+    try {
+      await this.save(this.summary('running'));
+      for (const [index, method] of this.methods.entries()) {
+        if (this.cancelled) break;
+        const r = await this.runMethod(method, index);
+        this.summaries.push(summarizeMethod(method, this.lines, r.status, r.error));
+        this.emit({ type: 'method-end', summary: compareToBaseline(this.summaries).at(-1)! });
+        if (r.status !== 'completed') {
+          status = r.status;
+          error = r.error;
+          break;
+        }
+        await this.save(this.summary('running'));
+      }
+    } catch (e) {
+      status = 'failed';
+      error = (e as Error).message;
+    }
+    if (this.cancelled && status === 'completed') status = 'cancelled';
+    await Promise.all([this.metrics, ...this.logs.values()].map((s) => new Promise<void>((r) => (s ? s.end(() => r()) : r()))));
+    if (this.writeError) {
+      status = 'failed';
+      error = this.writeError.message;
+    }
+    const final = this.summary(status, error);
+    try {
+      await this.save(final);
+    } catch (e) {
+      final.error = `${final.error ? `${final.error}; ` : ''}${(e as Error).message}`;
+      final.status = 'failed';
+    }
+    this.emit({ type: 'run-end', summary: final });
+    return final;
+  }
+
+  private log(rank: number): WriteStream {
+    let s = this.logs.get(rank);
+    if (!s) {
+      s = this.stream(path.join(this.dir, 'ranks', `${rank}.log`));
+      this.logs.set(rank, s);
+    }
+    return s;
+  }
+
+  private runMethod(method: RunMethod, index: number): Promise<{ status: RunStatus; error?: string }> {
+    const p = this.profile;
+    const world = p.parallel.worldSize;
+    const steps = p.train.steps;
+    this.emit({ type: 'method-start', method: method.id, label: method.label, index, total: this.methods.length });
+    for (let r = 0; r < world; r++) this.log(r).write(`== ${method.label} (${method.id}) ==\n`);
+    const byStep = new Map<number, MetricLine[]>();
+    const t0 = Date.now();
+    let lastProgress = Date.now();
+
+    return new Promise((resolve) => {
+      let settled = false;
+      let failure: string | undefined;
+      const finish = (status: RunStatus, err?: string): void => {
+        if (settled) return;
+        settled = true;
+        clearInterval(watchdog);
+        resolve({ status, error: err });
+      };
+      const onLine = (rank: number, stream: 'stdout' | 'stderr', line: string): void => {
+        this.log(rank).write(`${line}\n`);
+        if (stream === 'stdout' && line.startsWith(EVENT_PREFIX)) {
+          let ev: { ev?: string };
+          try {
+            ev = JSON.parse(line.slice(EVENT_PREFIX.length)) as { ev?: string };
+          } catch {
+            return;
+          }
+          if (ev.ev !== 'step') return;
+          const parsed = MetricLineSchema.safeParse(ev);
+          if (!parsed.success) return;
+          const m = parsed.data;
+          this.lines.push(m);
+          this.metrics!.write(`${JSON.stringify(m)}\n`);
+          const group = byStep.get(m.step) ?? [];
+          group.push(m);
+          byStep.set(m.step, group);
+          if (group.length === world) {
+            byStep.delete(m.step);
+            lastProgress = Date.now();
+            const stepMs = Math.max(...group.map((g) => g.stepMs));
+            const loss = group.reduce((a, g) => a + g.loss, 0) / world;
+            const tokens = group.reduce((a, g) => a + g.tokens, 0);
+            const elapsed = (Date.now() - t0) / 1000;
+            const etaSec = ((steps - m.step - 1) * elapsed) / (m.step + 1);
+            this.emit({ type: 'progress', method: method.id, step: m.step, steps, loss, stepMs, tokensPerSec: tokens / (stepMs / 1000), etaSec });
+          }
+        } else {
+          this.emit({ type: 'rank-log', method: method.id, rank, line });
+        }
+      };
+      const stall = this.opts.stallTimeoutMs ?? 300_000;
+      const watchdog = setInterval(() => {
+        if (Date.now() - lastProgress > stall && !failure) {
+          failure = `no progress for ${Math.round(stall / 1000)} s (a rank is stuck); run stopped`;
+          killRanks(this.procs);
+        }
+      }, 1000);
+      spawnRanks({
+        script: compiledFile('engine/rank.ts'),
+        world,
+        localWorld: world / p.parallel.nodes,
+        network: p.network.emulate ? { intra: p.network.intra, inter: p.network.inter } : { intra: 'off', inter: 'off' },
+        env: { ...this.opts.env, GRADBENCH_RUN_DIR: this.dir, GRADBENCH_METHOD: String(index) },
+        onLine,
+      }).then(
+        (procs) => {
+          this.procs = procs;
+          this.emit({ type: 'ranks-started', method: method.id, pids: procs.map((x) => x.child.pid ?? -1) });
+          if (this.cancelled) killRanks(procs, 'SIGTERM');
+          for (const proc of procs) {
+            void proc.exited.then(({ code, signal }) => {
+              this.emit({ type: 'rank-exit', method: method.id, rank: proc.rank, code, signal });
+              if (code !== 0 && !failure && !this.cancelled) {
+                const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+                const tail = proc.stderr.slice(-12).join('\n');
+                failure = `rank ${proc.rank} ${how} during ${method.label}${tail ? `; its last log lines:\n${tail}` : ''}`;
+                killRanks(procs);
+              }
+            });
+          }
+          void Promise.all(procs.map((x) => x.exited)).then(() => {
+            if (this.cancelled) finish('cancelled', 'cancelled by the user');
+            else if (failure) finish('failed', failure);
+            else finish('completed');
+          });
+        },
+        (e: Error) => finish('failed', `could not start the ranks: ${e.message}`),
+      );
+    });
+  }
+}

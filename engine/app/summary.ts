@@ -1,0 +1,98 @@
+/**
+ * Turns metrics lines (one per rank per step) into per-method summaries. A step's time is the
+ * slowest rank's (the step is not over until every rank is); the first steps are excluded from
+ * timings as warm-up (wasm compilation, allocator growth), never from losses.
+ */
+import type { MethodSummary, MetricLine, RunStatus } from './metrics.js';
+import type { RunMethod } from './run-config.js';
+
+export const WARMUP_STEPS = 2;
+const FINAL_LOSS_WINDOW = 5;
+
+export interface StepAggregate {
+  method: string;
+  step: number;
+  ranks: number;
+  loss: number;
+  computeMs: number;
+  exposedCommMs: number;
+  commMs: number;
+  encodeMs: number;
+  decodeMs: number;
+  stepMs: number;
+  rawBytes: number;
+  wireBytes: number;
+  relError?: number;
+  tokens: number;
+}
+
+const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+
+/** One record per (method, step): means over ranks, except the slowest step time and summed bytes and tokens. */
+export function aggregateSteps(lines: MetricLine[]): StepAggregate[] {
+  const groups = new Map<string, MetricLine[]>();
+  for (const l of lines) {
+    const key = `${l.method}\u0000${l.step}`;
+    const g = groups.get(key);
+    if (g) g.push(l);
+    else groups.set(key, [l]);
+  }
+  const out: StepAggregate[] = [];
+  for (const g of groups.values()) {
+    const rel = g.filter((l) => l.relError !== undefined).map((l) => l.relError!);
+    out.push({
+      method: g[0].method,
+      step: g[0].step,
+      ranks: g.length,
+      loss: mean(g.map((l) => l.loss)),
+      computeMs: mean(g.map((l) => l.computeMs)),
+      exposedCommMs: mean(g.map((l) => l.exposedCommMs)),
+      commMs: mean(g.map((l) => l.commMs)),
+      encodeMs: mean(g.map((l) => l.encodeMs)),
+      decodeMs: mean(g.map((l) => l.decodeMs)),
+      stepMs: Math.max(...g.map((l) => l.stepMs)),
+      rawBytes: g.reduce((a, l) => a + l.rawBytes, 0),
+      wireBytes: g.reduce((a, l) => a + l.wireBytes, 0),
+      relError: rel.length ? mean(rel) : undefined,
+      tokens: g.reduce((a, l) => a + l.tokens, 0),
+    });
+  }
+  return out.sort((a, b) => (a.method === b.method ? a.step - b.step : a.method < b.method ? -1 : 1));
+}
+
+export function summarizeMethod(method: RunMethod, lines: MetricLine[], status: RunStatus, error?: string): MethodSummary {
+  const steps = aggregateSteps(lines.filter((l) => l.method === method.id));
+  const warm = Math.min(WARMUP_STEPS, Math.max(0, steps.length - 1));
+  const timed = steps.slice(warm);
+  const meanStepMs = mean(timed.map((s) => s.stepMs));
+  const raw = mean(steps.map((s) => s.rawBytes));
+  const wire = mean(steps.map((s) => s.wireBytes));
+  return {
+    method: method.id,
+    label: method.label,
+    status,
+    steps: steps.length,
+    tokensPerSec: mean(timed.map((s) => s.tokens)) / (meanStepMs / 1000),
+    meanStepMs,
+    meanComputeMs: mean(timed.map((s) => s.computeMs)),
+    meanExposedCommMs: mean(timed.map((s) => s.exposedCommMs)),
+    meanCommMs: mean(timed.map((s) => s.commMs)),
+    wireBytesPerStep: wire,
+    rawBytesPerStep: raw,
+    compressionRatio: wire > 0 ? raw / wire : 1,
+    firstLoss: steps[0]?.loss ?? NaN,
+    finalLoss: mean(steps.slice(-FINAL_LOSS_WINDOW).map((s) => s.loss)),
+    ...(error ? { error } : {}),
+  };
+}
+
+/** Adds speedup and loss gap against the FSDP baseline (when it ran and completed). */
+export function compareToBaseline(summaries: MethodSummary[]): MethodSummary[] {
+  const base = summaries.find((s) => s.method === 'fsdp' && s.status === 'completed');
+  if (!base) return summaries;
+  return summaries.map((s) =>
+    s.steps > 0 && Number.isFinite(s.meanStepMs)
+      ? { ...s, speedupVsBaseline: base.meanStepMs / s.meanStepMs, lossGapVsBaseline: (s.finalLoss - base.finalLoss) / base.finalLoss }
+      : s,
+  );
+}
