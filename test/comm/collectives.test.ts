@@ -104,3 +104,36 @@ describe('argument checks', () => {
     expect(results.some((r) => r.status === 'rejected' && /length mismatch/.test(String(r.reason)))).toBe(true);
   });
 });
+
+describe('subgroups', () => {
+  it('all-reduce, reduce-scatter and all-gather on disjoint groups issued in the same sequence on every rank', async () => {
+    const world = 6;
+    const cs = groups(world, 2);
+    const nodeOf = (r: number): number[] => (r < 3 ? [0, 1, 2] : [3, 4, 5]);
+    const crossOf = (r: number): number[] => [r % 3, (r % 3) + 3];
+    const count = 1001;
+    const inputs = Array.from({ length: world }, (_, r) => makeInput('f32', count, 3, r));
+    const results = await Promise.all(
+      cs.map(async (c, r) => {
+        const intra = await c.allReduce(new Uint8Array(inputs[r]), 'f32', 'sum', 'ring', nodeOf(r));
+        const rs = await c.reduceScatter(new Uint8Array(inputs[r]), 'f32', 'max', crossOf(r));
+        const ag = await c.allGather(inputs[r].slice(0, 32), 'f32', 16, crossOf(r));
+        return { intra, rs, ag };
+      }),
+    );
+    results.forEach(({ intra, rs, ag }, r) => {
+      const members = nodeOf(r).map((m) => inputs[m]);
+      expectReduced('f32', 'sum', intra, referenceReduce('f32', 'sum', members), members, `intra-node all-reduce rank ${r}`);
+      const cross = crossOf(r).map((m) => inputs[m]);
+      const offs = chunkOffsets(count, 2, 4);
+      const idx = crossOf(r).indexOf(r);
+      expect(Buffer.from(rs).equals(Buffer.from(referenceReduce('f32', 'max', cross).subarray(offs[idx], offs[idx + 1])))).toBe(true);
+      expect(Buffer.from(ag).equals(Buffer.concat(crossOf(r).map((m) => Buffer.from(inputs[m].subarray(0, 32)))))).toBe(true);
+    });
+  });
+
+  it('rejects a group with duplicate or out-of-range ranks', async () => {
+    const [c] = groups(2);
+    await expect(c.allReduce(new Uint8Array(4), 'f32', 'sum', 'ring', [0, 0])).rejects.toThrow(/invalid group \[0,0\]/);
+  });
+});
