@@ -10,10 +10,9 @@ import { parseArgs } from 'node:util';
 import { writeFileAtomic } from './app/atomic-file.js';
 import { stepsCsv, summaryCsv } from './app/csv.js';
 import { formatBytes, formatDate, formatDuration, formatNumber, table } from './app/format.js';
-import { detectHardware, type HardwareInfo } from './app/hardware.js';
+import type { HardwareInfo } from './app/hardware.js';
 import { dataHome } from './app/home.js';
-import { PROFILE_MAX_BYTES, ProfilesStore, parseProfileText } from './app/profiles-store.js';
-import { runCommand, startCommand } from './app/run-command.js';
+import { ProfilesStore, checkProfileSize, parseProfileText } from './app/profiles-store.js';
 import { RunsStore, type RunDetail } from './app/runs-store.js';
 import { LINK_PRESET_NAMES } from './comm/emulation.js';
 import { killRanks, spawnRanks, type RankProcess } from './launch/local-ranks.js';
@@ -90,11 +89,7 @@ async function readProfileFile(file: string): Promise<string> {
   const info = await stat(file).catch((e: NodeJS.ErrnoException) => {
     throw new Error(e.code === 'ENOENT' ? `${file} does not exist` : `${file}: ${e.message}`);
   });
-  if (info.size > PROFILE_MAX_BYTES) {
-    throw new Error(
-      `${file} is ${(info.size / 1024).toFixed(1)} KiB; a profile may be at most ${PROFILE_MAX_BYTES / 1024} KiB`,
-    );
-  }
+  checkProfileSize(info.size, file);
   return readFile(file, 'utf8');
 }
 
@@ -239,6 +234,8 @@ async function hardwareCommand(args: string[]): Promise<number> {
     { json },
     { min: 0, max: 0, usage: 'gradbench hardware [--json]' },
   );
+  // Loaded on demand: the backend probe pulls in tfjs, which takes a second to import.
+  const { detectHardware } = await import('./app/hardware.js');
   const info = await detectHardware();
   print(values.json ? JSON.stringify(info, null, 2) : hardwareText(info));
   return 0;
@@ -263,8 +260,7 @@ async function runsCommand(args: string[]): Promise<number> {
         { min: 1, max: 1, usage },
       );
       const id = await store.resolve(positionals[0]);
-      const entry = (await store.list()).find((e) => e.id === id);
-      if (entry?.status === 'running' && !values.force) {
+      if ((await store.describe(id)).status === 'running' && !values.force) {
         throw new Error(`run ${id} is still running; stop it first or pass --force`);
       }
       print(`deleted run ${id} (${await store.delete(id)})`);
@@ -545,8 +541,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   runs: runsCommand,
   export: exportCommand,
   'comm-check': commCheckCommand,
-  run: (args) => runCommand(args),
-  start: (args) => startCommand(args),
+  run: async (args) => (await import('./app/run-command.js')).runCommand(args),
+  start: async (args) => (await import('./app/run-command.js')).startCommand(args),
 };
 
 function report(e: unknown): number {

@@ -42,17 +42,21 @@ export function profileSlug(name: string): string {
 const isBuiltinName = (name: string): boolean =>
   Object.keys(BUILTIN_PROFILES).some((b) => b.toLowerCase() === name.trim().toLowerCase());
 
-/**
- * Parses profile JSON text from outside (an import, a file to validate): size cap, JSON syntax,
- * then the schema. Invalid fields come back together in ProfileError.problems.
- */
-export function parseProfileText(text: string, source = 'profile'): Profile {
-  const bytes = Buffer.byteLength(text, 'utf8');
+/** Throws when `bytes` is over the profile size cap, naming `source`. */
+export function checkProfileSize(bytes: number, source: string): void {
   if (bytes > PROFILE_MAX_BYTES) {
     throw new Error(
       `${source} is ${(bytes / 1024).toFixed(1)} KiB; a profile may be at most ${PROFILE_MAX_BYTES / 1024} KiB`,
     );
   }
+}
+
+/**
+ * Parses profile JSON text from outside (an import, a file to validate): size cap, JSON syntax,
+ * then the schema. Invalid fields come back together in ProfileError.problems.
+ */
+export function parseProfileText(text: string, source = 'profile'): Profile {
+  checkProfileSize(Buffer.byteLength(text, 'utf8'), source);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -78,12 +78,12 @@ const ID_TIME = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})/;
 const RECENT_MS = 120_000;
 const MAX_CORRUPT_SAMPLES = 5;
 
-/** Start time encoded in a run id (UTC), or NaN. */
+/** Start time encoded in a run id (local time, as the launcher writes it), or NaN. */
 export function runIdTime(id: string): number {
   const m = ID_TIME.exec(id);
   if (!m) return NaN;
   const [y, mo, d, h, mi, s] = m.slice(1).map(Number);
-  return Date.UTC(y, mo - 1, d, h, mi, s);
+  return new Date(y, mo - 1, d, h, mi, s).getTime();
 }
 
 function methodIds(config: RunConfigHead | undefined): string[] {
@@ -123,29 +123,14 @@ export class RunsStore {
   /** Everything recorded for one run; damaged parts are reported, not thrown. */
   async get(id: string): Promise<RunDetail> {
     const dir = await this.existingDir(id);
-    const errors: string[] = [];
-    const config = await this.readPart(
-      dir,
-      'config.json',
-      RunConfigHeadSchema,
-      'run config',
-      errors,
-    );
-    const summary = await this.readPart(
-      dir,
-      'summary.json',
-      RunSummarySchema,
-      'run summary',
-      errors,
-    );
-    return {
-      id,
-      dir,
-      config,
-      summary,
-      errors,
-      ...(await readMetrics(path.join(dir, 'metrics.jsonl'))),
-    };
+    const { config, summary, errors } = await readHead(dir);
+    const metrics = await readMetrics(path.join(dir, 'metrics.jsonl'));
+    return { id, dir, config, summary, errors, ...metrics };
+  }
+
+  /** The list entry of one run. */
+  async describe(id: string): Promise<RunEntry> {
+    return this.entry(id, await this.existingDir(id));
   }
 
   /** Removes a run directory with everything in it; returns the directory. */
@@ -194,39 +179,8 @@ export class RunsStore {
     return dir;
   }
 
-  private async readPart<S extends z.ZodType>(
-    dir: string,
-    name: string,
-    schema: S,
-    what: string,
-    errors: string[],
-  ): Promise<z.output<S> | undefined> {
-    try {
-      return await readOptionalJsonFile(path.join(dir, name), schema, what);
-    } catch (e) {
-      if (!(e instanceof FileProblem)) throw e;
-      errors.push(e.message);
-      return undefined;
-    }
-  }
-
-  private async entry(id: string): Promise<RunEntry> {
-    const dir = path.join(this.dir, id);
-    const errors: string[] = [];
-    const summary = await this.readPart(
-      dir,
-      'summary.json',
-      RunSummarySchema,
-      'run summary',
-      errors,
-    );
-    const config = await this.readPart(
-      dir,
-      'config.json',
-      RunConfigHeadSchema,
-      'run config',
-      errors,
-    );
+  private async entry(id: string, dir = path.join(this.dir, id)): Promise<RunEntry> {
+    const { config, summary, summaryDamaged, errors } = await readHead(dir);
     const error = errors.length ? errors.join('\n') : undefined;
     const driverGone = config?.pid !== undefined && !pidAlive(config.pid);
     if (summary) {
@@ -241,9 +195,10 @@ export class RunsStore {
         error,
       };
     }
+    // No summary yet: running if its driver is alive, or (without a pid) if it wrote lately.
     let status: RunListStatus = 'unknown';
-    if (config?.pid !== undefined) status = driverGone ? 'unknown' : 'running';
-    else if (await recentlyWritten(dir)) status = 'running';
+    if (!summaryDamaged && config?.pid !== undefined) status = driverGone ? 'unknown' : 'running';
+    else if (!summaryDamaged && (await recentlyWritten(dir))) status = 'running';
     return {
       id,
       dir,
@@ -254,6 +209,40 @@ export class RunsStore {
       error,
     };
   }
+}
+
+async function readPart<S extends z.ZodType>(
+  file: string,
+  schema: S,
+  what: string,
+  errors: string[],
+): Promise<z.output<S> | undefined> {
+  try {
+    return await readOptionalJsonFile(file, schema, what);
+  } catch (e) {
+    if (!(e instanceof FileProblem)) throw e;
+    errors.push(e.message);
+    return undefined;
+  }
+}
+
+/** config.json and summary.json of a run directory; damaged files end up in `errors`. */
+async function readHead(dir: string) {
+  const errors: string[] = [];
+  const summary = await readPart(
+    path.join(dir, 'summary.json'),
+    RunSummarySchema,
+    'run summary',
+    errors,
+  );
+  const summaryDamaged = errors.length > 0;
+  const config = await readPart(
+    path.join(dir, 'config.json'),
+    RunConfigHeadSchema,
+    'run config',
+    errors,
+  );
+  return { config, summary, summaryDamaged, errors };
 }
 
 async function recentlyWritten(dir: string): Promise<boolean> {

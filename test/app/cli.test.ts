@@ -150,6 +150,11 @@ describe('gradbench CLI', () => {
     const r = await gradbench(['profiles', 'validate', bad]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/bad\.json is not valid JSON/);
+    const huge = path.join(home, 'huge.json');
+    await writeFile(huge, JSON.stringify({ name: 'huge', description: 'x'.repeat(300 * 1024) }));
+    const big = await gradbench(['profiles', 'validate', huge]);
+    expect(big.code).toBe(1);
+    expect(big.stderr).toMatch(/huge\.json is 300\.\d KiB; a profile may be at most 256 KiB/);
   });
 
   it('profiles save, list, show, export and delete', async () => {
@@ -203,6 +208,17 @@ describe('gradbench CLI', () => {
     const gone = await gradbench(['runs', 'show', RUN]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/no run matches/);
+  });
+
+  it('runs delete refuses a live run unless forced', async () => {
+    const id = '20261126-090000-live-0001';
+    await writeRun(home, id, { 'config.json': { run: id, pid: process.pid, profile: 'live' } });
+    const refused = await gradbench(['runs', 'delete', id]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`run ${id} is still running`);
+    expect(await readdir(path.join(home, 'runs'))).toEqual([id]);
+    expect((await gradbench(['runs', 'delete', id, '--force'])).code).toBe(0);
+    expect(await readdir(path.join(home, 'runs'))).toEqual([]);
   });
 
   it('export --csv writes per-step rows aggregated over ranks, or the summary', async () => {
