@@ -86,6 +86,7 @@ export async function startRun(profile: Profile, opts: StartRunOptions): Promise
     methods,
     versions: await versions(),
     ...(GIT_SHA ? { gitSha: GIT_SHA } : {}),
+    pid: process.pid,
     host: { hostname: os.hostname(), platform: os.platform(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryBytes: os.totalmem() },
   };
   await writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);

@@ -19,6 +19,8 @@ export const RunConfigSchema = z.object({
   methods: z.array(RunMethodSchema),
   versions: z.record(z.string(), z.string()),
   gitSha: z.string().optional(),
+  /** The launching process, so a store reader can tell a live run from an abandoned one. */
+  pid: z.number().int().optional(),
   host: z.record(z.string(), z.unknown()),
 });
 export type RunConfig = z.infer<typeof RunConfigSchema>;
