@@ -56,7 +56,7 @@ describe('launcher', () => {
 
   it('trains micro on the shipped corpus: loss falls by at least 30 %', async () => {
     const r = await runProfile(
-      { name: 'micro-learns', model: { preset: 'micro' }, train: { steps: 60, batchPerRank: 8, lr: 3e-3, warmupSteps: 5 }, parallel: { worldSize: 2 } },
+      { name: 'micro-learns', model: { preset: 'micro' }, train: { steps: 50, batchPerRank: 4, lr: 6e-3, warmupSteps: 5 }, parallel: { worldSize: 2 } },
       home,
     );
     expect(r.summary.status, r.summary.error).toBe('completed');
