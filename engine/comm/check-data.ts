@@ -1,5 +1,6 @@
 /** Deterministic inputs for collective checks: every rank can regenerate every other rank's data. */
 import { DTYPE_BYTES, allocArray, bytesOf, type CommArray, type DType } from './dtype.js';
+import { f32ToBf16Bits } from './bf16.js';
 import { f32ToF16Bits } from './f16.js';
 
 /** Small deterministic PRNG (mulberry32) so every rank can regenerate every other rank's input. */
@@ -26,6 +27,9 @@ export function makeInput(dtype: DType, count: number, seed: number, rank: numbe
         break;
       case 'f16':
         a[i] = f32ToF16Bits((u - 0.5) * 8);
+        break;
+      case 'bf16':
+        a[i] = f32ToBf16Bits((u - 0.5) * 8);
         break;
       case 'i8':
         a[i] = Math.floor(u * 256) - 128;

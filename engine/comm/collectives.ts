@@ -226,6 +226,27 @@ export class Collectives {
   }
 
   /**
+   * Personalised exchange: `parts[j]` (any size) goes to the j-th rank of the group; returns what
+   * every rank sent to this one, by group index. The pattern of an owner-decodes reduce-scatter
+   * for compressed formats that cannot be summed on the way.
+   */
+  async allToAllV(parts: Uint8Array[], ranks?: readonly number[]): Promise<Uint8Array[]> {
+    const g = this.group(ranks);
+    if (parts.length !== g.size) throw new Error(`all-to-all needs one part per rank (${g.size}), got ${parts.length}`);
+    const tag = this.nextTag();
+    const out: Uint8Array[] = new Array(g.size);
+    out[g.index] = parts[g.index];
+    await Promise.all(
+      Array.from({ length: g.size }, async (_, j) => {
+        if (j === g.index) return;
+        const [, got] = await Promise.all([g.send(j, tag, parts[j]), g.recv(j, tag)]);
+        out[j] = got;
+      }),
+    );
+    return out;
+  }
+
+  /**
    * Reduces to `root` (reduce-scatter, then every rank sends its reduced chunk to the root).
    * The root gets the full reduced vector; other ranks get null. `buf` is clobbered.
    */

@@ -46,13 +46,13 @@ async function checkAll(comm: CommClient, lengths: number[]): Promise<number> {
         const want = referenceReduce(dtype, op, inputs);
         const close = (got: Uint8Array, w: Uint8Array, ins: Uint8Array[]): boolean => compareReduced(dtype, op, got, w, ins, world) === -1;
         for (const algo of ['ring', 'hierarchical'] as const) {
-          const got = await comm.allReduce(typed(dtype, inputs[rank]), { op, algo });
+          const got = await comm.allReduce(typed(dtype, inputs[rank]), { op, algo, dtype });
           expectOk(close(raw(got), want, inputs), `${algo} all-reduce ${dtype} ${op} n=${count}`);
         }
-        const rs = await comm.reduceScatter(typed(dtype, inputs[rank]), { op });
+        const rs = await comm.reduceScatter(typed(dtype, inputs[rank]), { op, dtype });
         const slice = (b: Uint8Array): Uint8Array => b.subarray(offs[rank], offs[rank + 1]);
         expectOk(close(raw(rs), slice(want), inputs.map(slice)), `reduce-scatter ${dtype} ${op} n=${count}`);
-        const red = await comm.reduce(typed(dtype, inputs[rank]), world - 1, { op });
+        const red = await comm.reduce(typed(dtype, inputs[rank]), world - 1, { op, dtype });
         expectOk(rank === world - 1 ? red !== null && close(raw(red), want, inputs) : red === null, `reduce ${dtype} ${op} n=${count}`);
       }
       const full = inputs[0];
@@ -65,6 +65,9 @@ async function checkAll(comm: CommClient, lengths: number[]): Promise<number> {
     const payload = (r: number): Uint8Array => makeInput('u8', (count + r * 13) % (count + 1 + r), 7, r);
     const parts = await comm.allGatherV(payload(rank));
     expectOk(parts.length === world && parts.every((p, r) => same(p, payload(r))), `all-gather-v n=${count}`);
+    const personal = (from: number, to: number): Uint8Array => makeInput('u8', (count + from * 31 + to * 7) % (count + 50), from, to);
+    const a2a = await comm.allToAllV(Array.from({ length: world }, (_, j) => personal(rank, j)));
+    expectOk(a2a.length === world && a2a.every((p, from) => same(p, personal(from, rank))), `all-to-all-v n=${count}`);
     await comm.barrier();
     say({ rank, length: count, ok: true });
   }

@@ -24,6 +24,8 @@ export interface OpOptions {
   algo?: AllReduceAlgo;
   /** Run on this subgroup of ranks (default: all). */
   ranks?: number[];
+  /** Element type when the array type is ambiguous (a Uint16Array holding bf16). */
+  dtype?: DType;
 }
 
 /** Time spent inside the worker on collectives, for metrics (total vs exposed comm time). */
@@ -136,24 +138,25 @@ export class CommClient {
       totalCount: 0,
       ...extra,
     };
+    const transfer = [bytes.buffer, ...(req.parts ?? []).map((p) => p.buffer as ArrayBuffer)];
     return new Promise<Extract<FromWorker, { kind: 'done' }>>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage(req satisfies ToWorker, [bytes.buffer]);
+      this.worker.postMessage(req satisfies ToWorker, transfer);
     });
   }
 
   private static as<T extends CommArray>(like: T, bytes: Uint8Array): T {
-    return viewAs(dtypeOf(like) as DType, bytes) as T;
+    return viewAs(dtypeOf(like), bytes) as T;
   }
 
   async allReduce<T extends CommArray>(data: T, opts: OpOptions = {}): Promise<T> {
-    const m = await this.submit('allReduce', data, { reduceOp: opts.op ?? 'sum', algo: opts.algo ?? 'ring', ranks: opts.ranks });
+    const m = await this.submit('allReduce', data, { reduceOp: opts.op ?? 'sum', algo: opts.algo ?? 'ring', ranks: opts.ranks, ...(opts.dtype ? { dtype: opts.dtype } : {}) });
     return CommClient.as(data, m.data!);
   }
 
   /** The full vector in, this rank's chunk of the reduction out (see splitCounts). */
   async reduceScatter<T extends CommArray>(data: T, opts: OpOptions = {}): Promise<T> {
-    const m = await this.submit('reduceScatter', data, { reduceOp: opts.op ?? 'sum', ranks: opts.ranks });
+    const m = await this.submit('reduceScatter', data, { reduceOp: opts.op ?? 'sum', ranks: opts.ranks, ...(opts.dtype ? { dtype: opts.dtype } : {}) });
     return CommClient.as(data, m.data!);
   }
 
@@ -169,9 +172,15 @@ export class CommClient {
     return m.parts!;
   }
 
+  /** `parts[j]` to the j-th rank of the group; returns what each rank sent here. */
+  async allToAllV(parts: Uint8Array[], ranks?: number[]): Promise<Uint8Array[]> {
+    const m = await this.submit('allToAllV', null, { parts: parts.map((p) => new Uint8Array(p)), ranks });
+    return m.parts!;
+  }
+
   /** The reduced vector at `root`; null elsewhere. */
   async reduce<T extends CommArray>(data: T, root: number, opts: OpOptions = {}): Promise<T | null> {
-    const m = await this.submit('reduce', data, { reduceOp: opts.op ?? 'sum', root });
+    const m = await this.submit('reduce', data, { reduceOp: opts.op ?? 'sum', root, ...(opts.dtype ? { dtype: opts.dtype } : {}) });
     return m.data ? CommClient.as(data, m.data) : null;
   }
 

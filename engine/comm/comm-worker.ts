@@ -44,6 +44,9 @@ async function run(req: OpRequest): Promise<void> {
     case 'allGatherV':
       parts = await c.allGatherV(req.data, req.ranks);
       break;
+    case 'allToAllV':
+      parts = await c.allToAllV(req.parts ?? [], req.ranks);
+      break;
     case 'reduce':
       result = await c.reduce(req.data, req.dtype, req.reduceOp, req.root);
       break;

@@ -5,19 +5,20 @@
  * `acc <- acc (op) src` element-wise. Integer sums wrap in two's complement (as NCCL's do), so
  * they are exact and independent of reduction order.
  */
+import { bf16BitsToF32, f32ToBf16Bits } from './bf16.js';
 import { f16Table, f32ToF16Bits } from './f16.js';
 
-export const DTYPES = ['f32', 'f16', 'i8', 'u8', 'i32'] as const;
+export const DTYPES = ['f32', 'f16', 'bf16', 'i8', 'u8', 'i32'] as const;
 export type DType = (typeof DTYPES)[number];
 
 export const REDUCE_OPS = ['sum', 'max', 'bor'] as const;
 export type ReduceOp = (typeof REDUCE_OPS)[number];
 
-export const DTYPE_BYTES: Record<DType, number> = { f32: 4, f16: 2, i8: 1, u8: 1, i32: 4 };
+export const DTYPE_BYTES: Record<DType, number> = { f32: 4, f16: 2, bf16: 2, i8: 1, u8: 1, i32: 4 };
 
 export type TypedArrayOf<D extends DType> = D extends 'f32'
   ? Float32Array
-  : D extends 'f16'
+  : D extends 'f16' | 'bf16'
     ? Uint16Array
     : D extends 'i8'
       ? Int8Array
@@ -30,6 +31,7 @@ export type CommArray = Float32Array | Uint16Array | Int8Array | Uint8Array | In
 const CTORS = {
   f32: Float32Array,
   f16: Uint16Array,
+  bf16: Uint16Array,
   i8: Int8Array,
   u8: Uint8Array,
   i32: Int32Array,
@@ -48,7 +50,7 @@ export function checkOpSupported(dtype: DType, op: ReduceOp): void {
   }
 }
 
-/** The dtype a typed array carries (Uint16Array is read as f16 bits). */
+/** The dtype a typed array carries (Uint16Array is read as f16 bits; say bf16 explicitly). */
 export function dtypeOf(a: CommArray): DType {
   if (a instanceof Float32Array) return 'f32';
   if (a instanceof Uint16Array) return 'f16';
@@ -104,6 +106,17 @@ function reduceTyped(dtype: DType, op: ReduceOp, a: CommArray, b: CommArray): vo
     const y = b as Uint16Array;
     if (op === 'sum') for (let i = 0; i < n; i++) x[i] = f32ToF16Bits(t[x[i]] + t[y[i]]);
     else for (let i = 0; i < n; i++) x[i] = maxF16(t, x[i], y[i]);
+    return;
+  }
+  if (dtype === 'bf16') {
+    const x = a as Uint16Array;
+    const y = b as Uint16Array;
+    for (let i = 0; i < n; i++) {
+      const fx = bf16BitsToF32(x[i]);
+      const fy = bf16BitsToF32(y[i]);
+      if (op === 'sum') x[i] = f32ToBf16Bits(fx + fy);
+      else if (fy > fx || fy !== fy) x[i] = y[i];
+    }
     return;
   }
   if (op === 'sum') {

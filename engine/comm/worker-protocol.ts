@@ -3,7 +3,7 @@ import type { AllReduceAlgo } from './collectives.js';
 import type { CommConfigInput } from './config.js';
 import type { DType, ReduceOp } from './dtype.js';
 
-export type CollectiveName = 'allReduce' | 'reduceScatter' | 'allGather' | 'allGatherV' | 'reduce' | 'broadcast' | 'barrier';
+export type CollectiveName = 'allReduce' | 'reduceScatter' | 'allGather' | 'allGatherV' | 'allToAllV' | 'reduce' | 'broadcast' | 'barrier';
 
 export interface OpRequest {
   kind: 'op';
@@ -18,6 +18,8 @@ export interface OpRequest {
   totalCount: number;
   /** Subgroup to run on (default: all ranks). */
   ranks?: number[];
+  /** allToAllV: one payload per rank of the group. */
+  parts?: Uint8Array[];
 }
 
 export type ToWorker =

@@ -39,3 +39,20 @@ describe('f16 conversion', () => {
     }
   });
 });
+
+describe('bf16 conversion', () => {
+  it('keeps the f32 exponent range and rounds the low half to nearest even', async () => {
+    const { bf16BitsToF32, f32ToBf16Bits } = await import('../../engine/comm/bf16.js');
+    expect(bf16BitsToF32(f32ToBf16Bits(1))).toBe(1);
+    expect(bf16BitsToF32(f32ToBf16Bits(3e38))).toBeCloseTo(3e38, -36);
+    expect(f32ToBf16Bits(1 + 2 ** -8)).toBe(0x3f80); // tie -> even
+    expect(f32ToBf16Bits(1 + 3 * 2 ** -8)).toBe(0x3f82); // tie -> even (up)
+    expect(f32ToBf16Bits(1 + 2 ** -8 + 2 ** -12)).toBe(0x3f81);
+    expect(Number.isNaN(bf16BitsToF32(f32ToBf16Bits(NaN)))).toBe(true);
+    expect(bf16BitsToF32(f32ToBf16Bits(-Infinity))).toBe(-Infinity);
+    for (let h = 0; h < 0x10000; h += 7) {
+      if (((h >>> 7) & 0xff) === 0xff) continue;
+      expect(f32ToBf16Bits(bf16BitsToF32(h))).toBe(h);
+    }
+  });
+});
