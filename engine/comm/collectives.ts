@@ -57,45 +57,114 @@ class Group {
     return this.t.send(this.ranks[i], tag, data);
   }
 
-  recv(i: number, tag: number): Promise<Buffer> {
-    return this.t.recv(this.ranks[i], tag);
+  recv(i: number, tag: number, into?: Uint8Array): Promise<Buffer> {
+    return this.t.recv(this.ranks[i], tag, into);
   }
 
-  /** Sends to the next index while receiving from the previous one: one ring step. */
-  async shift(tag: number, data: Uint8Array): Promise<Buffer> {
+  /** Sends to the next index while receiving from the previous one (into `into` if possible): one ring step. */
+  async shift(tag: number, data: Uint8Array, into?: Uint8Array): Promise<Buffer> {
     const n = this.size;
-    const [, got] = await Promise.all([this.send((this.index + 1) % n, tag, data), this.recv(mod(this.index - 1, n), tag)]);
+    const [, got] = await Promise.all([this.send((this.index + 1) % n, tag, data), this.recv(mod(this.index - 1, n), tag, into)]);
     return got;
   }
+
+  /**
+   * A receive buffer reused across ring steps and calls: fresh multi-MiB allocations cost a page
+   * fault per 4 KiB, which on some machines is slower than the network.
+   */
+  scratch(bytes: number): Uint8Array {
+    if (!this.scratchBuf || this.scratchBuf.byteLength < bytes) this.scratchBuf = new Uint8Array(Math.max(bytes, 1024));
+    return this.scratchBuf.subarray(0, bytes);
+  }
+  private scratchBuf: Uint8Array | undefined;
+}
+
+/**
+ * Ring steps move chunks in slices, and a slice is forwarded as soon as it has been reduced (or
+ * received), so the next hop starts while the rest of the chunk is still on the wire: one slice of
+ * latency per step instead of one whole chunk (NCCL pipelines its rings the same way).
+ */
+const SLICE_BYTES = 1 << 20;
+
+/** Byte ranges of chunk c, cut into slices (SLICE_BYTES is a multiple of every element size). */
+function sliceRanges(offs: number[], c: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let a = offs[c]; a < offs[c + 1]; a += SLICE_BYTES) out.push([a, Math.min(a + SLICE_BYTES, offs[c + 1])]);
+  return out;
+}
+
+/** Sends without leaving a rejection unobserved while the caller is busy receiving; rethrown at the end. */
+function collectSend(sends: Promise<void>[], p: Promise<void>): void {
+  p.catch(() => undefined);
+  sends.push(p);
+}
+
+interface RingRecv {
+  step: number;
+  range: [number, number];
+}
+
+function ringReceives(n: number, index: number, offs: number[], firstOffset: number): RingRecv[] {
+  const list: RingRecv[] = [];
+  for (let s = 0; s < n - 1; s++) for (const range of sliceRanges(offs, mod(index - s - firstOffset, n))) list.push({ step: s, range });
+  return list;
 }
 
 /** Ring reduce-scatter in place: afterwards chunk `g.index` of `buf` holds the reduction. */
 async function ringReduceScatter(g: Group, tag: number, buf: Uint8Array, offs: number[], dtype: DType, op: ReduceOp) {
   const n = g.size;
-  const chunk = (c: number): Uint8Array => buf.subarray(offs[c], offs[c + 1]);
-  for (let s = 0; s < n - 1; s++) {
-    // Step s: pass on the partial sum of chunk (i-s-1), fold the neighbour's partial sum into (i-s-2).
-    const got = await g.shift(tag, chunk(mod(g.index - s - 1, n)));
-    const target = chunk(mod(g.index - s - 2, n));
+  if (n === 1) return;
+  const sends: Promise<void>[] = [];
+  const next = (g.index + 1) % n;
+  const prev = mod(g.index - 1, n);
+  // Step s passes on the partial sum of chunk (i-s-1) and folds the neighbour's partial sum of
+  // chunk (i-s-2) into ours, which is what step s+1 passes on.
+  for (const [a, b] of sliceRanges(offs, mod(g.index - 1, n))) collectSend(sends, g.send(next, tag, buf.subarray(a, b)));
+  const recvs = ringReceives(n, g.index, offs, 2);
+  // Two receive buffers: the next slice can land while the current one is being reduced.
+  const scratch = g.scratch(2 * SLICE_BYTES);
+  const post = (k: number): Promise<Buffer> => {
+    const [a, b] = recvs[k].range;
+    return g.recv(prev, tag, scratch.subarray((k % 2) * SLICE_BYTES, (k % 2) * SLICE_BYTES + (b - a)));
+  };
+  let pending = recvs.length > 0 ? post(0) : undefined;
+  for (let k = 0; k < recvs.length; k++) {
+    const got = await pending!;
+    if (k + 1 < recvs.length) pending = post(k + 1);
+    const [a, b] = recvs[k].range;
+    const target = buf.subarray(a, b);
     if (got.byteLength !== target.byteLength) {
       throw new Error(`reduce-scatter length mismatch: got ${got.byteLength} bytes, expected ${target.byteLength}; do all ranks pass the same length?`);
     }
     reduceInto(dtype, op, target, got);
+    if (recvs[k].step < n - 2) collectSend(sends, g.send(next, tag, target));
   }
+  await Promise.all(sends);
 }
 
 /** Ring all-gather in place: chunk `g.index` of `buf` is ours, the others are filled in. */
 async function ringAllGather(g: Group, tag: number, buf: Uint8Array, offs: number[]) {
   const n = g.size;
-  const chunk = (c: number): Uint8Array => buf.subarray(offs[c], offs[c + 1]);
-  for (let s = 0; s < n - 1; s++) {
-    const got = await g.shift(tag, chunk(mod(g.index - s, n)));
-    const target = chunk(mod(g.index - s - 1, n));
+  if (n === 1) return;
+  const sends: Promise<void>[] = [];
+  const next = (g.index + 1) % n;
+  const prev = mod(g.index - 1, n);
+  for (const [a, b] of sliceRanges(offs, g.index)) collectSend(sends, g.send(next, tag, buf.subarray(a, b)));
+  const recvs = ringReceives(n, g.index, offs, 1);
+  // Every destination is known up front: post all receives so each slice lands in place.
+  const pending = recvs.map(({ range: [a, b] }) => g.recv(prev, tag, buf.subarray(a, b)));
+  for (const p of pending) p.catch(() => undefined);
+  for (let k = 0; k < recvs.length; k++) {
+    const got = await pending[k];
+    const [a, b] = recvs[k].range;
+    const target = buf.subarray(a, b);
     if (got.byteLength !== target.byteLength) {
       throw new Error(`all-gather length mismatch: got ${got.byteLength} bytes, expected ${target.byteLength}; do all ranks pass the same length?`);
     }
-    target.set(got);
+    if (got.buffer !== target.buffer || got.byteOffset !== target.byteOffset) target.set(got);
+    if (recvs[k].step < n - 2) collectSend(sends, g.send(next, tag, target));
   }
+  await Promise.all(sends);
 }
 
 function elementCount(buf: Uint8Array, dtype: DType): number {
@@ -208,8 +277,18 @@ export class Collectives {
     }
     const out = new Uint8Array(offs[g.size]);
     out.set(chunk, offs[g.index]);
-    await ringAllGather(g, this.nextTag(), out, offs);
-    return out;
+    return this.allGatherInPlace(out, dtype, totalCount, ranks);
+  }
+
+  /** All-gather into `buf` (the whole vector), whose own chunk is already in place. */
+  async allGatherInPlace(buf: Uint8Array, dtype: DType, totalCount: number, ranks?: readonly number[]): Promise<Uint8Array> {
+    const g = this.group(ranks);
+    const offs = chunkOffsets(totalCount, g.size, DTYPE_BYTES[dtype]);
+    if (buf.byteLength !== offs[g.size]) {
+      throw new Error(`all-gather: a ${totalCount}-element ${dtype} vector needs ${offs[g.size]} bytes, got ${buf.byteLength}`);
+    }
+    await ringAllGather(g, this.nextTag(), buf, offs);
+    return buf;
   }
 
   /** Every rank contributes a payload of any size; every rank gets all payloads, by rank. */

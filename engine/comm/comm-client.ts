@@ -8,11 +8,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import { compiledFile } from '../runtime-path.js';
-import type { AllReduceAlgo } from './collectives.js';
+import { chunkOffsets, type AllReduceAlgo } from './collectives.js';
 import type { CommConfigInput } from './config.js';
 import { bytesOf, dtypeOf, viewAs, type CommArray, type DType, type ReduceOp } from './dtype.js';
 import { PeerError } from './transport.js';
 import type { CollectiveName, FromWorker, OpRequest, ToWorker } from './worker-protocol.js';
+
+/** Staging memory kept for reuse between operations. */
+const MAX_POOLED_BYTES = 512 * 1024 * 1024;
 
 interface Pending {
   resolve: (m: Extract<FromWorker, { kind: 'done' }>) => void;
@@ -41,6 +44,8 @@ export class CommClient {
   private failureListeners: ((e: Error) => void)[] = [];
   private closed: Promise<void> | undefined;
   readonly stats: CommStats = { ops: 0, busyMs: 0 };
+  private pool: ArrayBuffer[] = [];
+  private pooledBytes = 0;
   traffic = { sent: 0, received: 0 };
 
   private constructor(
@@ -96,6 +101,7 @@ export class CommClient {
       case 'opError': {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
+        this.release(m.staging.buffer as ArrayBuffer);
         p?.reject(m.peer === undefined ? new Error(m.message) : new PeerError(m.peer, m.message));
         return;
       }
@@ -121,16 +127,45 @@ export class CommClient {
     for (const l of this.failureListeners) l(e);
   }
 
-  private submit(op: CollectiveName, data: CommArray | null, extra: Partial<OpRequest> = {}) {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.closed) return Promise.reject(new Error('communication is closed'));
+  /**
+   * A staging buffer of at least `bytes`, reused across operations: fresh multi-MiB memory costs a
+   * page fault per 4 KiB on first touch, which made copying into new buffers slower than the
+   * network on the machines GradBench is measured on.
+   */
+  private acquire(bytes: number): ArrayBuffer {
+    const i = this.pool.findIndex((b) => b.byteLength >= bytes && b.byteLength <= 2 * bytes + 4096);
+    if (i >= 0) {
+      const [b] = this.pool.splice(i, 1);
+      this.pooledBytes -= b.byteLength;
+      return b;
+    }
+    return new ArrayBuffer(Math.max(64, 2 ** Math.ceil(Math.log2(Math.max(1, bytes)))));
+  }
+
+  private release(b: ArrayBuffer | undefined): void {
+    if (!b || b.byteLength === 0 || this.pooledBytes + b.byteLength > MAX_POOLED_BYTES) return;
+    this.pool.push(b);
+    this.pooledBytes += b.byteLength;
+  }
+
+  /** Copies the operand into a staging buffer (at `offset`) and runs `op` on it in the worker. */
+  private async submit(
+    op: CollectiveName,
+    data: CommArray | null,
+    extra: Partial<OpRequest> = {},
+    stagedBytes = data?.byteLength ?? 0,
+    offset = 0,
+  ): Promise<Extract<FromWorker, { kind: 'done' }>> {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new Error('communication is closed');
     const id = this.nextId++;
-    const bytes = data ? new Uint8Array(bytesOf(data)) : new Uint8Array(0); // private copy, then moved
+    const staging = new Uint8Array(this.acquire(stagedBytes), 0, stagedBytes);
+    if (data) staging.set(bytesOf(data), offset);
     const req: OpRequest = {
       kind: 'op',
       id,
       op,
-      data: bytes,
+      data: staging,
       dtype: data ? dtypeOf(data) : 'u8',
       reduceOp: 'sum',
       root: 0,
@@ -138,56 +173,73 @@ export class CommClient {
       totalCount: 0,
       ...extra,
     };
-    const transfer = [bytes.buffer, ...(req.parts ?? []).map((p) => p.buffer as ArrayBuffer)];
+    const transfer = [staging.buffer, ...(req.parts ?? []).map((p) => p.buffer as ArrayBuffer)];
     return new Promise<Extract<FromWorker, { kind: 'done' }>>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage(req satisfies ToWorker, transfer);
     });
   }
 
-  private static as<T extends CommArray>(like: T, bytes: Uint8Array): T {
-    return viewAs(dtypeOf(like), bytes) as T;
+  /** Copies a result out of its staging buffer into `dst` (or a new array like `like`), then recycles the buffer. */
+  private finish<T extends CommArray>(m: Extract<FromWorker, { kind: 'done' }>, like: T, dst?: T): T {
+    const bytes = m.data!;
+    const out = dst ?? (viewAs(dtypeOf(like), new Uint8Array(bytes.byteLength)) as T);
+    if (out.byteLength !== bytes.byteLength) throw new Error(`result has ${bytes.byteLength} bytes, destination ${out.byteLength}`);
+    bytesOf(out).set(bytes);
+    this.release(m.staging.buffer as ArrayBuffer);
+    return out;
   }
 
+  /** All-reduce in place: `data` holds the result afterwards (and is returned). */
   async allReduce<T extends CommArray>(data: T, opts: OpOptions = {}): Promise<T> {
     const m = await this.submit('allReduce', data, { reduceOp: opts.op ?? 'sum', algo: opts.algo ?? 'ring', ranks: opts.ranks, ...(opts.dtype ? { dtype: opts.dtype } : {}) });
-    return CommClient.as(data, m.data!);
+    return this.finish(m, data, data);
   }
 
-  /** The full vector in, this rank's chunk of the reduction out (see splitCounts). */
-  async reduceScatter<T extends CommArray>(data: T, opts: OpOptions = {}): Promise<T> {
+  /** The full vector in (left unchanged), this rank's chunk of the reduction out (see splitCounts). */
+  async reduceScatter<T extends CommArray>(data: T, opts: OpOptions & { out?: T } = {}): Promise<T> {
     const m = await this.submit('reduceScatter', data, { reduceOp: opts.op ?? 'sum', ranks: opts.ranks, ...(opts.dtype ? { dtype: opts.dtype } : {}) });
-    return CommClient.as(data, m.data!);
+    return this.finish(m, data, opts.out);
   }
 
-  /** This rank's chunk in, the whole `totalCount`-element vector out. */
-  async allGather<T extends CommArray>(chunk: T, totalCount: number, ranks?: number[]): Promise<T> {
-    const m = await this.submit('allGather', chunk, { totalCount, ranks });
-    return CommClient.as(chunk, m.data!);
+  /** This rank's chunk in, the whole `totalCount`-element vector out (into `out` when given). */
+  async allGather<T extends CommArray>(chunk: T, totalCount: number, ranks?: number[], out?: T): Promise<T> {
+    const n = ranks?.length ?? this.world;
+    const index = ranks ? ranks.indexOf(this.rank) : this.rank;
+    const offs = chunkOffsets(totalCount, n, chunk.BYTES_PER_ELEMENT);
+    if (index < 0) throw new Error(`rank ${this.rank} is not in group [${ranks!.join(', ')}]`);
+    const m = await this.submit('allGather', chunk, { totalCount, ranks }, offs[n], offs[index]);
+    return this.finish(m, chunk, out);
   }
 
   /** Payloads of any size in, every rank's payload out (by rank). */
   async allGatherV(payload: Uint8Array, ranks?: number[]): Promise<Uint8Array[]> {
     const m = await this.submit('allGatherV', payload, { ranks });
+    this.release(m.staging.buffer as ArrayBuffer);
     return m.parts!;
   }
 
   /** `parts[j]` to the j-th rank of the group; returns what each rank sent here. */
   async allToAllV(parts: Uint8Array[], ranks?: number[]): Promise<Uint8Array[]> {
     const m = await this.submit('allToAllV', null, { parts: parts.map((p) => new Uint8Array(p)), ranks });
+    this.release(m.staging.buffer as ArrayBuffer);
     return m.parts!;
   }
 
-  /** The reduced vector at `root`; null elsewhere. */
+  /** Reduce to `root`: the root's `data` holds the result (and is returned); null elsewhere. */
   async reduce<T extends CommArray>(data: T, root: number, opts: OpOptions = {}): Promise<T | null> {
     const m = await this.submit('reduce', data, { reduceOp: opts.op ?? 'sum', root, ...(opts.dtype ? { dtype: opts.dtype } : {}) });
-    return m.data ? CommClient.as(data, m.data) : null;
+    if (!m.data) {
+      this.release(m.staging.buffer as ArrayBuffer);
+      return null;
+    }
+    return this.finish(m, data, data);
   }
 
-  /** Root's `data` on every rank; every rank passes an array of the same length. */
+  /** Broadcast in place: every rank's `data` (same length everywhere) receives root's. */
   async broadcast<T extends CommArray>(data: T, root: number): Promise<T> {
     const m = await this.submit('broadcast', data, { root });
-    return CommClient.as(data, m.data!);
+    return this.finish(m, data, data);
   }
 
   async barrier(): Promise<void> {

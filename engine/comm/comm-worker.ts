@@ -18,11 +18,13 @@ function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(msg, transfer);
 }
 
-/** Transfer a result's memory only when it owns its whole ArrayBuffer; otherwise copy it first. */
-function transferable(a: Uint8Array): { view: Uint8Array; buffers: ArrayBuffer[] } {
-  const whole = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && !(a.buffer instanceof SharedArrayBuffer);
+/**
+ * Results that live in the client's staging buffer go back by moving that buffer (the view keeps
+ * its offset); anything else (received payloads, which may share a socket chunk) is copied first.
+ */
+function transferable(a: Uint8Array, staging: ArrayBufferLike): { view: Uint8Array; buffers: ArrayBuffer[] } {
   // new Uint8Array(a) copies (Buffer#slice would not: it is a view).
-  const view = whole && a.byteLength > 8192 ? a : new Uint8Array(a);
+  const view = a.buffer === staging ? a : new Uint8Array(a);
   return { view, buffers: [view.buffer as ArrayBuffer] };
 }
 
@@ -39,7 +41,8 @@ async function run(req: OpRequest): Promise<void> {
       result = await c.reduceScatter(req.data, req.dtype, req.reduceOp, req.ranks);
       break;
     case 'allGather':
-      result = await c.allGather(req.data, req.dtype, req.totalCount, req.ranks);
+      // The client staged the whole vector with this rank's chunk in place.
+      result = await c.allGatherInPlace(req.data, req.dtype, req.totalCount, req.ranks);
       break;
     case 'allGatherV':
       parts = await c.allGatherV(req.data, req.ranks);
@@ -60,11 +63,17 @@ async function run(req: OpRequest): Promise<void> {
   const ms = performance.now() - t0;
   const buffers: ArrayBuffer[] = [];
   const out = (a: Uint8Array): Uint8Array => {
-    const t = transferable(a);
-    buffers.push(...t.buffers);
+    const t = transferable(a, req.data.buffer);
+    buffers.push(...t.buffers.filter((b) => !buffers.includes(b)));
     return t.view;
   };
-  post({ kind: 'done', id: req.id, data: result && out(result), parts: parts?.map(out), ms }, buffers);
+  // The staging buffer always goes back to the client's pool, with or without a result in it.
+  const data = result ? out(result) : null;
+  if (!buffers.includes(req.data.buffer as ArrayBuffer)) buffers.push(req.data.buffer as ArrayBuffer);
+  // Parts are copied: one of them may be the staging buffer itself, which the client recycles.
+  const copies = parts?.map((p) => new Uint8Array(p));
+  for (const c of copies ?? []) buffers.push(c.buffer as ArrayBuffer);
+  post({ kind: 'done', id: req.id, data, staging: req.data, parts: copies, ms }, buffers);
 }
 
 port.on('message', (msg: ToWorker) => {
@@ -81,7 +90,7 @@ port.on('message', (msg: ToWorker) => {
     case 'op':
       queue = queue.then(() =>
         run(msg).catch((e: Error) => {
-          post({ kind: 'opError', id: msg.id, message: e.message, peer: e instanceof PeerError ? e.peer : undefined });
+          post({ kind: 'opError', id: msg.id, message: e.message, peer: e instanceof PeerError ? e.peer : undefined, staging: msg.data }, [msg.data.buffer as ArrayBuffer]);
         }),
       );
       return;

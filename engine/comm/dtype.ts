@@ -119,20 +119,58 @@ function reduceTyped(dtype: DType, op: ReduceOp, a: CommArray, b: CommArray): vo
     }
     return;
   }
+  // One monomorphic loop per array type: a loop over the CommArray union is several times slower.
   if (op === 'sum') {
-    if (dtype === 'i32') {
-      const x = a as Int32Array;
-      const y = b as Int32Array;
-      for (let i = 0; i < n; i++) x[i] = (x[i] + y[i]) | 0;
-    } else {
-      // Float32Array rounds on store; Int8Array/Uint8Array wrap on store.
-      for (let i = 0; i < n; i++) a[i] = a[i] + b[i];
-    }
+    if (dtype === 'f32') sumF32(a as Float32Array, b as Float32Array);
+    else if (dtype === 'i32') sumI32(a as Int32Array, b as Int32Array);
+    else if (dtype === 'i8') sumI8(a as Int8Array, b as Int8Array);
+    else sumU8(a as Uint8Array, b as Uint8Array);
   } else if (op === 'max') {
-    for (let i = 0; i < n; i++) if (b[i] > a[i] || b[i] !== b[i]) a[i] = b[i];
+    if (dtype === 'f32') maxF32(a as Float32Array, b as Float32Array);
+    else if (dtype === 'i32') maxI32(a as Int32Array, b as Int32Array);
+    else if (dtype === 'i8') maxI8(a as Int8Array, b as Int8Array);
+    else maxU8(a as Uint8Array, b as Uint8Array);
   } else {
-    for (let i = 0; i < n; i++) a[i] = a[i] | b[i];
+    if (dtype === 'i32') orI32(a as Int32Array, b as Int32Array);
+    else if (dtype === 'i8') orI8(a as Int8Array, b as Int8Array);
+    else orU8(a as Uint8Array, b as Uint8Array);
   }
+}
+
+// Float32Array rounds on store; Int8Array/Uint8Array wrap on store; i32 wraps via |0.
+function sumF32(a: Float32Array, b: Float32Array): void {
+  for (let i = 0; i < a.length; i++) a[i] += b[i];
+}
+function sumI32(a: Int32Array, b: Int32Array): void {
+  for (let i = 0; i < a.length; i++) a[i] = (a[i] + b[i]) | 0;
+}
+function sumI8(a: Int8Array, b: Int8Array): void {
+  for (let i = 0; i < a.length; i++) a[i] += b[i];
+}
+function sumU8(a: Uint8Array, b: Uint8Array): void {
+  for (let i = 0; i < a.length; i++) a[i] += b[i];
+}
+// NaN in b propagates (b !== b), matching the f16/bf16 paths.
+function maxF32(a: Float32Array, b: Float32Array): void {
+  for (let i = 0; i < a.length; i++) if (b[i] > a[i] || b[i] !== b[i]) a[i] = b[i];
+}
+function maxI32(a: Int32Array, b: Int32Array): void {
+  for (let i = 0; i < a.length; i++) if (b[i] > a[i]) a[i] = b[i];
+}
+function maxI8(a: Int8Array, b: Int8Array): void {
+  for (let i = 0; i < a.length; i++) if (b[i] > a[i]) a[i] = b[i];
+}
+function maxU8(a: Uint8Array, b: Uint8Array): void {
+  for (let i = 0; i < a.length; i++) if (b[i] > a[i]) a[i] = b[i];
+}
+function orI32(a: Int32Array, b: Int32Array): void {
+  for (let i = 0; i < a.length; i++) a[i] |= b[i];
+}
+function orI8(a: Int8Array, b: Int8Array): void {
+  for (let i = 0; i < a.length; i++) a[i] |= b[i];
+}
+function orU8(a: Uint8Array, b: Uint8Array): void {
+  for (let i = 0; i < a.length; i++) a[i] |= b[i];
 }
 
 /** max that propagates NaN, matching the f32 path. */

@@ -172,6 +172,8 @@ export interface LinkOptions {
   /** Payload bytes per frame; emulated links pace per fragment. */
   fragmentBytes?: number;
   onMessage: (type: MsgType, tag: number, payload: Buffer) => void;
+  /** Supplies the destination buffer for a message about to arrive (see FrameDecoder). */
+  allocate?: (type: MsgType, tag: number, total: number) => Buffer | undefined;
   /** Called once when the link ends; `err` is undefined for an orderly local close. */
   onClose: (err: Error | undefined) => void;
 }
@@ -196,7 +198,7 @@ export class Link {
     socket.setKeepAlive(true, 1000);
     this.pacer = opts.emulate ? new Pacer(opts.emulate) : undefined;
     // Emulated links pace in small fragments so a message pipelines through the emulated wire.
-    this.fragmentBytes = opts.fragmentBytes ?? (opts.emulate ? 64 * 1024 : 4 * 1024 * 1024);
+    this.fragmentBytes = opts.fragmentBytes ?? (opts.emulate ? 256 * 1024 : 4 * 1024 * 1024);
     this.decoder = new FrameDecoder(
       {
         maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
@@ -208,6 +210,7 @@ export class Link {
         opts.onMessage(type, tag, payload);
       },
       (err) => this.fail(err),
+      opts.allocate,
     );
     socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
     socket.on('error', (e) => this.fail(e));

@@ -17,8 +17,8 @@ export function createLocalMesh(world: number): PeerTransport[] {
       setImmediate(() => boxes[peer].deliver(rank, tag, copy));
       return Promise.resolve();
     },
-    recv(peer: number, tag: number): Promise<Buffer> {
-      return box.take(peer, tag);
+    recv(peer: number, tag: number, into?: Uint8Array): Promise<Buffer> {
+      return box.take(peer, tag, into);
     },
     close(): Promise<void> {
       box.fail(new Error('mesh closed'));

@@ -3,9 +3,17 @@
  * receive posted before its message arrives waits for it. Once failed, every pending and future
  * receive rejects with the same error (the first failure wins, so the error names its cause).
  */
+interface Waiter {
+  resolve: (b: Buffer) => void;
+  reject: (e: Error) => void;
+  /** Where the caller would like the message written (receive without an extra copy). */
+  into?: Uint8Array;
+  claimed?: boolean;
+}
+
 export class Mailbox {
   private queued = new Map<string, Buffer[]>();
-  private waiting = new Map<string, { resolve: (b: Buffer) => void; reject: (e: Error) => void }[]>();
+  private waiting = new Map<string, Waiter[]>();
   private failure: Error | undefined;
 
   get error(): Error | undefined {
@@ -27,7 +35,18 @@ export class Mailbox {
     else this.queued.set(key, [data]);
   }
 
-  take(peer: number, tag: number): Promise<Buffer> {
+  /**
+   * Called when a message of `total` bytes from `peer` starts arriving: if the receive it will
+   * complete asked for a destination of that size, returns that destination to decode into.
+   */
+  claim(peer: number, tag: number, total: number): Buffer | undefined {
+    const head = this.waiting.get(`${peer}:${tag}`)?.[0];
+    if (!head?.into || head.claimed || head.into.byteLength !== total || this.queued.has(`${peer}:${tag}`)) return undefined;
+    head.claimed = true;
+    return Buffer.from(head.into.buffer, head.into.byteOffset, head.into.byteLength);
+  }
+
+  take(peer: number, tag: number, into?: Uint8Array): Promise<Buffer> {
     if (this.failure) return Promise.reject(this.failure);
     const key = `${peer}:${tag}`;
     const q = this.queued.get(key);
@@ -38,8 +57,8 @@ export class Mailbox {
     }
     return new Promise((resolve, reject) => {
       const w = this.waiting.get(key);
-      if (w) w.push({ resolve, reject });
-      else this.waiting.set(key, [{ resolve, reject }]);
+      if (w) w.push({ resolve, reject, into });
+      else this.waiting.set(key, [{ resolve, reject, into }]);
     });
   }
 

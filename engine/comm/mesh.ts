@@ -170,6 +170,8 @@ export class TcpMesh implements PeerTransport {
         if (type === MsgType.Data) return this.mailbox.deliver(peer, tag, payload);
         this.onAbort(peer, payload);
       },
+      // Decode a data message straight into the buffer its receive asked for, if it did.
+      allocate: (type, tag, total) => (type === MsgType.Data ? this.mailbox.claim(peer, tag, total) : undefined),
       onClose: (err) => {
         // While draining, a peer that finished first and closed is expected, not a crash.
         if (this.closing || this.draining) return;
@@ -236,8 +238,8 @@ export class TcpMesh implements PeerTransport {
     });
   }
 
-  recv(peer: number, tag: number): Promise<Buffer> {
-    return this.mailbox.take(peer, tag);
+  recv(peer: number, tag: number, into?: Uint8Array): Promise<Buffer> {
+    return this.mailbox.take(peer, tag, into);
   }
 
   /** All our work is done: from now on a peer closing its link is orderly, not a failure. */

@@ -11,8 +11,12 @@ export interface PeerTransport {
    * after which the caller may reuse `data`.
    */
   send(peer: number, tag: number, data: Uint8Array): Promise<void>;
-  /** The next message from `peer` with `tag`. */
-  recv(peer: number, tag: number): Promise<Buffer>;
+  /**
+   * The next message from `peer` with `tag`. With `into`, a message of exactly that size may be
+   * written straight into it (the result is then a view of `into`); callers must accept a
+   * different buffer too, and copy or read from whichever they get.
+   */
+  recv(peer: number, tag: number, into?: Uint8Array): Promise<Buffer>;
   close(): Promise<void>;
 }
 

@@ -109,6 +109,12 @@ export class FrameDecoder {
     public limits: DecoderLimits,
     private readonly onMessage: MessageHandler,
     private readonly onError: (err: WireError) => void,
+    /**
+     * Optional destination for a message, asked once its first header is validated; lets the
+     * receiver place the bytes where they are needed without a second copy. Must return exactly
+     * `total` bytes or undefined.
+     */
+    private readonly allocate?: (type: MsgType, tag: number, total: number) => Buffer | undefined,
   ) {}
 
   get error(): WireError | undefined {
@@ -139,7 +145,10 @@ export class FrameDecoder {
       }
       const take = Math.min(this.frameLeft, chunk.length - off);
       if (!this.message) {
-        if (take === this.messageTotal) {
+        const dest = this.allocate?.(this.messageType!, this.messageTag, this.messageTotal);
+        if (dest && dest.length === this.messageTotal) {
+          this.message = dest;
+        } else if (take === this.messageTotal) {
           // The whole message sits inside this socket chunk: hand out a view, no copy.
           this.message = chunk.subarray(off, off + take);
         } else {

@@ -9,6 +9,7 @@ export interface OpRequest {
   kind: 'op';
   id: number;
   op: CollectiveName;
+  /** The operand in a staging buffer moved (not copied) to the worker and moved back with the result. */
   data: Uint8Array;
   dtype: DType;
   reduceOp: ReduceOp;
@@ -31,8 +32,8 @@ export type ToWorker =
 export type FromWorker =
   | { kind: 'ready'; rank: number; world: number }
   | { kind: 'initError'; message: string }
-  | { kind: 'done'; id: number; data: Uint8Array | null; parts?: Uint8Array[]; ms: number }
-  | { kind: 'opError'; id: number; message: string; peer?: number }
+  | { kind: 'done'; id: number; data: Uint8Array | null; staging: Uint8Array; parts?: Uint8Array[]; ms: number }
+  | { kind: 'opError'; id: number; message: string; peer?: number; staging: Uint8Array }
   | { kind: 'failed'; message: string; peer?: number }
   | { kind: 'rejected'; reason: string }
   | { kind: 'traffic'; sent: number; received: number }
