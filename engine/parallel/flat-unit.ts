@@ -23,6 +23,13 @@ export class FlatUnit {
   readonly v: Float32Array;
   /** 1 where weight decay applies (matrices), per shard element. */
   readonly decayMask: Uint8Array;
+  /**
+   * Buffers reused every step (fresh multi-MiB allocations cost a page fault per 4 KiB): the
+   * gathered parameters, the local full gradient and the reduced gradient shard.
+   */
+  readonly gathered: Float32Array;
+  readonly grad: Float32Array;
+  readonly gradShard: Float32Array;
 
   constructor(
     readonly spec: UnitSpec,
@@ -49,6 +56,9 @@ export class FlatUnit {
     this.m = new Float32Array(this.shardSize);
     this.v = new Float32Array(this.shardSize);
     this.decayMask = new Uint8Array(this.shardSize);
+    this.gathered = new Float32Array(this.padded);
+    this.grad = new Float32Array(this.padded);
+    this.gradShard = new Float32Array(this.shardSize);
     for (const s of this.segments) {
       if (!s.spec.decay) continue;
       const lo = Math.max(s.offset, this.shardStart);

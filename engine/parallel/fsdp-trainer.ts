@@ -76,7 +76,7 @@ export class FsdpTrainer {
   private gather(k: number): Promise<Float32Array> {
     const u = this.units[k];
     if (this.plan.shardGroup.length === 1) return Promise.resolve(u.shard);
-    return this.comm.allGather(u.shard, u.padded, this.plan.shardGroup);
+    return this.comm.allGather(u.shard, u.padded, this.plan.shardGroup, u.gathered);
   }
 
   private tensors(k: number, full: Float32Array): tf.Tensor[] {
@@ -121,7 +121,7 @@ export class FsdpTrainer {
 
     // Step 2: backward, unit by unit, reductions left in flight.
     const reductions: Promise<ReduceResult>[] = new Array(U);
-    const grads: Float32Array[] = this.units.map((u) => new Float32Array(u.padded));
+    const grads: Float32Array[] = this.units.map((u) => u.grad.fill(0));
     let dy: tf.Tensor | undefined;
     for (let k = U - 1; k >= 0; k--) {
       if (k - 1 >= 0 && !params[k - 1]) gathers[k - 1] = this.gather(k - 1);
@@ -141,13 +141,10 @@ export class FsdpTrainer {
       upstream?.dispose();
       const g = grads[k];
       const paramGrads = k === 0 ? out : out.slice(1, 1 + p.length);
-      this.units[k].segments.forEach((s, i) => g.set(paramGrads[i].dataSync() as Float32Array, s.offset));
-      if (tied && k === U - 1) {
-        // d(wte) from the head joins the embedding unit's gradient (wte is its first segment).
-        const dw = out[1 + p.length].dataSync() as Float32Array;
-        const ge = grads[0];
-        for (let i = 0; i < dw.length; i++) ge[i] += dw[i];
-      }
+      // Accumulate (buffers start at zero): with tied embeddings the head has already added its
+      // d(wte) into the embedding unit's wte segment.
+      this.units[k].segments.forEach((s, i) => addInto(g, paramGrads[i].dataSync() as Float32Array, s.offset));
+      if (tied && k === U - 1) addInto(grads[0], out[1 + p.length].dataSync() as Float32Array, 0); // wte is unit 0's first segment
       dy = k > 0 ? out[0] : undefined;
       tf.dispose(k === 0 ? out : out.slice(1));
       reductions[k] = this.reducer.reduce(g, { comm: this.comm, plan: this.plan, unit: this.units[k], step });
@@ -194,8 +191,12 @@ export class FsdpTrainer {
 
   /** The full flat parameters of unit k (gathers; for checks and checkpoints). */
   async fullParams(k: number): Promise<Float32Array> {
-    return (await this.gather(k)).slice(0, this.units[k].numel);
+    return (await this.gather(k)).slice(0, this.units[k].numel); // a copy: the gather buffer is reused
   }
+}
+
+function addInto(dst: Float32Array, src: Float32Array, offset: number): void {
+  for (let i = 0; i < src.length; i++) dst[offset + i] += src[i];
 }
 
 function Float64ToF32(x: number): Float32Array {

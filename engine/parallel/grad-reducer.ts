@@ -46,7 +46,7 @@ export class FsdpBaselineReducer implements GradientReducer {
 
   async reduce(grad: Float32Array, { comm, plan, unit }: ReduceContext): Promise<ReduceResult> {
     let shard = grad;
-    if (plan.shardGroup.length > 1) shard = await comm.reduceScatter(grad, { ranks: plan.shardGroup });
+    if (plan.shardGroup.length > 1) shard = await comm.reduceScatter(grad, { ranks: plan.shardGroup, out: unit.gradShard });
     if (plan.replicaGroup.length > 1) shard = await comm.allReduce(shard, { ranks: plan.replicaGroup });
     const scale = 1 / plan.world;
     for (let i = 0; i < shard.length; i++) shard[i] *= scale;
