@@ -22,6 +22,8 @@ import { createReducer } from './parallel/reducers.js';
 import { makeShardPlan } from './parallel/shard-plan.js';
 
 const EVENT_PREFIX = '@gb ';
+/** Steps between relative-error probes (each costs one extra uncompressed reduction, excluded from timings). */
+const RELERROR_EVERY = 10;
 
 function emit(ev: Record<string, unknown>): void {
   process.stdout.write(`${EVENT_PREFIX}${JSON.stringify(ev)}\n`);
@@ -59,7 +61,14 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   const plan = makeShardPlan(p.parallel.sharding, comm.rank, comm.world, p.parallel.nodes);
-  const trainer = new FsdpTrainer(model, comm, plan, createReducer(method), { ...p.train });
+  const reducer = createReducer(method, {
+    world: comm.world,
+    warmupSteps: p.train.warmupSteps,
+    gradClip: p.train.gradClip,
+    seed: p.train.seed,
+    relErrorEvery: RELERROR_EVERY,
+  });
+  const trainer = new FsdpTrainer(model, comm, plan, reducer, { ...p.train });
   if (comm.rank === 0) {
     log(`${method.label}: ${model.paramCount} parameters, ${trainer.units.length} units, ${p.parallel.sharding}, world ${comm.world}, backend ${backend}`);
   }
@@ -95,6 +104,7 @@ async function main(): Promise<void> {
       backend,
       lr: s.lr,
       gradNorm: s.gradNorm,
+      ...(s.relError !== undefined ? { relError: s.relError } : {}),
     };
     emit({ ev: 'step', ...line });
   }

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { LinkSpecSchema, LINK_PRESET_NAMES } from '../comm/emulation.js';
+import { ErrorFeedbackSchema, METHODS } from '../compress/registry.js';
 
 export const PROFILE_VERSION = 1;
 
@@ -96,6 +97,22 @@ export const ProfileSchema = z
     if (pipelineStages !== 1) {
       ctx.addIssue({ code: 'custom', path: ['parallel', 'pipelineStages'], message: 'pipeline parallelism is not available yet; use 1' });
     }
+    p.methods.forEach((m, i) => {
+      if (m.id === 'fsdp') {
+        ctx.addIssue({ code: 'custom', path: ['methods', i, 'id'], message: 'fsdp is the baseline: set "baseline": true instead of listing it' });
+        return;
+      }
+      const info = METHODS.find((x) => x.id === m.id);
+      if (!info) {
+        ctx.addIssue({ code: 'custom', path: ['methods', i, 'id'], message: `unknown method "${m.id}"; use one of ${METHODS.map((x) => x.id).join(', ')}` });
+        return;
+      }
+      const params = info.params.safeParse(m.params);
+      if (!params.success) for (const issue of params.error.issues) ctx.addIssue({ code: 'custom', path: ['methods', i, 'params', ...issue.path.map(String)], message: issue.message });
+      if (m.errorFeedback !== undefined && !ErrorFeedbackSchema.safeParse(m.errorFeedback).success) {
+        ctx.addIssue({ code: 'custom', path: ['methods', i, 'errorFeedback'], message: 'use "none", "ef" or {"mode": "econtrol", "eta": 0.5}' });
+      }
+    });
     if (!p.baseline && p.methods.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['methods'], message: 'nothing to run: add a method or set baseline to true' });
     }

@@ -63,7 +63,9 @@ export function aggregateSteps(lines: MetricLine[]): StepAggregate[] {
 export function summarizeMethod(method: RunMethod, lines: MetricLine[], status: RunStatus, error?: string): MethodSummary {
   const steps = aggregateSteps(lines.filter((l) => l.method === method.id));
   const warm = Math.min(WARMUP_STEPS, Math.max(0, steps.length - 1));
-  const timed = steps.slice(warm);
+  // Steps that probed the compression error ran an extra reduction: not representative timings.
+  const unprobed = steps.slice(warm).filter((s) => s.relError === undefined);
+  const timed = unprobed.length > 0 ? unprobed : steps.slice(warm);
   const meanStepMs = mean(timed.map((s) => s.stepMs));
   const raw = mean(steps.map((s) => s.rawBytes));
   const wire = mean(steps.map((s) => s.wireBytes));

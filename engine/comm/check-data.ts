@@ -2,18 +2,9 @@
 import { DTYPE_BYTES, allocArray, bytesOf, type CommArray, type DType } from './dtype.js';
 import { f32ToBf16Bits } from './bf16.js';
 import { f32ToF16Bits } from './f16.js';
+import { rng } from '../util/rng.js';
 
-/** Small deterministic PRNG (mulberry32) so every rank can regenerate every other rank's input. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from '../util/rng.js';
 
 /** Random input of `count` elements for `rank`, spanning the dtype's range (ints wrap on sum). */
 export function makeInput(dtype: DType, count: number, seed: number, rank: number): Uint8Array {

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../runtime-path.js';
+import { rng } from '../util/rng.js';
 
 export type CorpusName = 'shakespeare' | 'synthetic';
 
@@ -61,14 +62,7 @@ export function buildCorpus(name: CorpusName, seed = 1): Corpus {
 /** Row start offsets of the global batch of `step` (same for any world size). */
 export function batchOffsets(tokens: number, seqLen: number, globalBatch: number, seed: number, step: number): number[] {
   if (tokens <= seqLen + 1) throw new Error(`corpus of ${tokens} tokens is too short for sequences of ${seqLen}`);
-  let a = (seed * 0x9e3779b1 + step * 0x85ebca6b + 1) >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = rng((seed * 0x9e3779b1 + step * 0x85ebca6b + 1) >>> 0);
   return Array.from({ length: globalBatch }, () => Math.floor(next() * (tokens - seqLen - 1)));
 }
 

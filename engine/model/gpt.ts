@@ -15,6 +15,7 @@
  * with transposeA/transposeB is several times slower than tf.transpose + plain matMul.
  */
 import * as tf from '@tensorflow/tfjs';
+import { gaussian } from '../util/rng.js';
 
 export type ParamClass = 'embedding' | 'attention' | 'mlp' | 'norm' | 'head';
 export type UnitKind = 'embedding' | 'block' | 'head';
@@ -206,17 +207,4 @@ export function initUnit(unit: UnitSpec, unitIndex: number, seed: number, out = 
     off += n;
   }
   return out;
-}
-
-/** Standard normal samples from a seeded mulberry32 stream (Box-Muller). */
-function gaussian(seed: number): () => number {
-  let a = seed >>> 0;
-  const u = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
 }

@@ -41,6 +41,8 @@ export interface StepStats {
   wireBytes: number;
   gradNorm: number;
   lr: number;
+  /** Relative error of the compressed aggregate on sampled steps (this rank's shards). */
+  relError?: number;
 }
 
 export interface Batch {
@@ -186,6 +188,7 @@ export class FsdpTrainer {
       wireBytes: sum((r) => r.wireBytes),
       gradNorm,
       lr,
+      ...relativeError(results),
     };
   }
 
@@ -193,6 +196,14 @@ export class FsdpTrainer {
   async fullParams(k: number): Promise<Float32Array> {
     return (await this.gather(k)).slice(0, this.units[k].numel); // a copy: the gather buffer is reused
   }
+}
+
+function relativeError(results: ReduceResult[]): { relError?: number } {
+  const probes = results.filter((r) => r.errorProbe).map((r) => r.errorProbe!);
+  if (probes.length === 0) return {};
+  const diff = probes.reduce((a, p) => a + p.diffSq, 0);
+  const exact = probes.reduce((a, p) => a + p.exactSq, 0);
+  return { relError: exact > 0 ? Math.sqrt(diff / exact) : 0 };
 }
 
 function addInto(dst: Float32Array, src: Float32Array, offset: number): void {

@@ -23,6 +23,8 @@ export interface ReduceResult {
   wireBytes: number;
   encodeMs: number;
   decodeMs: number;
+  /** Sampled: squared norms of (compressed aggregate - exact aggregate) and of the exact aggregate. */
+  errorProbe?: { diffSq: number; exactSq: number };
 }
 
 export interface GradientReducer {

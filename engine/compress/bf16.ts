@@ -1,0 +1,26 @@
+/** bf16: keep the f32 exponent, 8 mantissa bits; summable like fp16 (no overflow to Inf). */
+import { bf16BitsToF32, f32ToBf16Bits } from '../comm/bf16.js';
+import { bytesOf } from '../comm/dtype.js';
+import type { Compressor } from './compressor.js';
+import { sumHalfPayloads } from './half-sum.js';
+
+export function createBf16(): Compressor {
+  return {
+    id: 'bf16',
+    pattern: 'reduce-scatter',
+    sparse: false,
+    wireDtype: 'bf16',
+    encode: (x) => {
+      const out = new Uint16Array(x.length);
+      for (let i = 0; i < x.length; i++) out[i] = f32ToBf16Bits(x[i]);
+      return bytesOf(out);
+    },
+    decode: (payload, n) => {
+      const h = new Uint16Array(payload.slice(0, n * 2).buffer);
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = bf16BitsToF32(h[i]);
+      return out;
+    },
+    aggregate: (payloads, n) => sumHalfPayloads('bf16', payloads, n),
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * Blockwise integer quantisation (ZeRO++ qgZ-like): per block of B values a scale max|x| / L
+ * (L = 127 for int8, 7 for int4), codes round(x / scale).
+ *
+ * Two ways to reduce it:
+ * - per-rank scales (default): every rank picks its own scales, so payloads cannot be added;
+ *   owners decode each rank's chunk and sum (all-to-all).
+ * - agreed scales: first all-reduce the per-block max (small), then every rank quantises with the
+ *   same scales, so codes add exactly in int32 at the owner and are dequantised once:
+ *   the aggregate of encodings is the encoding of the sum (up to each rank's rounding).
+ */
+import type { Compressor, RoundsIo, RoundsResult } from './compressor.js';
+import { Reader, blockCount, pack, packCodes, packedBytes, unpackCodes } from './bits.js';
+
+export interface BlockwiseIntOptions {
+  bits: 8 | 4;
+  block: number;
+  scale: 'per-rank' | 'agreed';
+}
+
+const levels = (bits: 8 | 4): number => (bits === 8 ? 127 : 7);
+
+function encodeCodes(codes: Int8Array, bits: 8 | 4): Uint8Array {
+  if (bits === 8) return new Uint8Array(codes.buffer, codes.byteOffset, codes.byteLength);
+  const u = new Uint8Array(codes.length);
+  for (let i = 0; i < codes.length; i++) u[i] = codes[i] + 8; // offset binary in a nibble
+  return packCodes(u, 4);
+}
+
+function decodeCodes(bytes: Uint8Array, n: number, bits: 8 | 4): Int8Array {
+  if (bits === 8) return new Int8Array(bytes.buffer, bytes.byteOffset, n);
+  const u = unpackCodes(bytes, n, 4);
+  const out = new Int8Array(n);
+  for (let i = 0; i < n; i++) out[i] = u[i] - 8;
+  return out;
+}
+
+/** max|x| per block. */
+export function blockAbsMax(x: Float32Array, block: number): Float32Array {
+  const out = new Float32Array(blockCount(x.length, block));
+  for (let i = 0; i < x.length; i++) {
+    const b = (i / block) | 0;
+    const a = Math.abs(x[i]);
+    if (a > out[b]) out[b] = a;
+  }
+  return out;
+}
+
+/** codes = round(x / scale) with scale from `absmax` of the block that element `offset + i` is in. */
+function quantize(x: Float32Array, absmax: Float32Array, block: number, L: number, offset = 0): Int8Array {
+  const codes = new Int8Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const m = absmax[((offset + i) / block) | 0];
+    codes[i] = m > 0 ? Math.max(-L, Math.min(L, Math.round((x[i] * L) / m))) : 0;
+  }
+  return codes;
+}
+
+export function createBlockwiseInt(id: string, o: BlockwiseIntOptions): Compressor {
+  const L = levels(o.bits);
+  const encode = (x: Float32Array): Uint8Array => {
+    const absmax = blockAbsMax(x, o.block);
+    return pack(absmax, encodeCodes(quantize(x, absmax, o.block, L), o.bits));
+  };
+  const decode = (payload: Uint8Array, n: number): Float32Array => {
+    const r = new Reader(payload);
+    const absmax = r.f32(blockCount(n, o.block));
+    const codes = decodeCodes(r.u8(packedBytes(n, o.bits)), n, o.bits);
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = (codes[i] * absmax[(i / o.block) | 0]) / L;
+    return out;
+  };
+
+  if (o.scale === 'per-rank') return { id, pattern: 'all-to-all', sparse: false, encode, decode };
+
+  const communicate = async (p: Float32Array, io: RoundsIo): Promise<RoundsResult> => {
+    const { comm, group, index, chunks } = io;
+    const n = group.length;
+    // Round 1: agree on scales (max over ranks of each block's max).
+    const absmax = await comm.allReduce(blockAbsMax(p, o.block), { op: 'max', ranks: group });
+    // Round 2: every rank quantises with the shared scales; owners add int codes exactly.
+    const codes = quantize(p, absmax, o.block, L);
+    const parts = Array.from({ length: n }, (_, j) => encodeCodes(codes.subarray(chunks[j], chunks[j + 1]), o.bits));
+    const received = await comm.allToAllV(parts, group);
+    const len = chunks[index + 1] - chunks[index];
+    const acc = new Int32Array(len);
+    for (const r of received) {
+      const c = decodeCodes(r, len, o.bits);
+      for (let i = 0; i < len; i++) acc[i] += c[i];
+    }
+    const chunk = new Float32Array(len);
+    for (let i = 0; i < len; i++) chunk[i] = (acc[i] * absmax[((chunks[index] + i) / o.block) | 0]) / L;
+    const sent = new Float32Array(p.length);
+    for (let i = 0; i < p.length; i++) sent[i] = (codes[i] * absmax[(i / o.block) | 0]) / L;
+    const scaleBytes = absmax.byteLength * (2 * (n - 1)) / n;
+    const codeBytes = parts.reduce((a, part, j) => a + (j === index ? 0 : part.byteLength), 0);
+    return { chunk, sent, wireBytes: scaleBytes + codeBytes };
+  };
+
+  return {
+    id,
+    pattern: 'rounds',
+    sparse: false,
+    encode,
+    decode,
+    communicate,
+  };
+}

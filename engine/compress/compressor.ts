@@ -1,0 +1,70 @@
+/**
+ * The compressor interface (after GRACE): `encode` turns a float vector into the payload that
+ * travels, `decode` turns a payload back into floats, and summable formats `aggregate` payloads
+ * without decoding. Each method declares the collective pattern it needs, because that decides
+ * whether it can make a sharded (FSDP) reduction cheaper at all:
+ *
+ * - 'reduce-scatter': summable payloads of `wireDtype`; the ring adds them hop by hop.
+ * - 'all-to-all': every rank encodes the chunk each owner will hold; owners decode and sum the
+ *   payloads they receive (what ZeRO++'s qgZ does). Received bytes stay O(size), not O(world).
+ * - 'rounds': the method runs its own rounds (PowerSGD's two all-reduces, random-k's shared
+ *   indices, agreed-scale quantisation) through the collectives it is handed.
+ *
+ * Compressors never import the collectives, and error feedback is applied outside them
+ * (engine/parallel/error-feedback.ts), in one place for every method.
+ */
+import type { DType } from '../comm/dtype.js';
+import type { Comm } from '../parallel/types.js';
+
+export type CollectivePattern = 'reduce-scatter' | 'all-to-all' | 'rounds';
+
+export interface CodecContext {
+  /** Stable name of the tensor being compressed (unit and owner chunk), for per-tensor state. */
+  key: string;
+  step: number;
+  rank: number;
+  /** Seed shared by every rank for this tensor and step (agreement where a method needs it). */
+  sharedSeed: number;
+  /** Seed private to this rank (stochastic rounding). */
+  localSeed: number;
+}
+
+/** A parameter segment inside the vector being compressed (PowerSGD needs matrix shapes). */
+export interface Segment {
+  offset: number;
+  shape: number[];
+}
+
+export interface RoundsIo {
+  comm: Comm;
+  /** Ranks reducing together, and this rank's position among them. */
+  group: number[];
+  index: number;
+  /** Element offsets of every owner's chunk (length group.length + 1). */
+  chunks: number[];
+  segments: Segment[];
+  ctx: CodecContext;
+}
+
+export interface RoundsResult {
+  /** Sum over the group of this rank's chunk (chunks[index]..chunks[index+1]). */
+  chunk: Float32Array;
+  /** What this rank's contribution decodes to (full length), for error feedback. */
+  sent: Float32Array;
+  wireBytes: number;
+}
+
+export interface Compressor {
+  readonly id: string;
+  readonly pattern: CollectivePattern;
+  /** False only for formats that round like fp16/bf16 and keep everything else. */
+  readonly sparse: boolean;
+  /** Wire element type of 'reduce-scatter' methods. */
+  readonly wireDtype?: DType;
+  encode(x: Float32Array, ctx: CodecContext): Uint8Array;
+  decode(payload: Uint8Array, n: number, ctx: CodecContext): Float32Array;
+  /** Summable formats: the payload of the sum, from the payloads (no decoding). */
+  aggregate?(payloads: Uint8Array[], n: number): Uint8Array;
+  /** 'rounds' methods: compress, communicate and decode in one go. */
+  communicate?(p: Float32Array, io: RoundsIo): Promise<RoundsResult>;
+}
