@@ -47,7 +47,7 @@ const { values } = parseArgs({
     algo: { type: 'string', default: 'ring' },
     'target-ms': { type: 'string', default: '300' },
     'max-iters': { type: 'string', default: '1000' },
-    'min-iters': { type: 'string', default: '2' },
+    'min-iters': { type: 'string', default: '4' },
     'inflight-mib': { type: 'string', default: '32' },
   },
 });
@@ -78,11 +78,11 @@ const maxIters = Math.floor(positive('max-iters', values['max-iters']));
 const minIters = Math.floor(positive('min-iters', values['min-iters']));
 const inflightBytes = positive('inflight-mib', values['inflight-mib']) * 2 ** 20;
 
+/** Warm-up calls per size: at least two, so staging and receive buffers are reused (first-touch page faults are not the steady state). */
 function warmupIters(bytes: number): number {
   if (bytes <= 64 * 1024) return 10;
   if (bytes <= 1 << 20) return 4;
-  if (bytes <= 4 << 20) return 2;
-  return 1;
+  return 2;
 }
 
 /** One collective call of a benchmark case, on inputs prepared once. */

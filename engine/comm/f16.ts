@@ -61,9 +61,26 @@ export function f16BitsToF32(h: number): number {
   return f16Table()[h & 0xffff];
 }
 
-/** Converts a whole f32 array to f16 bits. */
+/**
+ * Converts a whole f32 array to f16 bits. Reads the bits through one Uint32Array view of the
+ * source (no per-element round trip through a scratch float) and takes the common normal-range
+ * path inline; everything else goes through f32ToF16Bits.
+ */
 export function f32ArrayToF16(src: Float32Array, dst = new Uint16Array(src.length)): Uint16Array {
-  for (let i = 0; i < src.length; i++) dst[i] = f32ToF16Bits(src[i]);
+  const bits = src.byteOffset % 4 === 0 ? new Uint32Array(src.buffer, src.byteOffset, src.length) : new Uint32Array(src.slice().buffer);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    const exp = (b >>> 23) & 0xff;
+    // f32 exponents 113..141 are normal f16 numbers (rounding may carry into the exponent, which is still right).
+    if (exp > 112 && exp < 142) {
+      let half = (((exp - 112) << 10) | ((b >>> 13) & 0x3ff)) + 0;
+      const rem = b & 0x1fff;
+      if (rem > 0x1000 || (rem === 0x1000 && (half & 1) !== 0)) half++;
+      dst[i] = ((b >>> 16) & 0x8000) | half;
+    } else {
+      dst[i] = f32ToF16Bits(src[i]);
+    }
+  }
   return dst;
 }
 

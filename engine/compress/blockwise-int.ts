@@ -38,20 +38,30 @@ function decodeCodes(bytes: Uint8Array, n: number, bits: 8 | 4): Int8Array {
 /** max|x| per block. */
 export function blockAbsMax(x: Float32Array, block: number): Float32Array {
   const out = new Float32Array(blockCount(x.length, block));
-  for (let i = 0; i < x.length; i++) {
-    const b = (i / block) | 0;
-    const a = Math.abs(x[i]);
-    if (a > out[b]) out[b] = a;
+  for (let b = 0; b < out.length; b++) {
+    let m = 0;
+    const end = Math.min(x.length, (b + 1) * block);
+    for (let i = b * block; i < end; i++) {
+      const a = x[i] < 0 ? -x[i] : x[i];
+      if (a > m) m = a;
+    }
+    out[b] = m;
   }
   return out;
 }
 
-/** codes = round(x / scale) with scale from `absmax` of the block that element `offset + i` is in. */
-function quantize(x: Float32Array, absmax: Float32Array, block: number, L: number, offset = 0): Int8Array {
+/** codes = round(x * L / max) per block (one multiplier per block, none per element). */
+function quantize(x: Float32Array, absmax: Float32Array, block: number, L: number): Int8Array {
   const codes = new Int8Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const m = absmax[((offset + i) / block) | 0];
-    codes[i] = m > 0 ? Math.max(-L, Math.min(L, Math.round((x[i] * L) / m))) : 0;
+  for (let b = 0; b < absmax.length; b++) {
+    const m = absmax[b];
+    if (!(m > 0)) continue;
+    const mul = L / m;
+    const end = Math.min(x.length, (b + 1) * block);
+    for (let i = b * block; i < end; i++) {
+      const q = Math.round(x[i] * mul);
+      codes[i] = q > L ? L : q < -L ? -L : q;
+    }
   }
   return codes;
 }
@@ -67,7 +77,11 @@ export function createBlockwiseInt(id: string, o: BlockwiseIntOptions): Compress
     const absmax = r.f32(blockCount(n, o.block));
     const codes = decodeCodes(r.u8(packedBytes(n, o.bits)), n, o.bits);
     const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = (codes[i] * absmax[(i / o.block) | 0]) / L;
+    for (let b = 0; b < absmax.length; b++) {
+      const step = absmax[b] / L;
+      const end = Math.min(n, (b + 1) * o.block);
+      for (let i = b * o.block; i < end; i++) out[i] = codes[i] * step;
+    }
     return out;
   };
 

@@ -56,3 +56,18 @@ describe('bf16 conversion', () => {
     }
   });
 });
+
+describe('array conversion', () => {
+  it('f32ArrayToF16 matches the scalar conversion on every exponent range', async () => {
+    const { f32ArrayToF16 } = await import('../../engine/comm/f16.js');
+    const xs = new Float32Array(200_000);
+    let seed = 99;
+    for (let i = 0; i < xs.length; i++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      xs[i] = ((seed / 2 ** 32) - 0.5) * 2 ** ((seed % 60) - 30);
+    }
+    xs.set([0, -0, Infinity, -Infinity, NaN, 65504, 65520, 1e-8, 6.1e-5, 2 ** -24], 0);
+    const fast = f32ArrayToF16(xs);
+    for (let i = 0; i < xs.length; i++) expect(fast[i]).toBe(f32ToF16Bits(xs[i]));
+  });
+});
