@@ -8,7 +8,10 @@ export const BENCHMARKS_FILE = path.join(packageRoot, 'BENCHMARKS.md');
 
 export function machineLine(): string {
   const cpus = os.cpus();
-  const load = os.loadavg().map((x) => x.toFixed(2)).join(' / ');
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' / ');
   return `${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.arch()}; load average before the run ${load}`;
 }
 
@@ -24,7 +27,12 @@ export function writeSection(name: string, body: string, file = BENCHMARKS_FILE)
   const text = readFileSync(file, 'utf8');
   const a = text.indexOf(start);
   const b = a >= 0 ? text.indexOf(end, a) : -1;
-  writeFileSync(file, a >= 0 && b >= 0 ? text.slice(0, a) + section + text.slice(b + end.length) : `${text.replace(/\s*$/, '')}\n\n${section}\n`);
+  writeFileSync(
+    file,
+    a >= 0 && b >= 0
+      ? text.slice(0, a) + section + text.slice(b + end.length)
+      : `${text.replace(/\s*$/, '')}\n\n${section}\n`,
+  );
 }
 
 /** A GitHub-flavoured markdown table. */

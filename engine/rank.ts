@@ -36,15 +36,25 @@ function log(msg: string): void {
 async function main(): Promise<void> {
   const comm0 = commConfigFromEnv();
   const runDir = process.env.GRADBENCH_RUN_DIR;
-  if (!runDir) throw new Error('GRADBENCH_RUN_DIR is not set: point it at the run directory holding config.json');
-  const cfg = RunConfigSchema.parse(JSON.parse(readFileSync(path.join(runDir, 'config.json'), 'utf8')));
+  if (!runDir)
+    throw new Error(
+      'GRADBENCH_RUN_DIR is not set: point it at the run directory holding config.json',
+    );
+  const cfg = RunConfigSchema.parse(
+    JSON.parse(readFileSync(path.join(runDir, 'config.json'), 'utf8')),
+  );
   const methodIndex = Number(process.env.GRADBENCH_METHOD ?? '0');
   const method = cfg.methods[methodIndex];
-  if (!method) throw new Error(`GRADBENCH_METHOD ${methodIndex} is out of range (the run has ${cfg.methods.length} methods)`);
+  if (!method)
+    throw new Error(
+      `GRADBENCH_METHOD ${methodIndex} is out of range (the run has ${cfg.methods.length} methods)`,
+    );
   const fault = parseFault(process.env.GRADBENCH_FAULT);
   const p = cfg.profile;
   if (comm0.world !== p.parallel.worldSize) {
-    throw new Error(`WORLD_SIZE ${comm0.world} does not match the profile's parallel.worldSize ${p.parallel.worldSize}`);
+    throw new Error(
+      `WORLD_SIZE ${comm0.world} does not match the profile's parallel.worldSize ${p.parallel.worldSize}`,
+    );
   }
 
   process.on('SIGTERM', () => {
@@ -70,7 +80,9 @@ async function main(): Promise<void> {
   });
   const trainer = new FsdpTrainer(model, comm, plan, reducer, { ...p.train });
   if (comm.rank === 0) {
-    log(`${method.label}: ${model.paramCount} parameters, ${trainer.units.length} units, ${p.parallel.sharding}, world ${comm.world}, backend ${backend}`);
+    log(
+      `${method.label}: ${model.paramCount} parameters, ${trainer.units.length} units, ${p.parallel.sharding}, world ${comm.world}, backend ${backend}`,
+    );
   }
   emit({ ev: 'ready', rank: comm.rank, backend, params: model.paramCount });
 

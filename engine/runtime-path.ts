@@ -10,13 +10,17 @@ const here = fileURLToPath(import.meta.url);
 const fromSources = here.endsWith('.ts');
 
 /** The package root (the folder with package.json). */
-export const packageRoot = fromSources ? path.resolve(path.dirname(here), '..') : path.resolve(path.dirname(here), '../..');
+export const packageRoot = fromSources
+  ? path.resolve(path.dirname(here), '..')
+  : path.resolve(path.dirname(here), '../..');
 
 /** Absolute path of a compiled module, given its source path relative to the package root. */
 export function compiledFile(sourceRelative: string): string {
   const file = path.join(packageRoot, 'dist', sourceRelative.replace(/\.ts$/, '.js'));
   if (!existsSync(file)) {
-    throw new Error(`${path.relative(process.cwd(), file)} is missing: run "npm run build:engine" first`);
+    throw new Error(
+      `${path.relative(process.cwd(), file)} is missing: run "npm run build:engine" first`,
+    );
   }
   return file;
 }

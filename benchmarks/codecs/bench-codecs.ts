@@ -12,7 +12,11 @@ import { useBackend } from '../../engine/model/backend.js';
 import { Gpt, MODEL_PRESETS } from '../../engine/model/gpt.js';
 import { buildCorpus, rankBatch } from '../../engine/model/data.js';
 import { FsdpTrainer } from '../../engine/parallel/fsdp-trainer.js';
-import type { GradientReducer, ReduceContext, ReduceResult } from '../../engine/parallel/grad-reducer.js';
+import type {
+  GradientReducer,
+  ReduceContext,
+  ReduceResult,
+} from '../../engine/parallel/grad-reducer.js';
 import { makeShardPlan } from '../../engine/parallel/shard-plan.js';
 import type { Comm } from '../../engine/parallel/types.js';
 import { machineLine, mdTable, writeSection } from '../report.js';
@@ -33,7 +37,14 @@ async function captureGradient(steps: number): Promise<Float32Array> {
   await useBackend('auto');
   const corpus = buildCorpus('shakespeare');
   const p = MODEL_PRESETS.micro;
-  const model = new Gpt({ layers: p.layers, dModel: p.dModel, heads: p.heads, seqLen: p.seqLen, vocab: corpus.vocab.length, tied: false });
+  const model = new Gpt({
+    layers: p.layers,
+    dModel: p.dModel,
+    heads: p.heads,
+    seqLen: p.seqLen,
+    vocab: corpus.vocab.length,
+    tied: false,
+  });
   let last: Float32Array[] = [];
   const capture: GradientReducer = {
     id: 'capture',
@@ -43,11 +54,23 @@ async function captureGradient(steps: number): Promise<Float32Array> {
     },
   };
   const trainer = new FsdpTrainer(model, soloComm, makeShardPlan('FULL_SHARD', 0, 1, 1), capture, {
-    steps, lr: 3e-3, warmupSteps: 0, weightDecay: 0.01, gradClip: 1, seed: 1,
+    steps,
+    lr: 3e-3,
+    warmupSteps: 0,
+    weightDecay: 0.01,
+    gradClip: 1,
+    seed: 1,
   });
   for (let s = 0; s < steps; s++) {
     last = [];
-    const b = rankBatch(corpus.train, { seqLen: p.seqLen, batchPerRank: 8, world: 1, rank: 0, seed: 1, step: s });
+    const b = rankBatch(corpus.train, {
+      seqLen: p.seqLen,
+      batchPerRank: 8,
+      world: 1,
+      rank: 0,
+      seed: 1,
+      step: s,
+    });
     await trainer.step(s, { ...b, batch: 8 });
   }
   const total = last.reduce((a, g) => a + g.length, 0);
@@ -62,7 +85,8 @@ async function captureGradient(steps: number): Promise<Float32Array> {
 
 function tile(src: Float32Array, n: number): Float32Array {
   const out = new Float32Array(n);
-  for (let off = 0; off < n; off += src.length) out.set(src.subarray(0, Math.min(src.length, n - off)), off);
+  for (let off = 0; off < n; off += src.length)
+    out.set(src.subarray(0, Math.min(src.length, n - off)), off);
   return out;
 }
 
@@ -102,15 +126,30 @@ function relErr(a: Float32Array, b: Float32Array): number {
 }
 
 /** PowerSGD has no single-payload codec: one solo round on the vector viewed as a 1024-wide matrix. */
-async function powerRound(c: Compressor, x: Float32Array): Promise<{ y: Float32Array; bytes: number }> {
+async function powerRound(
+  c: Compressor,
+  x: Float32Array,
+): Promise<{ y: Float32Array; bytes: number }> {
   const cols = 1024;
   const rows = Math.floor(x.length / cols);
-  const r = await c.communicate!(x, { comm: soloComm, group: [0], index: 0, chunks: [0, x.length], segments: [{ offset: 0, shape: [rows, cols] }], ctx });
+  const r = await c.communicate!(x, {
+    comm: soloComm,
+    group: [0],
+    index: 0,
+    chunks: [0, x.length],
+    segments: [{ offset: 0, shape: [rows, cols] }],
+    ctx,
+  });
   return { y: r.chunk, bytes: r.wireBytes };
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { 'no-write': { type: 'boolean', default: false }, quick: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      'no-write': { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+    },
+  });
   const machine = machineLine();
   process.stderr.write('capturing a gradient from the micro GPT...\n');
   const grad = await captureGradient(3);
@@ -123,10 +162,15 @@ async function main(): Promise<void> {
     memcpy[n] = (n * 4) / time(() => dst.set(src), 5) / 1e9;
   }
   for (const m of METHODS) {
-    const variants = m.id === 'int8' || m.id === 'int4' ? [{ scale: 'per-rank' }, { scale: 'agreed' }] : [{}];
+    const variants =
+      m.id === 'int8' || m.id === 'int4' ? [{ scale: 'per-rank' }, { scale: 'agreed' }] : [{}];
     for (const params of variants) {
       const label = 'scale' in params ? `${m.id} (${params.scale})` : m.id;
-      const c = m.create(parseMethodParams(m.id, params), { world: 4, warmupSteps: 0, gradClip: 1e9 });
+      const c = m.create(parseMethodParams(m.id, params), {
+        world: 4,
+        warmupSteps: 0,
+        gradClip: 1e9,
+      });
       process.stderr.write(`${label}\n`);
       // Error and ratio on the real gradient.
       let err: number;
@@ -148,24 +192,42 @@ async function main(): Promise<void> {
         const gb = n * 4;
         if (m.id === 'powersgd') {
           const s = await timeAsync(() => powerRound(c, x), 3);
-          row.push(`${(gb / s / 1e9).toFixed(3)} (round)`, '', `${(gb / s / 1e9 / memcpy[n]).toFixed(3)}`);
+          row.push(
+            `${(gb / s / 1e9).toFixed(3)} (round)`,
+            '',
+            `${(gb / s / 1e9 / memcpy[n]).toFixed(3)}`,
+          );
           continue;
         }
         let enc = c.encode(x, ctx);
         const te = time(() => (enc = c.encode(x, ctx)), n > 4e6 ? 3 : 5);
         const td = time(() => c.decode(enc, n, ctx), n > 4e6 ? 3 : 5);
-        row.push((gb / te / 1e9).toFixed(3), (gb / td / 1e9).toFixed(3), (gb / te / 1e9 / memcpy[n]).toFixed(3));
+        row.push(
+          (gb / te / 1e9).toFixed(3),
+          (gb / td / 1e9).toFixed(3),
+          (gb / te / 1e9 / memcpy[n]).toFixed(3),
+        );
       }
       rows.push(row);
     }
   }
-  const header = ['method', 'pattern', 'ratio', 'rel. error (real grad)', ...sizes.flatMap((n) => [`encode GB/s @${n >> 20}M`, `decode GB/s @${n >> 20}M`, `encode / memcpy @${n >> 20}M`])];
+  const header = [
+    'method',
+    'pattern',
+    'ratio',
+    'rel. error (real grad)',
+    ...sizes.flatMap((n) => [
+      `encode GB/s @${n >> 20}M`,
+      `decode GB/s @${n >> 20}M`,
+      `encode / memcpy @${n >> 20}M`,
+    ]),
+  ];
   const body = [
     '## Codec throughput and error',
     '',
     `Measured by \`npm run bench:codecs\` on ${new Date().toISOString()}, one core (the benchmark thread).`,
     `Machine: ${machine}.`,
-    `memcpy (TypedArray.set) in the same run: ${sizes.map((n) => `${(memcpy[n]).toFixed(2)} GB/s at ${n >> 20}M elements`).join(', ')}.`,
+    `memcpy (TypedArray.set) in the same run: ${sizes.map((n) => `${memcpy[n].toFixed(2)} GB/s at ${n >> 20}M elements`).join(', ')}.`,
     `Gradient: the full micro GPT gradient after 3 training steps (${grad.length} values), tiled to each size for the timings; GB/s are of fp32 input.`,
     '',
     mdTable(header, rows),

@@ -45,7 +45,11 @@ const SCENARIOS: Record<string, { profile: ProfileInput; title: string; notes: s
         { id: 'int8', label: 'int8 (agreed scales)', params: { scale: 'agreed' } },
         { id: 'int4' },
         { id: 'topk' },
-        { id: 'topk', label: 'top-k + EControl(0.5)', errorFeedback: { mode: 'econtrol', eta: 0.5 } },
+        {
+          id: 'topk',
+          label: 'top-k + EControl(0.5)',
+          errorFeedback: { mode: 'econtrol', eta: 0.5 },
+        },
         { id: 'randomk' },
         { id: 'dgc' },
         { id: 'powersgd' },
@@ -62,11 +66,14 @@ const SCENARIOS: Record<string, { profile: ProfileInput; title: string; notes: s
   },
 };
 
-const fmt = (x: number | undefined, d = 1): string => (x === undefined || !Number.isFinite(x) ? '' : x.toFixed(d));
+const fmt = (x: number | undefined, d = 1): string =>
+  x === undefined || !Number.isFinite(x) ? '' : x.toFixed(d);
 
 function methodRows(methods: MethodSummary[], lines: MetricLine[]): (string | number)[][] {
   return methods.map((m) => {
-    const errs = lines.filter((l) => l.method === m.method && l.relError !== undefined).map((l) => l.relError!);
+    const errs = lines
+      .filter((l) => l.method === m.method && l.relError !== undefined)
+      .map((l) => l.relError!);
     const meanErr = errs.length ? errs.reduce((a, b) => a + b, 0) / errs.length : undefined;
     return [
       m.label,
@@ -87,10 +94,14 @@ function methodRows(methods: MethodSummary[], lines: MetricLine[]): (string | nu
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { steps: { type: 'string' }, 'no-write': { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { steps: { type: 'string' }, 'no-write': { type: 'boolean', default: false } },
+  });
   const name = positionals[0] ?? 'overlap';
   const scenario = SCENARIOS[name];
-  if (!scenario) throw new Error(`unknown scenario "${name}"; use one of ${Object.keys(SCENARIOS).join(', ')}`);
+  if (!scenario)
+    throw new Error(`unknown scenario "${name}"; use one of ${Object.keys(SCENARIOS).join(', ')}`);
   const input = structuredClone(scenario.profile);
   if (values.steps) input.train = { ...input.train, steps: Number(values.steps) };
   const profile = parseProfile(input);
@@ -100,8 +111,12 @@ async function main(): Promise<void> {
   const handle = await startRun(profile, {
     home,
     onEvent: (e) => {
-      if (e.type === 'method-start') process.stderr.write(`[${e.index + 1}/${e.total}] ${e.label}\n`);
-      if (e.type === 'progress' && (e.step + 1) % 10 === 0) process.stderr.write(`  step ${e.step + 1}/${e.steps} loss ${e.loss.toFixed(4)} ${e.stepMs.toFixed(0)} ms/step\n`);
+      if (e.type === 'method-start')
+        process.stderr.write(`[${e.index + 1}/${e.total}] ${e.label}\n`);
+      if (e.type === 'progress' && (e.step + 1) % 10 === 0)
+        process.stderr.write(
+          `  step ${e.step + 1}/${e.steps} loss ${e.loss.toFixed(4)} ${e.stepMs.toFixed(0)} ms/step\n`,
+        );
     },
   });
   const summary = await handle.done;
@@ -114,7 +129,24 @@ async function main(): Promise<void> {
     `Machine: ${machine}.`,
     `Profile: ${profile.model && 'preset' in profile.model ? profile.model.preset : 'custom'} model, world ${profile.parallel.worldSize} (${profile.parallel.nodes} node(s)), ${profile.parallel.sharding}, network intra ${JSON.stringify(profile.network.intra)} / inter ${JSON.stringify(profile.network.inter)}, ${profile.train.steps} steps, batch ${profile.train.batchPerRank} per rank, seed ${profile.train.seed}.`,
     '',
-    mdTable(['method', 'status', 'steps', 'step ms', 'compute ms', 'exposed comm ms', 'comm ms', 'wire/step', 'ratio', 'rel. error', 'final loss', 'gap', 'speedup'], methodRows(summary.methods, detail.metrics)),
+    mdTable(
+      [
+        'method',
+        'status',
+        'steps',
+        'step ms',
+        'compute ms',
+        'exposed comm ms',
+        'comm ms',
+        'wire/step',
+        'ratio',
+        'rel. error',
+        'final loss',
+        'gap',
+        'speedup',
+      ],
+      methodRows(summary.methods, detail.metrics),
+    ),
     '',
     ...scenario.notes.map((n) => `- ${n}`),
   ].join('\n');

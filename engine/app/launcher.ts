@@ -18,7 +18,13 @@ import { compiledFile, packageRoot } from '../runtime-path.js';
 import { killRanks, spawnRanks, type RankProcess } from '../launch/local-ranks.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { ensureHome, runsDir } from './home.js';
-import { MetricLineSchema, type MethodSummary, type MetricLine, type RunStatus, type RunSummary } from './metrics.js';
+import {
+  MetricLineSchema,
+  type MethodSummary,
+  type MetricLine,
+  type RunStatus,
+  type RunSummary,
+} from './metrics.js';
 import type { Profile } from './profile.js';
 import { resolveMethods, type RunConfig, type RunMethod } from './run-config.js';
 import { compareToBaseline, summarizeMethod } from './summary.js';
@@ -26,7 +32,16 @@ import { compareToBaseline, summarizeMethod } from './summary.js';
 export type RunEvent =
   | { type: 'run-start'; run: string; dir: string; methods: RunMethod[] }
   | { type: 'method-start'; method: string; label: string; index: number; total: number }
-  | { type: 'progress'; method: string; step: number; steps: number; loss: number; stepMs: number; tokensPerSec: number; etaSec: number }
+  | {
+      type: 'progress';
+      method: string;
+      step: number;
+      steps: number;
+      loss: number;
+      stepMs: number;
+      tokensPerSec: number;
+      etaSec: number;
+    }
   | { type: 'rank-log'; method: string; rank: number; line: string }
   | { type: 'ranks-started'; method: string; pids: number[] }
   | { type: 'rank-exit'; method: string; rank: number; code: number | null; signal: string | null }
@@ -54,7 +69,12 @@ export interface RunHandle {
 const EVENT_PREFIX = '@gb ';
 const GIT_SHA = (() => {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: packageRoot, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: packageRoot,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+      .toString()
+      .trim();
   } catch {
     return undefined;
   }
@@ -63,14 +83,26 @@ const GIT_SHA = (() => {
 export function newRunId(profileName: string, now = new Date()): string {
   const p2 = (n: number): string => String(n).padStart(2, '0');
   const stamp = `${now.getFullYear()}${p2(now.getMonth() + 1)}${p2(now.getDate())}-${p2(now.getHours())}${p2(now.getMinutes())}${p2(now.getSeconds())}`;
-  const slug = profileName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'run';
+  const slug =
+    profileName
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 40) || 'run';
   return `${stamp}-${slug}-${randomBytes(2).toString('hex')}`;
 }
 
 async function versions(): Promise<Record<string, string>> {
   const { readFile } = await import('node:fs/promises');
-  const pkg = JSON.parse(await readFile(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string; dependencies?: Record<string, string> };
-  return { gradbench: pkg.version, node: process.version, tfjs: pkg.dependencies?.['@tensorflow/tfjs'] ?? 'unknown' };
+  const pkg = JSON.parse(await readFile(path.join(packageRoot, 'package.json'), 'utf8')) as {
+    version: string;
+    dependencies?: Record<string, string>;
+  };
+  return {
+    gradbench: pkg.version,
+    node: process.version,
+    tfjs: pkg.dependencies?.['@tensorflow/tfjs'] ?? 'unknown',
+  };
 }
 
 export async function startRun(profile: Profile, opts: StartRunOptions): Promise<RunHandle> {
@@ -87,7 +119,13 @@ export async function startRun(profile: Profile, opts: StartRunOptions): Promise
     versions: await versions(),
     ...(GIT_SHA ? { gitSha: GIT_SHA } : {}),
     pid: process.pid,
-    host: { hostname: os.hostname(), platform: os.platform(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryBytes: os.totalmem() },
+    host: {
+      hostname: os.hostname(),
+      platform: os.platform(),
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      memoryBytes: os.totalmem(),
+    },
   };
   await writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   const run = new Run(id, dir, profile, methods, opts);
@@ -132,7 +170,9 @@ class Run {
     const s = createWriteStream(file, { flags: 'a' });
     s.on('error', (e: NodeJS.ErrnoException) => {
       this.writeError ??= new Error(
-        e.code === 'ENOSPC' ? `disk full while writing ${file}; free space and run again` : `cannot write ${file}: ${e.message}`,
+        e.code === 'ENOSPC'
+          ? `disk full while writing ${file}; free space and run again`
+          : `cannot write ${file}: ${e.message}`,
       );
       killRanks(this.procs);
     });
@@ -179,7 +219,11 @@ class Run {
       error = (e as Error).message;
     }
     if (this.cancelled && status === 'completed') status = 'cancelled';
-    await Promise.all([this.metrics, ...this.logs.values()].map((s) => new Promise<void>((r) => (s ? s.end(() => r()) : r()))));
+    await Promise.all(
+      [this.metrics, ...this.logs.values()].map(
+        (s) => new Promise<void>((r) => (s ? s.end(() => r()) : r())),
+      ),
+    );
     if (this.writeError) {
       status = 'failed';
       error = this.writeError.message;
@@ -204,11 +248,20 @@ class Run {
     return s;
   }
 
-  private runMethod(method: RunMethod, index: number): Promise<{ status: RunStatus; error?: string }> {
+  private runMethod(
+    method: RunMethod,
+    index: number,
+  ): Promise<{ status: RunStatus; error?: string }> {
     const p = this.profile;
     const world = p.parallel.worldSize;
     const steps = p.train.steps;
-    this.emit({ type: 'method-start', method: method.id, label: method.label, index, total: this.methods.length });
+    this.emit({
+      type: 'method-start',
+      method: method.id,
+      label: method.label,
+      index,
+      total: this.methods.length,
+    });
     for (let r = 0; r < world; r++) this.log(r).write(`== ${method.label} (${method.id}) ==\n`);
     const byStep = new Map<number, MetricLine[]>();
     const t0 = Date.now();
@@ -249,7 +302,16 @@ class Run {
             const tokens = group.reduce((a, g) => a + g.tokens, 0);
             const elapsed = (Date.now() - t0) / 1000;
             const etaSec = ((steps - m.step - 1) * elapsed) / (m.step + 1);
-            this.emit({ type: 'progress', method: method.id, step: m.step, steps, loss, stepMs, tokensPerSec: tokens / (stepMs / 1000), etaSec });
+            this.emit({
+              type: 'progress',
+              method: method.id,
+              step: m.step,
+              steps,
+              loss,
+              stepMs,
+              tokensPerSec: tokens / (stepMs / 1000),
+              etaSec,
+            });
           }
         } else {
           this.emit({ type: 'rank-log', method: method.id, rank, line });
@@ -266,13 +328,19 @@ class Run {
         script: compiledFile('engine/rank.ts'),
         world,
         localWorld: world / p.parallel.nodes,
-        network: p.network.emulate ? { intra: p.network.intra, inter: p.network.inter } : { intra: 'off', inter: 'off' },
+        network: p.network.emulate
+          ? { intra: p.network.intra, inter: p.network.inter }
+          : { intra: 'off', inter: 'off' },
         env: { ...this.opts.env, GRADBENCH_RUN_DIR: this.dir, GRADBENCH_METHOD: String(index) },
         onLine,
       }).then(
         (procs) => {
           this.procs = procs;
-          this.emit({ type: 'ranks-started', method: method.id, pids: procs.map((x) => x.child.pid ?? -1) });
+          this.emit({
+            type: 'ranks-started',
+            method: method.id,
+            pids: procs.map((x) => x.child.pid ?? -1),
+          });
           if (this.cancelled) killRanks(procs, 'SIGTERM');
           for (const proc of procs) {
             void proc.exited.then(({ code, signal }) => {

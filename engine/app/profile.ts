@@ -9,7 +9,12 @@ import { ErrorFeedbackSchema, METHODS } from '../compress/registry.js';
 export const PROFILE_VERSION = 1;
 
 export const MODEL_PRESET_NAMES = ['nano', 'micro', 'small', 'gpt2-124m'] as const;
-export const SHARDING_STRATEGIES = ['FULL_SHARD', 'SHARD_GRAD_OP', 'NO_SHARD', 'HYBRID_SHARD'] as const;
+export const SHARDING_STRATEGIES = [
+  'FULL_SHARD',
+  'SHARD_GRAD_OP',
+  'NO_SHARD',
+  'HYBRID_SHARD',
+] as const;
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export const CORPORA = ['shakespeare', 'synthetic'] as const;
 
@@ -27,7 +32,10 @@ export const ModelSchema = z.union([
       tied: z.boolean().default(false),
     })
     .strict()
-    .refine((m) => m.dModel % m.heads === 0, { message: 'dModel must be divisible by heads', path: ['heads'] }),
+    .refine((m) => m.dModel % m.heads === 0, {
+      message: 'dModel must be divisible by heads',
+      path: ['heads'],
+    }),
 ]);
 
 export const MethodSchema = z
@@ -47,10 +55,16 @@ export const ProfileSchema = z
       .string()
       .min(1)
       .max(80)
-      .regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, 'use letters, digits, space, dot, dash or underscore'),
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9 ._-]*$/,
+        'use letters, digits, space, dot, dash or underscore',
+      ),
     description: z.string().max(2000).optional(),
     model: ModelSchema.default({ preset: 'nano', tied: false }),
-    data: z.object({ corpus: z.enum(CORPORA).default('shakespeare'), seed: z.number().int().default(1) }).strict().default({ corpus: 'shakespeare', seed: 1 }),
+    data: z
+      .object({ corpus: z.enum(CORPORA).default('shakespeare'), seed: z.number().int().default(1) })
+      .strict()
+      .default({ corpus: 'shakespeare', seed: 1 }),
     train: z
       .object({
         steps: z.number().int().min(1).max(1_000_000).default(20),
@@ -62,7 +76,15 @@ export const ProfileSchema = z
         seed: z.number().int().default(1),
       })
       .strict()
-      .default({ steps: 20, batchPerRank: 8, lr: 3e-3, warmupSteps: 5, weightDecay: 0.01, gradClip: 1, seed: 1 }),
+      .default({
+        steps: 20,
+        batchPerRank: 8,
+        lr: 3e-3,
+        warmupSteps: 5,
+        weightDecay: 0.01,
+        gradClip: 1,
+        seed: 1,
+      }),
     parallel: z
       .object({
         worldSize: z.number().int().min(1).max(64).default(2),
@@ -73,7 +95,11 @@ export const ProfileSchema = z
       .strict()
       .default({ worldSize: 2, nodes: 1, sharding: 'FULL_SHARD', pipelineStages: 1 }),
     network: z
-      .object({ intra: Tier.default('off'), inter: Tier.default('off'), emulate: z.boolean().default(true) })
+      .object({
+        intra: Tier.default('off'),
+        inter: Tier.default('off'),
+        emulate: z.boolean().default(true),
+      })
       .strict()
       .default({ intra: 'off', inter: 'off', emulate: true }),
     methods: z.array(MethodSchema).default([]),
@@ -85,36 +111,70 @@ export const ProfileSchema = z
   .superRefine((p, ctx) => {
     const { worldSize, nodes, sharding, pipelineStages } = p.parallel;
     if (worldSize % nodes !== 0) {
-      ctx.addIssue({ code: 'custom', path: ['parallel', 'nodes'], message: `nodes (${nodes}) must divide worldSize (${worldSize})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['parallel', 'nodes'],
+        message: `nodes (${nodes}) must divide worldSize (${worldSize})`,
+      });
     }
     if (sharding === 'HYBRID_SHARD' && (nodes < 2 || worldSize / nodes < 2)) {
       ctx.addIssue({
         code: 'custom',
         path: ['parallel', 'sharding'],
-        message: 'HYBRID_SHARD needs at least 2 nodes with at least 2 ranks each (e.g. worldSize 4, nodes 2)',
+        message:
+          'HYBRID_SHARD needs at least 2 nodes with at least 2 ranks each (e.g. worldSize 4, nodes 2)',
       });
     }
     if (pipelineStages !== 1) {
-      ctx.addIssue({ code: 'custom', path: ['parallel', 'pipelineStages'], message: 'pipeline parallelism is not available yet; use 1' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['parallel', 'pipelineStages'],
+        message: 'pipeline parallelism is not available yet; use 1',
+      });
     }
     p.methods.forEach((m, i) => {
       if (m.id === 'fsdp') {
-        ctx.addIssue({ code: 'custom', path: ['methods', i, 'id'], message: 'fsdp is the baseline: set "baseline": true instead of listing it' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['methods', i, 'id'],
+          message: 'fsdp is the baseline: set "baseline": true instead of listing it',
+        });
         return;
       }
       const info = METHODS.find((x) => x.id === m.id);
       if (!info) {
-        ctx.addIssue({ code: 'custom', path: ['methods', i, 'id'], message: `unknown method "${m.id}"; use one of ${METHODS.map((x) => x.id).join(', ')}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['methods', i, 'id'],
+          message: `unknown method "${m.id}"; use one of ${METHODS.map((x) => x.id).join(', ')}`,
+        });
         return;
       }
       const params = info.params.safeParse(m.params);
-      if (!params.success) for (const issue of params.error.issues) ctx.addIssue({ code: 'custom', path: ['methods', i, 'params', ...issue.path.map(String)], message: issue.message });
-      if (m.errorFeedback !== undefined && !ErrorFeedbackSchema.safeParse(m.errorFeedback).success) {
-        ctx.addIssue({ code: 'custom', path: ['methods', i, 'errorFeedback'], message: 'use "none", "ef" or {"mode": "econtrol", "eta": 0.5}' });
+      if (!params.success)
+        for (const issue of params.error.issues)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['methods', i, 'params', ...issue.path.map(String)],
+            message: issue.message,
+          });
+      if (
+        m.errorFeedback !== undefined &&
+        !ErrorFeedbackSchema.safeParse(m.errorFeedback).success
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['methods', i, 'errorFeedback'],
+          message: 'use "none", "ef" or {"mode": "econtrol", "eta": 0.5}',
+        });
       }
     });
     if (!p.baseline && p.methods.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['methods'], message: 'nothing to run: add a method or set baseline to true' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['methods'],
+        message: 'nothing to run: add a method or set baseline to true',
+      });
     }
   });
 
@@ -124,7 +184,9 @@ export type MethodEntry = z.output<typeof MethodSchema>;
 
 /** One human-readable line per invalid field: `parallel.worldSize: ...`. */
 export function formatIssues(err: z.ZodError): string[] {
-  return err.issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : '(profile)'}: ${i.message}`);
+  return err.issues.map(
+    (i) => `${i.path.length ? i.path.map(String).join('.') : '(profile)'}: ${i.message}`,
+  );
 }
 
 export class ProfileError extends Error {

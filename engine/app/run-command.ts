@@ -20,17 +20,23 @@ async function loadProfile(ref: string, home: string): Promise<Profile> {
     try {
       text = await readFile(ref, 'utf8');
     } catch (e) {
-      throw new Error(`cannot read profile file ${ref}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+      throw new Error(
+        `cannot read profile file ${ref}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+      );
     }
     return parseProfileText(text, `profile ${ref}`);
   }
   return new ProfilesStore(home).get(ref);
 }
 
-function withOverrides(p: Profile, v: { steps?: string; world?: string; nodes?: string; backend?: string }): Profile {
+function withOverrides(
+  p: Profile,
+  v: { steps?: string; world?: string; nodes?: string; backend?: string },
+): Profile {
   const input = structuredClone(p) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const int = (s: string, flag: string): number => {
-    if (!/^\d+$/.test(s)) throw new ProfileError([`--${flag}: "${s}" is not a whole number`], 'options');
+    if (!/^\d+$/.test(s))
+      throw new ProfileError([`--${flag}: "${s}" is not a whole number`], 'options');
     return Number(s);
   };
   if (v.steps) input.train.steps = int(v.steps, 'steps');
@@ -56,12 +62,14 @@ function progressPrinter(steps: number): (e: RunEvent) => void {
       case 'progress': {
         const line = `${current}  step ${e.step + 1}/${e.steps}  loss ${e.loss.toFixed(4)}  ${Math.round(e.tokensPerSec)} tok/s  ${Math.round(e.stepMs)} ms/step  ETA ${formatDuration(e.etaSec * 1000)}`;
         if (tty) process.stderr.write(`\r\x1b[2K${line}`);
-        else if ((e.step + 1) % every === 0 || e.step + 1 === e.steps) process.stderr.write(`${line}\n`);
+        else if ((e.step + 1) % every === 0 || e.step + 1 === e.steps)
+          process.stderr.write(`${line}\n`);
         return;
       }
       case 'method-end':
         if (tty) process.stderr.write('\n');
-        if (e.summary.status !== 'completed') process.stderr.write(`${current}: ${e.summary.status}\n`);
+        if (e.summary.status !== 'completed')
+          process.stderr.write(`${current}: ${e.summary.status}\n`);
         return;
       default:
         return;
@@ -83,7 +91,22 @@ export function summaryTable(s: RunSummary): string {
     formatNumber(m.finalLoss, 4),
     m.speedupVsBaseline === undefined ? '' : `${m.speedupVsBaseline.toFixed(3)}x`,
   ]);
-  return table(['method', 'status', 'steps', 'step ms', 'compute ms', 'exposed comm ms', 'comm ms', 'wire/step', 'ratio', 'final loss', 'speedup'], rows);
+  return table(
+    [
+      'method',
+      'status',
+      'steps',
+      'step ms',
+      'compute ms',
+      'exposed comm ms',
+      'comm ms',
+      'wire/step',
+      'ratio',
+      'final loss',
+      'speedup',
+    ],
+    rows,
+  );
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -100,7 +123,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     },
   });
   if (positionals.length !== 1) {
-    process.stderr.write('usage: gradbench run <profile.json | profile name> [--steps N] [--world N] [--nodes N] [--backend auto|tensorflow|wasm|cpu] [--json]\n');
+    process.stderr.write(
+      'usage: gradbench run <profile.json | profile name> [--steps N] [--world N] [--nodes N] [--backend auto|tensorflow|wasm|cpu] [--json]\n',
+    );
     return 2;
   }
   const home = values.home ? path.resolve(values.home) : dataHome();
@@ -119,7 +144,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   let interrupts = 0;
   const onSigint = (): void => {
     interrupts++;
-    process.stderr.write(interrupts === 1 ? '\ncancelling (Ctrl-C again to force)...\n' : '\nforcing exit\n');
+    process.stderr.write(
+      interrupts === 1 ? '\ncancelling (Ctrl-C again to force)...\n' : '\nforcing exit\n',
+    );
     if (interrupts === 1) handle.cancel();
     else process.exit(130);
   };
@@ -148,13 +175,20 @@ function electronBinary(): string | undefined {
 /** Opens the app when there is a display and Electron; otherwise runs the default benchmark headless. */
 export async function startCommand(argv: string[]): Promise<number> {
   const electron = electronBinary();
-  const hasDisplay = process.platform !== 'linux' || !!process.env.DISPLAY || !!process.env.WAYLAND_DISPLAY;
+  const hasDisplay =
+    process.platform !== 'linux' || !!process.env.DISPLAY || !!process.env.WAYLAND_DISPLAY;
   const appMain = path.join(packageRoot, 'out', 'main', 'index.js');
   if (electron && hasDisplay && existsSync(appMain) && !argv.includes('--headless')) {
     const child = spawn(electron, [packageRoot], { stdio: 'inherit' });
     return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
   }
-  const why = !hasDisplay ? 'no display' : !electron ? 'Electron is not installed' : !existsSync(appMain) ? 'the app is not built (npm run build)' : 'headless requested';
+  const why = !hasDisplay
+    ? 'no display'
+    : !electron
+      ? 'Electron is not installed'
+      : !existsSync(appMain)
+        ? 'the app is not built (npm run build)'
+        : 'headless requested';
   process.stderr.write(`${why}: running the built-in "default" benchmark headless\n`);
   return runCommand(['default', ...argv.filter((a) => a !== '--headless')]);
 }

@@ -29,7 +29,14 @@ export type RunConfig = z.infer<typeof RunConfigSchema>;
 export function resolveMethods(profile: Profile): RunMethod[] {
   const list: RunMethod[] = [];
   if (profile.baseline) list.push({ id: 'fsdp', label: 'FSDP (fp32)', params: {} });
-  for (const m of profile.methods) list.push({ id: m.id, label: m.label ?? m.id, params: m.params, layerPolicy: m.layerPolicy, errorFeedback: m.errorFeedback });
+  for (const m of profile.methods)
+    list.push({
+      id: m.id,
+      label: m.label ?? m.id,
+      params: m.params,
+      layerPolicy: m.layerPolicy,
+      errorFeedback: m.errorFeedback,
+    });
   return list;
 }
 
@@ -38,9 +45,23 @@ export function modelConfig(profile: Profile, corpusVocab: number): GptConfig {
   const m = profile.model;
   if ('preset' in m) {
     const p = MODEL_PRESETS[m.preset];
-    return { layers: p.layers, dModel: p.dModel, heads: p.heads, seqLen: p.seqLen, vocab: 'vocab' in p ? Math.max(p.vocab, corpusVocab) : corpusVocab, tied: m.tied };
+    return {
+      layers: p.layers,
+      dModel: p.dModel,
+      heads: p.heads,
+      seqLen: p.seqLen,
+      vocab: 'vocab' in p ? Math.max(p.vocab, corpusVocab) : corpusVocab,
+      tied: m.tied,
+    };
   }
-  return { layers: m.layers, dModel: m.dModel, heads: m.heads, seqLen: m.seqLen, vocab: Math.max(m.vocab ?? corpusVocab, corpusVocab), tied: m.tied };
+  return {
+    layers: m.layers,
+    dModel: m.dModel,
+    heads: m.heads,
+    seqLen: m.seqLen,
+    vocab: Math.max(m.vocab ?? corpusVocab, corpusVocab),
+    tied: m.tied,
+  };
 }
 
 export { parseProfile };

@@ -26,7 +26,8 @@ export interface StepAggregate {
   tokens: number;
 }
 
-const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+const mean = (xs: number[]): number =>
+  xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
 
 /** One record per (method, step): means over ranks, except the slowest step time and summed bytes and tokens. */
 export function aggregateSteps(lines: MetricLine[]): StepAggregate[] {
@@ -57,10 +58,17 @@ export function aggregateSteps(lines: MetricLine[]): StepAggregate[] {
       tokens: g.reduce((a, l) => a + l.tokens, 0),
     });
   }
-  return out.sort((a, b) => (a.method === b.method ? a.step - b.step : a.method < b.method ? -1 : 1));
+  return out.sort((a, b) =>
+    a.method === b.method ? a.step - b.step : a.method < b.method ? -1 : 1,
+  );
 }
 
-export function summarizeMethod(method: RunMethod, lines: MetricLine[], status: RunStatus, error?: string): MethodSummary {
+export function summarizeMethod(
+  method: RunMethod,
+  lines: MetricLine[],
+  status: RunStatus,
+  error?: string,
+): MethodSummary {
   const steps = aggregateSteps(lines.filter((l) => l.method === method.id));
   const warm = Math.min(WARMUP_STEPS, Math.max(0, steps.length - 1));
   // Steps that probed the compression error ran an extra reduction: not representative timings.
@@ -94,7 +102,11 @@ export function compareToBaseline(summaries: MethodSummary[]): MethodSummary[] {
   if (!base) return summaries;
   return summaries.map((s) =>
     s.steps > 0 && Number.isFinite(s.meanStepMs)
-      ? { ...s, speedupVsBaseline: base.meanStepMs / s.meanStepMs, lossGapVsBaseline: (s.finalLoss - base.finalLoss) / base.finalLoss }
+      ? {
+          ...s,
+          speedupVsBaseline: base.meanStepMs / s.meanStepMs,
+          lossGapVsBaseline: (s.finalLoss - base.finalLoss) / base.finalLoss,
+        }
       : s,
   );
 }

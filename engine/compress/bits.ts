@@ -18,7 +18,10 @@ export class Reader {
   constructor(private readonly bytes: Uint8Array) {}
 
   private take(n: number): Uint8Array {
-    if (this.off + n > this.bytes.byteLength) throw new Error(`payload too short: need ${this.off + n} bytes, have ${this.bytes.byteLength}`);
+    if (this.off + n > this.bytes.byteLength)
+      throw new Error(
+        `payload too short: need ${this.off + n} bytes, have ${this.bytes.byteLength}`,
+      );
     const out = this.bytes.slice(this.off, this.off + n);
     this.off += n;
     return out;

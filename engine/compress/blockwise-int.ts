@@ -94,7 +94,9 @@ export function createBlockwiseInt(id: string, o: BlockwiseIntOptions): Compress
     const absmax = await comm.allReduce(blockAbsMax(p, o.block), { op: 'max', ranks: group });
     // Round 2: every rank quantises with the shared scales; owners add int codes exactly.
     const codes = quantize(p, absmax, o.block, L);
-    const parts = Array.from({ length: n }, (_, j) => encodeCodes(codes.subarray(chunks[j], chunks[j + 1]), o.bits));
+    const parts = Array.from({ length: n }, (_, j) =>
+      encodeCodes(codes.subarray(chunks[j], chunks[j + 1]), o.bits),
+    );
     const received = await comm.allToAllV(parts, group);
     const len = chunks[index + 1] - chunks[index];
     const acc = new Int32Array(len);
@@ -103,10 +105,11 @@ export function createBlockwiseInt(id: string, o: BlockwiseIntOptions): Compress
       for (let i = 0; i < len; i++) acc[i] += c[i];
     }
     const chunk = new Float32Array(len);
-    for (let i = 0; i < len; i++) chunk[i] = (acc[i] * absmax[((chunks[index] + i) / o.block) | 0]) / L;
+    for (let i = 0; i < len; i++)
+      chunk[i] = (acc[i] * absmax[((chunks[index] + i) / o.block) | 0]) / L;
     const sent = new Float32Array(p.length);
     for (let i = 0; i < p.length; i++) sent[i] = (codes[i] * absmax[(i / o.block) | 0]) / L;
-    const scaleBytes = absmax.byteLength * (2 * (n - 1)) / n;
+    const scaleBytes = (absmax.byteLength * (2 * (n - 1))) / n;
     const codeBytes = parts.reduce((a, part, j) => a + (j === index ? 0 : part.byteLength), 0);
     return { chunk, sent, wireBytes: scaleBytes + codeBytes };
   };

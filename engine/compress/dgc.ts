@@ -75,5 +75,11 @@ export function createDgc(o: DgcOptions): Compressor {
     }
     return payload;
   };
-  return { id: 'dgc', pattern: 'all-to-all', sparse: true, encode, decode: (payload, n) => sparseDecode(payload, n) };
+  return {
+    id: 'dgc',
+    pattern: 'all-to-all',
+    sparse: true,
+    encode,
+    decode: (payload, n) => sparseDecode(payload, n),
+  };
 }

@@ -41,7 +41,14 @@ export function orthonormalize(P: Float32Array, n: number, r: number): void {
 }
 
 /** out (n x r) = M (n x m) Q (m x r). */
-function mulMQ(M: Float32Array, n: number, m: number, Q: Float32Array, r: number, out: Float32Array): void {
+function mulMQ(
+  M: Float32Array,
+  n: number,
+  m: number,
+  Q: Float32Array,
+  r: number,
+  out: Float32Array,
+): void {
   out.fill(0);
   for (let i = 0; i < n; i++)
     for (let j = 0; j < m; j++) {
@@ -52,7 +59,14 @@ function mulMQ(M: Float32Array, n: number, m: number, Q: Float32Array, r: number
 }
 
 /** out (m x r) = M^T P. */
-function mulMtP(M: Float32Array, n: number, m: number, P: Float32Array, r: number, out: Float32Array): void {
+function mulMtP(
+  M: Float32Array,
+  n: number,
+  m: number,
+  P: Float32Array,
+  r: number,
+  out: Float32Array,
+): void {
   out.fill(0);
   for (let i = 0; i < n; i++)
     for (let j = 0; j < m; j++) {
@@ -69,7 +83,9 @@ export function createPowerSgd(rank: number): Compressor {
     const { comm, group, index, chunks, segments, ctx } = io;
     const r = rank;
     const mats: Matrix[] = segments
-      .filter((s) => s.shape.length === 2 && r * (s.shape[0] + s.shape[1]) < s.shape[0] * s.shape[1])
+      .filter(
+        (s) => s.shape.length === 2 && r * (s.shape[0] + s.shape[1]) < s.shape[0] * s.shape[1],
+      )
       .map((s) => ({ offset: s.offset, n: s.shape[0], m: s.shape[1] }));
     const covered = new Uint8Array(p.length);
     for (const mt of mats) covered.fill(1, mt.offset, mt.offset + mt.n * mt.m);
@@ -112,7 +128,14 @@ export function createPowerSgd(rank: number): Compressor {
     let po = 0;
     let qo = 0;
     mats.forEach((mt) => {
-      mulMtP(view(mt), mt.n, mt.m, both.subarray(po, po + mt.n * r), r, Qall.subarray(qo, qo + mt.m * r));
+      mulMtP(
+        view(mt),
+        mt.n,
+        mt.m,
+        both.subarray(po, po + mt.n * r),
+        r,
+        Qall.subarray(qo, qo + mt.m * r),
+      );
       po += mt.n * r;
       qo += mt.m * r;
     });
@@ -140,7 +163,11 @@ export function createPowerSgd(rank: number): Compressor {
     const sent = new Float32Array(p.length);
     for (let i = 0; i < p.length; i++) sent[i] = covered[i] ? sum[i] / n : p[i];
     const ring = (bytes: number): number => (bytes * 2 * (n - 1)) / n;
-    return { chunk: sum.slice(chunks[index], chunks[index + 1]), sent, wireBytes: ring(both.byteLength) + ring(Qall.byteLength) };
+    return {
+      chunk: sum.slice(chunks[index], chunks[index + 1]),
+      sent,
+      wireBytes: ring(both.byteLength) + ring(Qall.byteLength),
+    };
   };
 
   return {

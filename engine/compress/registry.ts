@@ -25,7 +25,10 @@ export interface MethodInfo {
   params: z.ZodObject;
   /** Error feedback used unless the profile says otherwise. */
   defaultErrorFeedback: EfModeName;
-  create(params: Record<string, unknown>, env: { world: number; warmupSteps: number; gradClip: number }): Compressor;
+  create(
+    params: Record<string, unknown>,
+    env: { world: number; warmupSteps: number; gradClip: number },
+  ): Compressor;
 }
 
 const ratio = (d: number) => z.number().gt(0).max(1).default(d);
@@ -54,11 +57,17 @@ export const METHODS: MethodInfo[] = [
   {
     id: 'int8',
     label: 'int8 blockwise',
-    description: 'int8 codes with a max-abs scale per block; per-rank scales (all-to-all) or agreed scales (int32 sums)',
+    description:
+      'int8 codes with a max-abs scale per block; per-rank scales (all-to-all) or agreed scales (int32 sums)',
     pattern: 'all-to-all',
     params: z.object({ block, scale }).strict(),
     defaultErrorFeedback: 'ef',
-    create: (p) => createBlockwiseInt('int8', { bits: 8, block: p.block as number, scale: p.scale as 'per-rank' | 'agreed' }),
+    create: (p) =>
+      createBlockwiseInt('int8', {
+        bits: 8,
+        block: p.block as number,
+        scale: p.scale as 'per-rank' | 'agreed',
+      }),
   },
   {
     id: 'int4',
@@ -67,7 +76,12 @@ export const METHODS: MethodInfo[] = [
     pattern: 'all-to-all',
     params: z.object({ block, scale }).strict(),
     defaultErrorFeedback: 'ef',
-    create: (p) => createBlockwiseInt('int4', { bits: 4, block: p.block as number, scale: p.scale as 'per-rank' | 'agreed' }),
+    create: (p) =>
+      createBlockwiseInt('int4', {
+        bits: 4,
+        block: p.block as number,
+        scale: p.scale as 'per-rank' | 'agreed',
+      }),
   },
   {
     id: 'topk',
@@ -81,7 +95,8 @@ export const METHODS: MethodInfo[] = [
   {
     id: 'randomk',
     label: 'random-k',
-    description: 'k = ratio * n positions shared by all ranks (seeded), values summed by reduce-scatter',
+    description:
+      'k = ratio * n positions shared by all ranks (seeded), values summed by reduce-scatter',
     pattern: 'rounds',
     params: z.object({ ratio: ratio(0.01) }).strict(),
     defaultErrorFeedback: 'ef',
@@ -90,7 +105,8 @@ export const METHODS: MethodInfo[] = [
   {
     id: 'dgc',
     label: 'DGC',
-    description: 'Deep Gradient Compression: momentum correction, factor masking, local clipping, sparsity warm-up',
+    description:
+      'Deep Gradient Compression: momentum correction, factor masking, local clipping, sparsity warm-up',
     pattern: 'all-to-all',
     params: z
       .object({
@@ -134,7 +150,12 @@ export const METHODS: MethodInfo[] = [
     label: 'QSGD',
     description: 'stochastic rounding to s levels of the bucket norm (unbiased)',
     pattern: 'all-to-all',
-    params: z.object({ levels: z.number().int().min(1).max(127).default(16), bucket: z.number().int().min(8).default(512) }).strict(),
+    params: z
+      .object({
+        levels: z.number().int().min(1).max(127).default(16),
+        bucket: z.number().int().min(8).default(512),
+      })
+      .strict(),
     defaultErrorFeedback: 'ef',
     create: (p) => createQsgd(p.levels as number, p.bucket as number),
   },
@@ -168,7 +189,11 @@ export type ErrorFeedbackSetting = z.output<typeof ErrorFeedbackSchema>;
 export function parseMethodParams(id: string, params: unknown): Record<string, unknown> {
   const r = methodInfo(id).params.safeParse(params ?? {});
   if (!r.success) {
-    throw new Error(r.error.issues.map((i) => `methods[${id}].params.${i.path.join('.') || '(root)'}: ${i.message}`).join('\n'));
+    throw new Error(
+      r.error.issues
+        .map((i) => `methods[${id}].params.${i.path.join('.') || '(root)'}: ${i.message}`)
+        .join('\n'),
+    );
   }
   return r.data as Record<string, unknown>;
 }

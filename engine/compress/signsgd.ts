@@ -26,7 +26,8 @@ export function createSignSgd(block: number): Compressor {
       const scales = r.f32(blockCount(n, block));
       const bits = unpackCodes(r.u8(packedBytes(n, 1)), n, 1);
       const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = bits[i] ? -scales[(i / block) | 0] : scales[(i / block) | 0];
+      for (let i = 0; i < n; i++)
+        out[i] = bits[i] ? -scales[(i / block) | 0] : scales[(i / block) | 0];
       return out;
     },
   };

@@ -89,13 +89,18 @@ export async function spawnRanks(opts: SpawnRanksOptions): Promise<RankProcess[]
       }),
       ...opts.env,
     };
-    const child = spawn(process.execPath, [opts.script, ...(opts.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.script, ...(opts.args ?? [])], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const proc: RankProcess = {
       rank,
       child,
       stdout: [],
       stderr: [],
-      exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
+      exited: new Promise((resolve) =>
+        child.once('exit', (code, signal) => resolve({ code, signal })),
+      ),
     };
     child.stdout!.on('data', lines(rank, 'stdout', proc.stdout, opts));
     child.stderr!.on('data', lines(rank, 'stderr', proc.stderr, opts));
@@ -105,7 +110,8 @@ export async function spawnRanks(opts: SpawnRanksOptions): Promise<RankProcess[]
 
 /** Sends `signal` to every rank still running. */
 export function killRanks(procs: RankProcess[], signal: NodeJS.Signals = 'SIGKILL'): void {
-  for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill(signal);
+  for (const p of procs)
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill(signal);
 }
 
 /** True if a process with this pid still exists. */

@@ -12,7 +12,8 @@ export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 export interface BackendProbe {
   /** Package that provides it. */
-  name: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node' | '@tensorflow/tfjs-backend-wasm' | 'cpu';
+  name:
+    '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node' | '@tensorflow/tfjs-backend-wasm' | 'cpu';
   /** tfjs backend name it registers. */
   backend: 'tensorflow' | 'wasm' | 'cpu';
   available: boolean;
@@ -27,7 +28,9 @@ function tryRequire(pkg: string): string | undefined {
     return undefined;
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0];
-    return (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && msg.includes(pkg) ? 'not installed' : msg;
+    return (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && msg.includes(pkg)
+      ? 'not installed'
+      : msg;
   }
 }
 
@@ -38,9 +41,21 @@ export async function probeBackends(): Promise<BackendProbe[]> {
   if (probed) return probed;
   const out: BackendProbe[] = [];
   const gpu = tryRequire('@tensorflow/tfjs-node-gpu');
-  out.push({ name: '@tensorflow/tfjs-node-gpu', backend: 'tensorflow', available: !gpu, detail: gpu ?? 'CUDA via libtensorflow' });
-  const node = gpu ? tryRequire('@tensorflow/tfjs-node') : 'skipped: tfjs-node-gpu already provides tensorflow';
-  out.push({ name: '@tensorflow/tfjs-node', backend: 'tensorflow', available: !node, detail: node ?? 'libtensorflow on CPU' });
+  out.push({
+    name: '@tensorflow/tfjs-node-gpu',
+    backend: 'tensorflow',
+    available: !gpu,
+    detail: gpu ?? 'CUDA via libtensorflow',
+  });
+  const node = gpu
+    ? tryRequire('@tensorflow/tfjs-node')
+    : 'skipped: tfjs-node-gpu already provides tensorflow';
+  out.push({
+    name: '@tensorflow/tfjs-node',
+    backend: 'tensorflow',
+    available: !node,
+    detail: node ?? 'libtensorflow on CPU',
+  });
   let wasm: string | undefined;
   try {
     await import('@tensorflow/tfjs-backend-wasm');
@@ -48,7 +63,12 @@ export async function probeBackends(): Promise<BackendProbe[]> {
   } catch (e) {
     wasm = (e as Error).message;
   }
-  out.push({ name: '@tensorflow/tfjs-backend-wasm', backend: 'wasm', available: !wasm, detail: wasm ?? 'XNNPACK, one thread per process' });
+  out.push({
+    name: '@tensorflow/tfjs-backend-wasm',
+    backend: 'wasm',
+    available: !wasm,
+    detail: wasm ?? 'XNNPACK, one thread per process',
+  });
   out.push({ name: 'cpu', backend: 'cpu', available: true, detail: 'pure JavaScript (slowest)' });
   probed = out;
   return out;
@@ -57,7 +77,10 @@ export async function probeBackends(): Promise<BackendProbe[]> {
 /** Selects and initialises a backend; returns the tfjs backend name in use. */
 export async function useBackend(choice: BackendChoice): Promise<string> {
   const probes = await probeBackends();
-  const candidates = choice === 'auto' ? probes.filter((p) => p.available) : probes.filter((p) => p.backend === choice);
+  const candidates =
+    choice === 'auto'
+      ? probes.filter((p) => p.available)
+      : probes.filter((p) => p.backend === choice);
   for (const p of candidates) {
     if (!p.available) continue;
     if (await tf.setBackend(p.backend)) {
@@ -69,5 +92,7 @@ export async function useBackend(choice: BackendChoice): Promise<string> {
     .filter((p) => choice === 'auto' || p.backend === choice)
     .map((p) => `${p.name}: ${p.detail}`)
     .join('; ');
-  throw new Error(`backend "${choice}" is not available (${why}); choose another backend or "auto"`);
+  throw new Error(
+    `backend "${choice}" is not available (${why}); choose another backend or "auto"`,
+  );
 }

@@ -29,8 +29,28 @@ export function shakespeareText(): string {
  * word list, so a model can lower its loss quickly without any external data.
  */
 export function syntheticText(seed: number, chars = 200_000): string {
-  const nouns = ['ring', 'shard', 'model', 'token', 'layer', 'rank', 'link', 'batch', 'sketch', 'bucket'];
-  const verbs = ['sends', 'gathers', 'reduces', 'sparsifies', 'trains', 'compresses', 'decodes', 'scatters'];
+  const nouns = [
+    'ring',
+    'shard',
+    'model',
+    'token',
+    'layer',
+    'rank',
+    'link',
+    'batch',
+    'sketch',
+    'bucket',
+  ];
+  const verbs = [
+    'sends',
+    'gathers',
+    'reduces',
+    'sparsifies',
+    'trains',
+    'compresses',
+    'decodes',
+    'scatters',
+  ];
   const adjs = ['fast', 'sparse', 'dense', 'lossless', 'quiet', 'large', 'small', 'sharded'];
   let a = seed >>> 0 || 1;
   const rnd = (n: number): number => {
@@ -60,8 +80,15 @@ export function buildCorpus(name: CorpusName, seed = 1): Corpus {
 }
 
 /** Row start offsets of the global batch of `step` (same for any world size). */
-export function batchOffsets(tokens: number, seqLen: number, globalBatch: number, seed: number, step: number): number[] {
-  if (tokens <= seqLen + 1) throw new Error(`corpus of ${tokens} tokens is too short for sequences of ${seqLen}`);
+export function batchOffsets(
+  tokens: number,
+  seqLen: number,
+  globalBatch: number,
+  seed: number,
+  step: number,
+): number[] {
+  if (tokens <= seqLen + 1)
+    throw new Error(`corpus of ${tokens} tokens is too short for sequences of ${seqLen}`);
   const next = rng((seed * 0x9e3779b1 + step * 0x85ebca6b + 1) >>> 0);
   return Array.from({ length: globalBatch }, () => Math.floor(next() * (tokens - seqLen - 1)));
 }
@@ -69,10 +96,20 @@ export function batchOffsets(tokens: number, seqLen: number, globalBatch: number
 /** This rank's rows of step `step`: inputs and next-token targets, each [B * seqLen] int32. */
 export function rankBatch(
   data: Uint16Array,
-  opts: { seqLen: number; batchPerRank: number; world: number; rank: number; seed: number; step: number },
+  opts: {
+    seqLen: number;
+    batchPerRank: number;
+    world: number;
+    rank: number;
+    seed: number;
+    step: number;
+  },
 ): { x: Int32Array; y: Int32Array } {
   const { seqLen, batchPerRank: B } = opts;
-  const offs = batchOffsets(data.length, seqLen, B * opts.world, opts.seed, opts.step).slice(opts.rank * B, (opts.rank + 1) * B);
+  const offs = batchOffsets(data.length, seqLen, B * opts.world, opts.seed, opts.step).slice(
+    opts.rank * B,
+    (opts.rank + 1) * B,
+  );
   const x = new Int32Array(B * seqLen);
   const y = new Int32Array(B * seqLen);
   offs.forEach((o, b) => {

@@ -60,10 +60,27 @@ export function unitSpecs(c: GptConfig): UnitSpec[] {
   // GPT-2 scales residual projections by 1/sqrt(2 * layers) so the residual stream's variance
   // does not grow with depth.
   const projStd = std / Math.sqrt(2 * c.layers);
-  const vec = (name: string, cls: ParamClass, n: number, init: 'zeros' | 'ones'): ParamSpec => ({ name, shape: [n], cls, init, decay: false });
-  const mat = (name: string, cls: ParamClass, shape: number[], s = std): ParamSpec => ({ name, shape, cls, init: 'normal', std: s, decay: true });
+  const vec = (name: string, cls: ParamClass, n: number, init: 'zeros' | 'ones'): ParamSpec => ({
+    name,
+    shape: [n],
+    cls,
+    init,
+    decay: false,
+  });
+  const mat = (name: string, cls: ParamClass, shape: number[], s = std): ParamSpec => ({
+    name,
+    shape,
+    cls,
+    init: 'normal',
+    std: s,
+    decay: true,
+  });
   const units: UnitSpec[] = [
-    { name: 'embedding', kind: 'embedding', params: [mat('wte', 'embedding', [c.vocab, C]), mat('wpe', 'embedding', [c.seqLen, C], 0.01)] },
+    {
+      name: 'embedding',
+      kind: 'embedding',
+      params: [mat('wte', 'embedding', [c.vocab, C]), mat('wpe', 'embedding', [c.seqLen, C], 0.01)],
+    },
   ];
   for (let l = 0; l < c.layers; l++) {
     units.push({
@@ -108,9 +125,15 @@ const mm = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) =>
   save([a, b]);
   return {
     value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [tf.matMul(dy as tf.Tensor2D, T(sb) as tf.Tensor2D), tf.matMul(T(sa) as tf.Tensor2D, dy as tf.Tensor2D)],
+    gradFunc: (dy: tf.Tensor, [sa, sb]: tf.Tensor[]) => [
+      tf.matMul(dy as tf.Tensor2D, T(sb) as tf.Tensor2D),
+      tf.matMul(T(sa) as tf.Tensor2D, dy as tf.Tensor2D),
+    ],
   };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (
+  a: tf.Tensor,
+  b: tf.Tensor,
+) => tf.Tensor;
 
 function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Tensor {
   const mean = tf.mean(x, -1, true);
@@ -134,7 +157,8 @@ export class Gpt {
   private readonly mask: tf.Tensor; // [T, T]: 0 on and below the diagonal, -1e9 above (causal)
 
   constructor(readonly config: GptConfig) {
-    if (config.dModel % config.heads !== 0) throw new Error(`dModel ${config.dModel} is not divisible by heads ${config.heads}`);
+    if (config.dModel % config.heads !== 0)
+      throw new Error(`dModel ${config.dModel} is not divisible by heads ${config.heads}`);
     this.units = unitSpecs(config);
     const T_ = config.seqLen;
     const m = new Float32Array(T_ * T_);
@@ -163,12 +187,20 @@ export class Gpt {
     const hd = C / H;
     const flat = tf.reshape(layerNorm(x, ln1g, ln1b), [B * Tn, C]); // [B*T, C]
     const qkv = linear(flat, wqkv, bqkv); // [B*T, 3C]
-    const [q, k, v] = tf.split(qkv, 3, 1).map((t) =>
-      tf.reshape(tf.transpose(tf.reshape(t, [B, Tn, H, hd]), [0, 2, 1, 3]), [B * H, Tn, hd]),
-    ); // each [B*H, T, hd]
-    const scores = tf.add(tf.mul(mm(q, T(k)), 1 / Math.sqrt(hd)), tf.slice(this.mask, [0, 0], [Tn, Tn])); // [B*H, T, T]
+    const [q, k, v] = tf
+      .split(qkv, 3, 1)
+      .map((t) =>
+        tf.reshape(tf.transpose(tf.reshape(t, [B, Tn, H, hd]), [0, 2, 1, 3]), [B * H, Tn, hd]),
+      ); // each [B*H, T, hd]
+    const scores = tf.add(
+      tf.mul(mm(q, T(k)), 1 / Math.sqrt(hd)),
+      tf.slice(this.mask, [0, 0], [Tn, Tn]),
+    ); // [B*H, T, T]
     const att = tf.softmax(scores); // [B*H, T, T]
-    const y = tf.reshape(tf.transpose(tf.reshape(mm(att, v), [B, H, Tn, hd]), [0, 2, 1, 3]), [B * Tn, C]); // [B*T, C]
+    const y = tf.reshape(tf.transpose(tf.reshape(mm(att, v), [B, H, Tn, hd]), [0, 2, 1, 3]), [
+      B * Tn,
+      C,
+    ]); // [B*T, C]
     const x1 = tf.add(x, tf.reshape(linear(y, wproj, bproj), [B, Tn, C]));
     const h = tf.reshape(layerNorm(x1, ln2g, ln2b), [B * Tn, C]);
     const m = linear(gelu(linear(h, wfc, bfc)), wmp, bmp); // [B*T, C]
@@ -193,7 +225,12 @@ export class Gpt {
 }
 
 /** Deterministic initial values of one unit's flat parameter vector (same for every rank and world). */
-export function initUnit(unit: UnitSpec, unitIndex: number, seed: number, out = new Float32Array(unitNumel(unit))): Float32Array {
+export function initUnit(
+  unit: UnitSpec,
+  unitIndex: number,
+  seed: number,
+  out = new Float32Array(unitNumel(unit)),
+): Float32Array {
   let off = 0;
   for (const [pi, p] of unit.params.entries()) {
     const n = numel(p.shape);

@@ -18,7 +18,13 @@ export function learningRate(step: number, steps: number, lr: number, warmupStep
 }
 
 /** One AdamW update of `unit.shard` with gradient `g` (scaled by `gradScale`, e.g. for clipping). */
-export function adamwStep(unit: FlatUnit, g: Float32Array, t: number, c: AdamWConfig, gradScale: number): void {
+export function adamwStep(
+  unit: FlatUnit,
+  g: Float32Array,
+  t: number,
+  c: AdamWConfig,
+  gradScale: number,
+): void {
   const { shard: p, m, v, decayMask } = unit;
   const bc1 = 1 - c.beta1 ** t;
   const bc2 = 1 - c.beta2 ** t;

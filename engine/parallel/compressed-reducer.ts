@@ -16,7 +16,12 @@ import { chunkOffsets } from '../comm/collectives.js';
 import type { Compressor } from '../compress/compressor.js';
 import { mixSeed } from '../util/rng.js';
 import type { ErrorFeedback } from './error-feedback.js';
-import { baselineBytes, type GradientReducer, type ReduceContext, type ReduceResult } from './grad-reducer.js';
+import {
+  baselineBytes,
+  type GradientReducer,
+  type ReduceContext,
+  type ReduceResult,
+} from './grad-reducer.js';
 
 export interface CompressedReducerOptions {
   relErrorEvery: number;
@@ -31,7 +36,10 @@ export class CompressedReducer implements GradientReducer {
     private readonly opts: CompressedReducerOptions,
   ) {}
 
-  async reduce(grad: Float32Array, { comm, plan, unit, step }: ReduceContext): Promise<ReduceResult> {
+  async reduce(
+    grad: Float32Array,
+    { comm, plan, unit, step }: ReduceContext,
+  ): Promise<ReduceResult> {
     const group = plan.shardGroup.length > 1 ? plan.shardGroup : plan.replicaGroup;
     const index = group.indexOf(plan.rank);
     const chunks = chunkOffsets(unit.padded, group.length, 1);
@@ -56,7 +64,14 @@ export class CompressedReducer implements GradientReducer {
     const t0 = performance.now();
     if (c.pattern === 'rounds') {
       const segments = unit.segments.map((s) => ({ offset: s.offset, shape: s.spec.shape }));
-      const r = await c.communicate!(p, { comm, group, index, chunks, segments, ctx: { ...ctx(-1), key } });
+      const r = await c.communicate!(p, {
+        comm,
+        group,
+        index,
+        chunks,
+        segments,
+        ctx: { ...ctx(-1), key },
+      });
       ({ chunk, sent, wireBytes } = r);
       encodeMs = performance.now() - t0; // rounds interleave coding and communication
     } else if (c.pattern === 'reduce-scatter') {
@@ -65,7 +80,11 @@ export class CompressedReducer implements GradientReducer {
       const wire = new Uint16Array(enc.buffer, enc.byteOffset, enc.byteLength / 2);
       const mine = await comm.reduceScatter(wire, { ranks: group, dtype: c.wireDtype });
       const d0 = performance.now();
-      chunk = c.decode(new Uint8Array(mine.buffer, mine.byteOffset, mine.byteLength), mine.length, ctx(-1));
+      chunk = c.decode(
+        new Uint8Array(mine.buffer, mine.byteOffset, mine.byteLength),
+        mine.length,
+        ctx(-1),
+      );
       sent = this.ef.enabled ? c.decode(enc, p.length, ctx(-1)) : p;
       encodeMs = e1 - t0;
       decodeMs = performance.now() - d0;
@@ -84,7 +103,9 @@ export class CompressedReducer implements GradientReducer {
       sent = p;
       if (this.ef.enabled) {
         sent = new Float32Array(p.length);
-        parts.forEach((part, j) => sent.set(c.decode(part, chunks[j + 1] - chunks[j], ctx(j)), chunks[j]));
+        parts.forEach((part, j) =>
+          sent.set(c.decode(part, chunks[j + 1] - chunks[j], ctx(j)), chunks[j]),
+        );
       }
       encodeMs = e1 - t0;
       decodeMs = performance.now() - d0;
@@ -93,12 +114,16 @@ export class CompressedReducer implements GradientReducer {
     // Step 3.
     this.ef.update(key, grad, p, sent);
     // Step 6 (before 4 and 5 change the chunk in place).
-    const errorProbe = this.opts.relErrorEvery > 0 && step % this.opts.relErrorEvery === 0 ? await this.probe(p, chunk, group, comm) : undefined;
+    const errorProbe =
+      this.opts.relErrorEvery > 0 && step % this.opts.relErrorEvery === 0
+        ? await this.probe(p, chunk, group, comm)
+        : undefined;
     // Step 4.
     let shard = chunk;
     if (group === plan.shardGroup && plan.replicaGroup.length > 1) {
       shard = await comm.allReduce(chunk, { ranks: plan.replicaGroup });
-      wireBytes += (chunk.byteLength * 2 * (plan.replicaGroup.length - 1)) / plan.replicaGroup.length;
+      wireBytes +=
+        (chunk.byteLength * 2 * (plan.replicaGroup.length - 1)) / plan.replicaGroup.length;
     } else if (group !== plan.shardGroup) {
       shard = await comm.allGather(chunk, unit.padded, group);
       wireBytes += (unit.padded * 4 * (group.length - 1)) / group.length;
@@ -106,11 +131,23 @@ export class CompressedReducer implements GradientReducer {
     // Step 5.
     const scale = 1 / plan.world;
     for (let i = 0; i < shard.length; i++) shard[i] *= scale;
-    return { shard, rawBytes: baselineBytes(unit, plan), wireBytes, encodeMs, decodeMs, errorProbe };
+    return {
+      shard,
+      rawBytes: baselineBytes(unit, plan),
+      wireBytes,
+      encodeMs,
+      decodeMs,
+      errorProbe,
+    };
   }
 
   /** Squared error of the compressed sum against the exact sum, over this rank's chunk. */
-  private async probe(p: Float32Array, chunk: Float32Array, group: number[], comm: ReduceContext['comm']): Promise<{ diffSq: number; exactSq: number }> {
+  private async probe(
+    p: Float32Array,
+    chunk: Float32Array,
+    group: number[],
+    comm: ReduceContext['comm'],
+  ): Promise<{ diffSq: number; exactSq: number }> {
     const exact = await comm.reduceScatter(p, { ranks: group });
     let diffSq = 0;
     let exactSq = 0;

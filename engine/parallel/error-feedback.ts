@@ -4,7 +4,8 @@
  *   EControl (Gao, Islamov, Stich 2023):            p = g + eta * e;  send C(p);  e <- e + g - D(C(p))
  * (EControl with eta = 1 is classic EF.) State is kept per tensor key on each rank.
  */
-export type ErrorFeedbackMode = { mode: 'none' } | { mode: 'ef' } | { mode: 'econtrol'; eta: number };
+export type ErrorFeedbackMode =
+  { mode: 'none' } | { mode: 'ef' } | { mode: 'econtrol'; eta: number };
 
 export class ErrorFeedback {
   private readonly residual = new Map<string, Float32Array>();

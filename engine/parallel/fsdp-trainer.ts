@@ -111,7 +111,10 @@ export class FsdpTrainer {
       const p = params[k]!;
       if (k === 0) h = tf.tidy(() => this.model.embed(p, idx));
       else if (k < U - 1) h = tf.tidy(() => this.model.block(p, inputs[k]));
-      else loss = tf.tidy(() => this.model.head(p, inputs[k], targets, tied ? params[0]![0] : undefined)).arraySync() as number;
+      else
+        loss = tf
+          .tidy(() => this.model.head(p, inputs[k], targets, tied ? params[0]![0] : undefined))
+          .arraySync() as number;
       // FULL_SHARD frees a unit's gathered parameters after use (the head is used again at once,
       // and tied embeddings stay with the root unit, as FSDP keeps shared parameters together).
       const keep = !this.plan.regatherInBackward || k === U - 1 || (tied && k === 0);
@@ -137,19 +140,30 @@ export class FsdpTrainer {
             this.model.head(ps.slice(0, p.length), x, targets, tied ? ps[p.length] : undefined),
           )(args);
         }
-        if (k === 0) return tf.grads((...ps: tf.Tensor[]) => this.model.embed(ps, idx))(p, upstream);
-        return tf.grads((x: tf.Tensor, ...ps: tf.Tensor[]) => this.model.block(ps, x))([inputs[k], ...p], upstream);
+        if (k === 0)
+          return tf.grads((...ps: tf.Tensor[]) => this.model.embed(ps, idx))(p, upstream);
+        return tf.grads((x: tf.Tensor, ...ps: tf.Tensor[]) => this.model.block(ps, x))(
+          [inputs[k], ...p],
+          upstream,
+        );
       });
       upstream?.dispose();
       const g = grads[k];
       const paramGrads = k === 0 ? out : out.slice(1, 1 + p.length);
       // Accumulate (buffers start at zero): with tied embeddings the head has already added its
       // d(wte) into the embedding unit's wte segment.
-      this.units[k].segments.forEach((s, i) => addInto(g, paramGrads[i].dataSync() as Float32Array, s.offset));
+      this.units[k].segments.forEach((s, i) =>
+        addInto(g, paramGrads[i].dataSync() as Float32Array, s.offset),
+      );
       if (tied && k === U - 1) addInto(grads[0], out[1 + p.length].dataSync() as Float32Array, 0); // wte is unit 0's first segment
       dy = k > 0 ? out[0] : undefined;
       tf.dispose(k === 0 ? out : out.slice(1));
-      reductions[k] = this.reducer.reduce(g, { comm: this.comm, plan: this.plan, unit: this.units[k], step });
+      reductions[k] = this.reducer.reduce(g, {
+        comm: this.comm,
+        plan: this.plan,
+        unit: this.units[k],
+        step,
+      });
       if (k !== 0 || !tied) {
         tf.dispose(p);
         params[k] = undefined;
@@ -165,7 +179,9 @@ export class FsdpTrainer {
     let sq = 0;
     for (const r of results) for (let i = 0; i < r.shard.length; i++) sq += r.shard[i] * r.shard[i];
     if (this.plan.shardGroup.length > 1) {
-      sq = (await this.wait(this.comm.allReduce(Float64ToF32(sq), { ranks: this.plan.shardGroup })))[0];
+      sq = (
+        await this.wait(this.comm.allReduce(Float64ToF32(sq), { ranks: this.plan.shardGroup }))
+      )[0];
     }
     const gradNorm = Math.sqrt(sq);
     const clip = gradNorm > this.train.gradClip ? this.train.gradClip / (gradNorm + 1e-6) : 1;

@@ -34,12 +34,17 @@ export interface GradientReducer {
 }
 
 /** Bytes one rank sends in a ring reduce-scatter / all-reduce of `bytes` over `n` ranks. */
-export const ringReduceScatterBytes = (bytes: number, n: number): number => (n > 1 ? (bytes * (n - 1)) / n : 0);
-export const ringAllReduceBytes = (bytes: number, n: number): number => 2 * ringReduceScatterBytes(bytes, n);
+export const ringReduceScatterBytes = (bytes: number, n: number): number =>
+  n > 1 ? (bytes * (n - 1)) / n : 0;
+export const ringAllReduceBytes = (bytes: number, n: number): number =>
+  2 * ringReduceScatterBytes(bytes, n);
 
 /** fp32 bytes the uncompressed FSDP reduction of one unit sends from this rank. */
 export function baselineBytes(unit: FlatUnit, plan: ShardPlan): number {
-  return ringReduceScatterBytes(unit.padded * 4, plan.shardGroup.length) + ringAllReduceBytes(unit.shardSize * 4, plan.replicaGroup.length);
+  return (
+    ringReduceScatterBytes(unit.padded * 4, plan.shardGroup.length) +
+    ringAllReduceBytes(unit.shardSize * 4, plan.replicaGroup.length)
+  );
 }
 
 /** Uncompressed FSDP: reduce-scatter (sum) in the shard group, all-reduce across replicas, average. */
@@ -48,8 +53,10 @@ export class FsdpBaselineReducer implements GradientReducer {
 
   async reduce(grad: Float32Array, { comm, plan, unit }: ReduceContext): Promise<ReduceResult> {
     let shard = grad;
-    if (plan.shardGroup.length > 1) shard = await comm.reduceScatter(grad, { ranks: plan.shardGroup, out: unit.gradShard });
-    if (plan.replicaGroup.length > 1) shard = await comm.allReduce(shard, { ranks: plan.replicaGroup });
+    if (plan.shardGroup.length > 1)
+      shard = await comm.reduceScatter(grad, { ranks: plan.shardGroup, out: unit.gradShard });
+    if (plan.replicaGroup.length > 1)
+      shard = await comm.allReduce(shard, { ranks: plan.replicaGroup });
     const scale = 1 / plan.world;
     for (let i = 0; i < shard.length; i++) shard[i] *= scale;
     const bytes = baselineBytes(unit, plan);

@@ -16,7 +16,10 @@ export interface ReducerEnv {
 export function errorFeedbackMode(method: RunMethod): ErrorFeedbackMode {
   const raw = method.errorFeedback ?? methodInfo(method.id).defaultErrorFeedback;
   const parsed = ErrorFeedbackSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`methods[${method.id}].errorFeedback: use "none", "ef" or {"mode":"econtrol","eta":0.5}`);
+  if (!parsed.success)
+    throw new Error(
+      `methods[${method.id}].errorFeedback: use "none", "ef" or {"mode":"econtrol","eta":0.5}`,
+    );
   const v = parsed.data;
   if (typeof v === 'string') return { mode: v };
   return v.mode === 'econtrol' ? { mode: 'econtrol', eta: v.eta } : { mode: v.mode };
@@ -26,8 +29,13 @@ export function createReducer(method: RunMethod, env: ReducerEnv): GradientReduc
   if (method.id === 'fsdp') return new FsdpBaselineReducer();
   const info = methodInfo(method.id);
   const compressor = info.create(parseMethodParams(method.id, method.params), env);
-  return new CompressedReducer(method.id, compressor, new ErrorFeedback(errorFeedbackMode(method)), {
-    relErrorEvery: env.relErrorEvery,
-    seed: env.seed,
-  });
+  return new CompressedReducer(
+    method.id,
+    compressor,
+    new ErrorFeedback(errorFeedbackMode(method)),
+    {
+      relErrorEvery: env.relErrorEvery,
+      seed: env.seed,
+    },
+  );
 }

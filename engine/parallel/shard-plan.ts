@@ -23,17 +23,39 @@ export interface ShardPlan {
   regatherInBackward: boolean;
 }
 
-export function makeShardPlan(strategy: ShardingStrategy, rank: number, world: number, nodes: number): ShardPlan {
-  if (world % nodes !== 0) throw new Error(`nodes (${nodes}) must divide the world size (${world})`);
+export function makeShardPlan(
+  strategy: ShardingStrategy,
+  rank: number,
+  world: number,
+  nodes: number,
+): ShardPlan {
+  if (world % nodes !== 0)
+    throw new Error(`nodes (${nodes}) must divide the world size (${world})`);
   const perNode = world / nodes;
   const all = Array.from({ length: world }, (_, r) => r);
   const node = Math.floor(rank / perNode);
   switch (strategy) {
     case 'FULL_SHARD':
     case 'SHARD_GRAD_OP':
-      return { strategy, rank, world, shardGroup: all, replicaGroup: [rank], shardIndex: rank, regatherInBackward: strategy === 'FULL_SHARD' };
+      return {
+        strategy,
+        rank,
+        world,
+        shardGroup: all,
+        replicaGroup: [rank],
+        shardIndex: rank,
+        regatherInBackward: strategy === 'FULL_SHARD',
+      };
     case 'NO_SHARD':
-      return { strategy, rank, world, shardGroup: [rank], replicaGroup: all, shardIndex: 0, regatherInBackward: false };
+      return {
+        strategy,
+        rank,
+        world,
+        shardGroup: [rank],
+        replicaGroup: all,
+        shardIndex: 0,
+        regatherInBackward: false,
+      };
     case 'HYBRID_SHARD':
       return {
         strategy,

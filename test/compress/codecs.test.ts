@@ -8,8 +8,16 @@ import { gaussian } from '../../engine/util/rng.js';
 import { localComms } from '../helpers/local-comm.js';
 
 const env = { world: 4, warmupSteps: 0, gradClip: 1e9 };
-const make = (id: string, params: Record<string, unknown> = {}): Compressor => methodInfo(id).create(parseMethodParams(id, params), env);
-const ctx = (over: Partial<CodecContext> = {}): CodecContext => ({ key: 't', step: 0, rank: 0, sharedSeed: 11, localSeed: 12, ...over });
+const make = (id: string, params: Record<string, unknown> = {}): Compressor =>
+  methodInfo(id).create(parseMethodParams(id, params), env);
+const ctx = (over: Partial<CodecContext> = {}): CodecContext => ({
+  key: 't',
+  step: 0,
+  rank: 0,
+  sharedSeed: 11,
+  localSeed: 12,
+  ...over,
+});
 
 function randn(n: number, seed: number, scale = 1): Float32Array {
   const g = gaussian(seed);
@@ -26,7 +34,8 @@ function relErr(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(num / den);
 }
 
-const roundTrip = (c: Compressor, x: Float32Array, cx = ctx()): Float32Array => c.decode(c.encode(x, cx), x.length, cx);
+const roundTrip = (c: Compressor, x: Float32Array, cx = ctx()): Float32Array =>
+  c.decode(c.encode(x, cx), x.length, cx);
 
 describe('codec round trips', () => {
   const x = randn(100_003, 1, 0.01);
@@ -42,7 +51,9 @@ describe('codec round trips', () => {
     expect(i8.encode(x, ctx()).byteLength).toBe(Math.ceil(x.length / 256) * 4 + x.length);
     const i4 = make('int4');
     expect(relErr(roundTrip(i4, x), x)).toBeLessThan(0.15);
-    expect(i4.encode(x, ctx()).byteLength).toBe(Math.ceil(x.length / 256) * 4 + Math.ceil(x.length / 2));
+    expect(i4.encode(x, ctx()).byteLength).toBe(
+      Math.ceil(x.length / 256) * 4 + Math.ceil(x.length / 2),
+    );
   });
 
   it('top-k keeps exactly the k largest magnitudes and nothing else', () => {
@@ -60,7 +71,7 @@ describe('codec round trips', () => {
     expect(topKIndices(Float32Array.of(1, -5, 5, 2), 2)).toEqual(Uint32Array.of(1, 2));
   });
 
-  it('signSGD keeps signs and each block\'s mean magnitude (1 bit per value)', () => {
+  it("signSGD keeps signs and each block's mean magnitude (1 bit per value)", () => {
     const c = make('signsgd', { block: 64 });
     const y = roundTrip(c, x);
     for (let i = 0; i < 1000; i++) expect(Math.sign(y[i])).toBe(Math.sign(x[i]) || 1);
@@ -71,29 +82,36 @@ describe('codec round trips', () => {
       l1y += Math.abs(y[i]);
     }
     expect(l1y).toBeCloseTo(l1x, 5);
-    expect(c.encode(x, ctx()).byteLength).toBe(Math.ceil(x.length / 64) * 4 + Math.ceil(x.length / 8));
+    expect(c.encode(x, ctx()).byteLength).toBe(
+      Math.ceil(x.length / 64) * 4 + Math.ceil(x.length / 8),
+    );
   });
 
-  it.each(['qsgd', 'terngrad'])('%s is unbiased: the mean of 2000 draws approaches the input', (id) => {
-    const c = make(id);
-    const v = randn(64, 5);
-    const mean = new Float64Array(v.length);
-    const draws = 2000;
-    for (let d = 0; d < draws; d++) {
-      const y = roundTrip(c, v, ctx({ localSeed: 1000 + d }));
-      for (let i = 0; i < v.length; i++) mean[i] += y[i] / draws;
-    }
-    // Per-coordinate variance is at most (bucket scale)^2; 2000 draws shrink its std by ~45x.
-    let scale = 0;
-    for (const a of v) scale = Math.max(scale, Math.abs(a));
-    const norm = Math.sqrt(v.reduce((a, b) => a + b * b, 0));
-    const tol = (4 * Math.max(scale, norm / 16)) / Math.sqrt(draws);
-    for (let i = 0; i < v.length; i++) expect(Math.abs(mean[i] - v[i])).toBeLessThan(tol);
-  });
+  it.each(['qsgd', 'terngrad'])(
+    '%s is unbiased: the mean of 2000 draws approaches the input',
+    (id) => {
+      const c = make(id);
+      const v = randn(64, 5);
+      const mean = new Float64Array(v.length);
+      const draws = 2000;
+      for (let d = 0; d < draws; d++) {
+        const y = roundTrip(c, v, ctx({ localSeed: 1000 + d }));
+        for (let i = 0; i < v.length; i++) mean[i] += y[i] / draws;
+      }
+      // Per-coordinate variance is at most (bucket scale)^2; 2000 draws shrink its std by ~45x.
+      let scale = 0;
+      for (const a of v) scale = Math.max(scale, Math.abs(a));
+      const norm = Math.sqrt(v.reduce((a, b) => a + b * b, 0));
+      const tol = (4 * Math.max(scale, norm / 16)) / Math.sqrt(draws);
+      for (let i = 0; i < v.length; i++) expect(Math.abs(mean[i] - v[i])).toBeLessThan(tol);
+    },
+  );
 
   it('every registered method validates its parameters by name', () => {
     expect(() => parseMethodParams('topk', { ratio: 2 })).toThrow(/methods\[topk\]\.params\.ratio/);
-    expect(() => parseMethodParams('powersgd', { rank: 0 })).toThrow(/methods\[powersgd\]\.params\.rank/);
+    expect(() => parseMethodParams('powersgd', { rank: 0 })).toThrow(
+      /methods\[powersgd\]\.params\.rank/,
+    );
     expect(() => methodInfo('zip')).toThrow(/unknown method "zip"/);
     for (const m of METHODS) expect(() => parseMethodParams(m.id, {})).not.toThrow();
   });
@@ -103,15 +121,26 @@ describe('summable formats: the aggregate of encodings is the encoding of the su
   const inputs = [0, 1, 2, 3].map((r) => randn(4097, 20 + r, 0.1));
   const sum = inputs[0].map((_, i) => inputs.reduce((a, x) => a + x[i], 0));
 
-  it.each(['fp16', 'bf16'])('%s: aggregate without decoding matches the sum to the format precision', (id) => {
-    const c = make(id);
-    const agg = c.aggregate!(inputs.map((x) => c.encode(x, ctx())), sum.length);
-    expect(relErr(c.decode(agg, sum.length, ctx()), sum)).toBeLessThan(id === 'fp16' ? 2e-3 : 2e-2);
-  });
+  it.each(['fp16', 'bf16'])(
+    '%s: aggregate without decoding matches the sum to the format precision',
+    (id) => {
+      const c = make(id);
+      const agg = c.aggregate!(
+        inputs.map((x) => c.encode(x, ctx())),
+        sum.length,
+      );
+      expect(relErr(c.decode(agg, sum.length, ctx()), sum)).toBeLessThan(
+        id === 'fp16' ? 2e-3 : 2e-2,
+      );
+    },
+  );
 
   it('random-k: shared positions make the aggregate exactly the encoding of the sum', () => {
     const c = make('randomk', { ratio: 0.05 });
-    const agg = c.aggregate!(inputs.map((x) => c.encode(x, ctx())), sum.length);
+    const agg = c.aggregate!(
+      inputs.map((x) => c.encode(x, ctx())),
+      sum.length,
+    );
     const direct = c.encode(sum, ctx());
     const a = new Float32Array(agg.buffer);
     const d = new Float32Array(direct.slice().buffer);
@@ -122,21 +151,34 @@ describe('summable formats: the aggregate of encodings is the encoding of the su
     ['int8', 'agreed', 2e-2],
     ['int4', 'agreed', 0.2],
     ['randomk', undefined, 0],
-  ] as const)('%s %s over 4 ranks (rounds): owners get the sum of what every rank sent', async (id, scale, _tol) => {
-    const c = make(id, scale ? { scale } : { ratio: 0.05 });
-    const comms = localComms(4);
-    const chunks = chunkOffsets(sum.length, 4, 1);
-    const results = await Promise.all(
-      comms.map((comm, r) => c.communicate!(inputs[r], { comm, group: [0, 1, 2, 3], index: r, chunks, segments: [], ctx: ctx({ key: 'u0', rank: r }) })),
-    );
-    const sentSum = new Float32Array(sum.length);
-    for (const res of results) for (let i = 0; i < sum.length; i++) sentSum[i] += res.sent[i];
-    results.forEach((res, r) => {
-      const want = sentSum.subarray(chunks[r], chunks[r + 1]);
-      for (let i = 0; i < want.length; i++) expect(Math.abs(res.chunk[i] - want[i])).toBeLessThan(1e-5);
-    });
-    if (id !== 'randomk') expect(relErr(Float32Array.from(sentSum), sum)).toBeLessThan(_tol);
-  });
+  ] as const)(
+    '%s %s over 4 ranks (rounds): owners get the sum of what every rank sent',
+    async (id, scale, _tol) => {
+      const c = make(id, scale ? { scale } : { ratio: 0.05 });
+      const comms = localComms(4);
+      const chunks = chunkOffsets(sum.length, 4, 1);
+      const results = await Promise.all(
+        comms.map((comm, r) =>
+          c.communicate!(inputs[r], {
+            comm,
+            group: [0, 1, 2, 3],
+            index: r,
+            chunks,
+            segments: [],
+            ctx: ctx({ key: 'u0', rank: r }),
+          }),
+        ),
+      );
+      const sentSum = new Float32Array(sum.length);
+      for (const res of results) for (let i = 0; i < sum.length; i++) sentSum[i] += res.sent[i];
+      results.forEach((res, r) => {
+        const want = sentSum.subarray(chunks[r], chunks[r + 1]);
+        for (let i = 0; i < want.length; i++)
+          expect(Math.abs(res.chunk[i] - want[i])).toBeLessThan(1e-5);
+      });
+      if (id !== 'randomk') expect(relErr(Float32Array.from(sentSum), sum)).toBeLessThan(_tol);
+    },
+  );
 });
 
 describe('PowerSGD', () => {
@@ -147,13 +189,24 @@ describe('PowerSGD', () => {
     const A = randn(n * r, 3);
     const B = randn(m * r, 4);
     const M = new Float32Array(n * m);
-    for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) for (let c = 0; c < r; c++) M[i * m + j] += A[i * r + c] * B[j * r + c];
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < m; j++)
+        for (let c = 0; c < r; c++) M[i * m + j] += A[i * r + c] * B[j * r + c];
     const halves = [M.map((v) => v * 0.25), M.map((v) => v * 0.75)];
     const c = createPowerSgd(r);
     const comms = localComms(2);
     const chunks = chunkOffsets(n * m, 2, 1);
     const res = await Promise.all(
-      comms.map((comm, k) => c.communicate!(halves[k], { comm, group: [0, 1], index: k, chunks, segments: [{ offset: 0, shape: [n, m] }], ctx: ctx({ key: 'w' }) })),
+      comms.map((comm, k) =>
+        c.communicate!(halves[k], {
+          comm,
+          group: [0, 1],
+          index: k,
+          chunks,
+          segments: [{ offset: 0, shape: [n, m] }],
+          ctx: ctx({ key: 'w' }),
+        }),
+      ),
     );
     const got = new Float32Array(n * m);
     got.set(res[0].chunk, 0);

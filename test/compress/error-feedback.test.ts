@@ -59,7 +59,9 @@ describe('error feedback off', () => {
 describe('DGC', () => {
   it('warms sparsity up through 75 %, 93.75 %, 98.4375 %, 99.6 % to the final value', () => {
     const o = { sparsity: 0.999, warmupSteps: 8 };
-    expect([0, 2, 4, 6, 8, 100].map((s) => dgcSparsity(s, o))).toEqual([0.75, 0.9375, 0.984375, 0.996, 0.999, 0.999]);
+    expect([0, 2, 4, 6, 8, 100].map((s) => dgcSparsity(s, o))).toEqual([
+      0.75, 0.9375, 0.984375, 0.996, 0.999, 0.999,
+    ]);
   });
 
   it('sends the largest accumulated velocities and masks momentum where it sent', () => {

@@ -5,11 +5,27 @@ const { home, cleanup } = tempHome();
 afterAll(cleanup);
 
 const STEPS = 20;
-const base = { model: { preset: 'nano' as const }, train: { steps: STEPS, lr: 3e-3, warmupSteps: 5 }, network: { intra: 'off', inter: 'off' } };
+const base = {
+  model: { preset: 'nano' as const },
+  train: { steps: STEPS, lr: 3e-3, warmupSteps: 5 },
+  network: { intra: 'off', inter: 'off' },
+};
 
-async function losses(world: number, batchPerRank: number, sharding: string, nodes = 1, tied = false): Promise<number[]> {
+async function losses(
+  world: number,
+  batchPerRank: number,
+  sharding: string,
+  nodes = 1,
+  tied = false,
+): Promise<number[]> {
   const r = await runProfile(
-    { ...base, name: `eq-${world}-${sharding}`, model: { preset: 'nano', tied }, train: { ...base.train, batchPerRank }, parallel: { worldSize: world, nodes, sharding: sharding as 'FULL_SHARD' } },
+    {
+      ...base,
+      name: `eq-${world}-${sharding}`,
+      model: { preset: 'nano', tied },
+      train: { ...base.train, batchPerRank },
+      parallel: { worldSize: world, nodes, sharding: sharding as 'FULL_SHARD' },
+    },
     home,
   );
   expect(r.summary.status, r.summary.error).toBe('completed');
@@ -35,10 +51,13 @@ describe('sharded training equals single-process training (same model, seed and 
     ['SHARD_GRAD_OP', 1],
     ['NO_SHARD', 1],
     ['HYBRID_SHARD', 2],
-  ] as const)('world 4 %s (nodes %i): losses within 1e-4 relative over 20 steps', async (sharding, nodes) => {
-    const curve = await losses(4, 2, sharding, nodes);
-    expect(maxRelDiff(curve, reference)).toBeLessThan(1e-4);
-  });
+  ] as const)(
+    'world 4 %s (nodes %i): losses within 1e-4 relative over 20 steps',
+    async (sharding, nodes) => {
+      const curve = await losses(4, 2, sharding, nodes);
+      expect(maxRelDiff(curve, reference)).toBeLessThan(1e-4);
+    },
+  );
 
   it('tied embeddings: world 4 FULL_SHARD equals world 1', async () => {
     const one = await losses(1, 8, 'FULL_SHARD', 1, true);

@@ -3,7 +3,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../engine/model/backend.js';
 import { Gpt, initUnit, unitNumel, type GptConfig } from '../../engine/model/gpt.js';
 import { FsdpTrainer } from '../../engine/parallel/fsdp-trainer.js';
-import type { GradientReducer, ReduceContext, ReduceResult } from '../../engine/parallel/grad-reducer.js';
+import type {
+  GradientReducer,
+  ReduceContext,
+  ReduceResult,
+} from '../../engine/parallel/grad-reducer.js';
 import { makeShardPlan } from '../../engine/parallel/shard-plan.js';
 import type { Comm } from '../../engine/parallel/types.js';
 
@@ -23,7 +27,13 @@ class CapturingReducer implements GradientReducer {
   grads = new Map<number, Float32Array>();
   async reduce(grad: Float32Array, ctx: ReduceContext): Promise<ReduceResult> {
     this.grads.set(ctx.unit.index, grad.slice(0, ctx.unit.numel));
-    return { shard: new Float32Array(ctx.unit.shardSize), rawBytes: 0, wireBytes: 0, encodeMs: 0, decodeMs: 0 };
+    return {
+      shard: new Float32Array(ctx.unit.shardSize),
+      rawBytes: 0,
+      wireBytes: 0,
+      encodeMs: 0,
+      decodeMs: 0,
+    };
   }
 }
 
@@ -36,9 +46,20 @@ describe.each([false, true])('per-unit backward with recomputation (tied=%s)', (
     const config: GptConfig = { vocab: 11, seqLen: 8, layers: 2, dModel: 16, heads: 2, tied };
     const model = new Gpt(config);
     const reducer = new CapturingReducer();
-    const trainer = new FsdpTrainer(model, soloComm, makeShardPlan('FULL_SHARD', 0, 1, 1), reducer, {
-      steps: 1, lr: 0, warmupSteps: 0, weightDecay: 0, gradClip: 1e9, seed: 3,
-    });
+    const trainer = new FsdpTrainer(
+      model,
+      soloComm,
+      makeShardPlan('FULL_SHARD', 0, 1, 1),
+      reducer,
+      {
+        steps: 1,
+        lr: 0,
+        warmupSteps: 0,
+        weightDecay: 0,
+        gradClip: 1e9,
+        seed: 3,
+      },
+    );
     const B = 3;
     const x = Int32Array.from({ length: B * 8 }, (_, i) => (i * 7 + 3) % 11);
     const y = Int32Array.from({ length: B * 8 }, (_, i) => (i * 5 + 1) % 11);
@@ -75,7 +96,9 @@ describe.each([false, true])('per-unit backward with recomputation (tied=%s)', (
       for (const p of u.params) {
         const want = grads[at++].dataSync();
         for (let i = 0; i < want.length; i++) {
-          expect(Math.abs(got[off + i] - want[i]), `${u.name}.${p.name}[${i}]`).toBeLessThan(1e-5 + 1e-3 * Math.abs(want[i]));
+          expect(Math.abs(got[off + i] - want[i]), `${u.name}.${p.name}[${i}]`).toBeLessThan(
+            1e-5 + 1e-3 * Math.abs(want[i]),
+          );
         }
         off += want.length;
       }

@@ -22,7 +22,12 @@ describe('launcher', () => {
   it('a crashed rank fails the run within 5 s with its last log lines, and leaves no process', async () => {
     let crashSeenAt = 0;
     const r = await runProfile(
-      { name: 'crash', model: { preset: 'nano' }, train: { steps: 30, batchPerRank: 4 }, parallel: { worldSize: 3 } },
+      {
+        name: 'crash',
+        model: { preset: 'nano' },
+        train: { steps: 30, batchPerRank: 4 },
+        parallel: { worldSize: 3 },
+      },
       home,
       {
         env: { GRADBENCH_FAULT: 'crash:1:3' },
@@ -45,7 +50,12 @@ describe('launcher', () => {
 
   it('cancel ends the run as cancelled and leaves no process', async () => {
     const r = await runProfile(
-      { name: 'cancel', model: { preset: 'nano' }, train: { steps: 500, batchPerRank: 4 }, parallel: { worldSize: 2 } },
+      {
+        name: 'cancel',
+        model: { preset: 'nano' },
+        train: { steps: 500, batchPerRank: 4 },
+        parallel: { worldSize: 2 },
+      },
       home,
       { onEvent: (e, cancel) => e.type === 'progress' && e.step === 2 && cancel() },
     );
@@ -56,7 +66,12 @@ describe('launcher', () => {
 
   it('trains micro on the shipped corpus: loss falls by at least 30 %', async () => {
     const r = await runProfile(
-      { name: 'micro-learns', model: { preset: 'micro' }, train: { steps: 50, batchPerRank: 4, lr: 6e-3, warmupSteps: 5 }, parallel: { worldSize: 2 } },
+      {
+        name: 'micro-learns',
+        model: { preset: 'micro' },
+        train: { steps: 50, batchPerRank: 4, lr: 6e-3, warmupSteps: 5 },
+        parallel: { worldSize: 2 },
+      },
       home,
     );
     expect(r.summary.status, r.summary.error).toBe('completed');
@@ -70,19 +85,35 @@ describe('gradbench run (CLI)', () => {
   it('prints every invalid field of a broken profile, exits non-zero, writes nothing', async () => {
     const { home: h, cleanup: done } = tempHome();
     const bad = path.join(h, 'bad.json');
-    writeFileSync(bad, JSON.stringify({ name: 'bad!', parallel: { worldSize: 3, nodes: 2 }, train: { steps: -1, lr: 'fast' }, backend: 'tpu' }));
-    const err = await run(process.execPath, [cli, 'run', bad], { env: { ...process.env, GRADBENCH_HOME: h } }).catch((e: { code: number; stderr: string }) => e);
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        name: 'bad!',
+        parallel: { worldSize: 3, nodes: 2 },
+        train: { steps: -1, lr: 'fast' },
+        backend: 'tpu',
+      }),
+    );
+    const err = await run(process.execPath, [cli, 'run', bad], {
+      env: { ...process.env, GRADBENCH_HOME: h },
+    }).catch((e: { code: number; stderr: string }) => e);
     expect((err as { code: number }).code).toBe(1);
     const stderr = (err as { stderr: string }).stderr;
-    for (const field of ['name:', 'train.steps:', 'train.lr:', 'backend:']) expect(stderr).toContain(field);
+    for (const field of ['name:', 'train.steps:', 'train.lr:', 'backend:'])
+      expect(stderr).toContain(field);
     expect(existsSync(path.join(h, 'runs')) ? readdirSync(path.join(h, 'runs')) : []).toEqual([]);
     done();
   });
 
   it('runs a built-in profile to the end and prints where the results are', async () => {
-    const { stdout } = await run(process.execPath, [cli, 'run', 'default', '--steps', '4'], { env: { ...process.env, GRADBENCH_HOME: home } });
+    const { stdout } = await run(process.execPath, [cli, 'run', 'default', '--steps', '4'], {
+      env: { ...process.env, GRADBENCH_HOME: home },
+    });
     const dir = /results: (.+)/.exec(stdout)![1].trim();
-    expect(JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8'))).toMatchObject({ status: 'completed', methods: [{ method: 'fsdp', steps: 4 }] });
+    expect(JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8'))).toMatchObject({
+      status: 'completed',
+      methods: [{ method: 'fsdp', steps: 4 }],
+    });
     const lines = readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
     expect(lines).toHaveLength(8); // 4 steps x 2 ranks
   });

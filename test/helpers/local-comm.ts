@@ -10,18 +10,35 @@ export function localComms(world: number): Comm[] {
   return createLocalMesh(world).map((t) => {
     const c = new Collectives(t, topo);
     const copy = (a: CommArray): Uint8Array => new Uint8Array(bytesOf(a));
-    const as = <T extends CommArray>(like: T, b: Uint8Array, dtype?: DType): T => viewAs(dtype ?? dtypeOf(like), new Uint8Array(b)) as T;
+    const as = <T extends CommArray>(like: T, b: Uint8Array, dtype?: DType): T =>
+      viewAs(dtype ?? dtypeOf(like), new Uint8Array(b)) as T;
     return {
       rank: t.rank,
       world,
       stats: { ops: 0, busyMs: 0 },
-      async allReduce<T extends CommArray>(data: T, o: { op?: 'sum' | 'max'; ranks?: number[]; dtype?: DType } = {}) {
-        const out = await c.allReduce(copy(data), o.dtype ?? dtypeOf(data), o.op ?? 'sum', 'ring', o.ranks);
+      async allReduce<T extends CommArray>(
+        data: T,
+        o: { op?: 'sum' | 'max'; ranks?: number[]; dtype?: DType } = {},
+      ) {
+        const out = await c.allReduce(
+          copy(data),
+          o.dtype ?? dtypeOf(data),
+          o.op ?? 'sum',
+          'ring',
+          o.ranks,
+        );
         bytesOf(data).set(out);
         return data;
       },
-      async reduceScatter<T extends CommArray>(data: T, o: { ranks?: number[]; dtype?: DType } = {}) {
-        return as(data, await c.reduceScatter(copy(data), o.dtype ?? dtypeOf(data), 'sum', o.ranks), o.dtype);
+      async reduceScatter<T extends CommArray>(
+        data: T,
+        o: { ranks?: number[]; dtype?: DType } = {},
+      ) {
+        return as(
+          data,
+          await c.reduceScatter(copy(data), o.dtype ?? dtypeOf(data), 'sum', o.ranks),
+          o.dtype,
+        );
       },
       async allGather<T extends CommArray>(chunk: T, total: number, ranks?: number[]) {
         return as(chunk, await c.allGather(copy(chunk), dtypeOf(chunk), total, ranks));

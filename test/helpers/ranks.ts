@@ -1,9 +1,16 @@
 import { compiledFile } from '../../engine/runtime-path.js';
-import { pidAlive, spawnRanks, type RankProcess, type SpawnRanksOptions } from '../../engine/launch/local-ranks.js';
+import {
+  pidAlive,
+  spawnRanks,
+  type RankProcess,
+  type SpawnRanksOptions,
+} from '../../engine/launch/local-ranks.js';
 
 export const commCheckScript = (): string => compiledFile('engine/comm/comm-check.ts');
 
-export async function runRanks(opts: Omit<SpawnRanksOptions, 'script'> & { script?: string }): Promise<RankProcess[]> {
+export async function runRanks(
+  opts: Omit<SpawnRanksOptions, 'script'> & { script?: string },
+): Promise<RankProcess[]> {
   return spawnRanks({ script: opts.script ?? commCheckScript(), ...opts });
 }
 

@@ -42,5 +42,10 @@ export async function runProfile(
 
 /** Mean loss per step over ranks, from progress events of one method. */
 export function lossCurve(events: RunEvent[], method = 'fsdp'): number[] {
-  return events.filter((e): e is Extract<RunEvent, { type: 'progress' }> => e.type === 'progress' && e.method === method).map((e) => e.loss);
+  return events
+    .filter(
+      (e): e is Extract<RunEvent, { type: 'progress' }> =>
+        e.type === 'progress' && e.method === method,
+    )
+    .map((e) => e.loss);
 }
