@@ -329,21 +329,25 @@ export class Collectives {
    * Reduces to `root` (reduce-scatter, then every rank sends its reduced chunk to the root).
    * The root gets the full reduced vector; other ranks get null. `buf` is clobbered.
    */
-  async reduce(buf: Uint8Array, dtype: DType, op: ReduceOp, root: number): Promise<Uint8Array | null> {
+  async reduce(buf: Uint8Array, dtype: DType, op: ReduceOp, root: number, ranks?: readonly number[]): Promise<Uint8Array | null> {
     checkOpSupported(dtype, op);
     this.checkRoot(root);
+    const g = this.group(ranks);
+    const rootIndex = g.ranks.indexOf(root);
+    if (rootIndex < 0) throw new Error(`root ${root} is not in group [${g.ranks.join(', ')}]`);
     const tag = this.nextTag();
-    const offs = chunkOffsets(elementCount(buf, dtype), this.world, DTYPE_BYTES[dtype]);
-    await ringReduceScatter(this.worldGroup, tag, buf, offs, dtype, op);
-    if (this.rank !== root) {
-      await this.transport.send(root, tag + 1, buf.subarray(offs[this.rank], offs[this.rank + 1]));
+    const offs = chunkOffsets(elementCount(buf, dtype), g.size, DTYPE_BYTES[dtype]);
+    await ringReduceScatter(g, tag, buf, offs, dtype, op);
+    if (g.index !== rootIndex) {
+      await g.send(rootIndex, tag + 1, buf.subarray(offs[g.index], offs[g.index + 1]));
       return null;
     }
     await Promise.all(
-      Array.from({ length: this.world }, async (_, r) => {
-        if (r === root) return;
-        const got = await this.transport.recv(r, tag + 1);
-        buf.set(got.subarray(0, offs[r + 1] - offs[r]), offs[r]);
+      Array.from({ length: g.size }, async (_, j) => {
+        if (j === rootIndex) return;
+        const target = buf.subarray(offs[j], offs[j + 1]);
+        const got = await g.recv(j, tag + 1, target);
+        if (got.buffer !== target.buffer || got.byteOffset !== target.byteOffset) target.set(got.subarray(0, target.byteLength));
       }),
     );
     return buf;

@@ -228,7 +228,7 @@ export class CommClient {
 
   /** Reduce to `root`: the root's `data` holds the result (and is returned); null elsewhere. */
   async reduce<T extends CommArray>(data: T, root: number, opts: OpOptions = {}): Promise<T | null> {
-    const m = await this.submit('reduce', data, { reduceOp: opts.op ?? 'sum', root, ...(opts.dtype ? { dtype: opts.dtype } : {}) });
+    const m = await this.submit('reduce', data, { reduceOp: opts.op ?? 'sum', root, ranks: opts.ranks, ...(opts.dtype ? { dtype: opts.dtype } : {}) });
     if (!m.data) {
       this.release(m.staging.buffer as ArrayBuffer);
       return null;

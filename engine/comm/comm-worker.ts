@@ -51,7 +51,7 @@ async function run(req: OpRequest): Promise<void> {
       parts = await c.allToAllV(req.parts ?? [], req.ranks);
       break;
     case 'reduce':
-      result = await c.reduce(req.data, req.dtype, req.reduceOp, req.root);
+      result = await c.reduce(req.data, req.dtype, req.reduceOp, req.root, req.ranks);
       break;
     case 'broadcast':
       result = await c.broadcast(req.data, req.root);
