@@ -117,6 +117,7 @@ async function main(): Promise<void> {
       lr: s.lr,
       gradNorm: s.gradNorm,
       ...(s.relError !== undefined ? { relError: s.relError } : {}),
+      ...(s.stats ? { stats: s.stats } : {}),
     };
     emit({ ev: 'step', ...line });
   }

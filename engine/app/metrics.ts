@@ -21,6 +21,8 @@ export const MetricLineSchema = z.object({
   backend: z.string(),
   lr: z.number().optional(),
   gradNorm: z.number().optional(),
+  /** Method-specific figures, e.g. { peelRate } for sketch-based methods. */
+  stats: z.record(z.string(), z.number()).optional(),
 });
 export type MetricLine = z.infer<typeof MetricLineSchema>;
 

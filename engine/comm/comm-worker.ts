@@ -90,6 +90,7 @@ port.on('message', (msg: ToWorker) => {
     case 'op':
       queue = queue.then(() =>
         run(msg).catch((e: Error) => {
+          group?.mesh.releaseBuffer(msg.data.buffer, e.message);
           post({ kind: 'opError', id: msg.id, message: e.message, peer: e instanceof PeerError ? e.peer : undefined, staging: msg.data }, [msg.data.buffer as ArrayBuffer]);
         }),
       );

@@ -7,7 +7,7 @@
  * make us allocate more than a few KiB nor hold the socket open past the handshake timeout.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { Pacer, type LinkSpec } from './emulation.js';
 import {
   FrameDecoder,
@@ -164,6 +164,73 @@ export function connectHandshake(socket: Socket, hello: Hello, timeoutMs = DEFAU
   });
 }
 
+/** Scratch read size between frames: holds many small frames, or a header and the start of a payload. */
+const READ_SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * Socket reads into memory we choose (net's `onread`) instead of a fresh 64 KiB buffer per read:
+ * payload bytes go straight from the kernel into their message buffer (usually the destination a
+ * receive asked for), and everything else lands in one reused scratch buffer, so receiving
+ * allocates nothing per read. Until a decoder is attached (during the handshake), reads are
+ * re-emitted as ordinary 'data' events.
+ */
+export class ReadRouter {
+  private readonly scratch = Buffer.allocUnsafe(READ_SCRATCH_BYTES);
+  private decoder: FrameDecoder | undefined;
+  private socket: Socket | undefined;
+  private current: Uint8Array = this.scratch;
+
+  /** The `onread` option for net.connect / new net.Socket. */
+  readonly onread = {
+    buffer: (): Uint8Array => this.next(),
+    callback: (nread: number, buf: Uint8Array): boolean => {
+      const chunk = Buffer.from(buf.buffer, buf.byteOffset, nread);
+      if (this.decoder) this.decoder.push(chunk);
+      else this.socket?.emit('data', Buffer.from(chunk));
+      return true;
+    },
+  };
+
+  bind(socket: Socket): Socket {
+    this.socket = socket;
+    return socket;
+  }
+
+  attach(decoder: FrameDecoder): void {
+    decoder.reusedChunks = true;
+    this.decoder = decoder;
+  }
+
+  /** True while the next read would land inside `buffer` (memory the caller must not give away). */
+  readsInto(buffer: ArrayBufferLike): boolean {
+    return this.current.buffer === buffer;
+  }
+
+  private next(): Uint8Array {
+    this.current = this.decoder?.readTarget() ?? this.scratch;
+    return this.current;
+  }
+}
+
+/** Connects with reads routed through a ReadRouter. */
+export function connectRouted(host: string, port: number, router: ReadRouter): Socket {
+  return router.bind(net.connect({ host, port, onread: router.onread }));
+}
+
+/**
+ * Moves an accepted socket's connection onto a new Socket whose reads go through `router` (a
+ * server cannot give its sockets `onread`). Returns undefined, leaving `socket` as it is, when the
+ * socket has data or writes in flight that a move could lose.
+ */
+export function adoptRouted(socket: Socket, router: ReadRouter): Socket | undefined {
+  const s = socket as Socket & { _handle?: unknown };
+  const handle = s._handle;
+  if (!handle || socket.destroyed || socket.readableLength > 0 || socket.writableLength > 0 || socket.connecting) return undefined;
+  s._handle = null;
+  socket.destroy(); // without its handle this only retires the old object (and its server count)
+  return router.bind(new net.Socket({ handle, readable: true, writable: true, onread: router.onread } as net.SocketConstructorOpts));
+}
+
 export interface LinkOptions {
   allowedTypes: ReadonlySet<MsgType>;
   maxMessageBytes?: number;
@@ -176,6 +243,8 @@ export interface LinkOptions {
   allocate?: (type: MsgType, tag: number, total: number) => Buffer | undefined;
   /** Called once when the link ends; `err` is undefined for an orderly local close. */
   onClose: (err: Error | undefined) => void;
+  /** The socket's reads go through this router (see ReadRouter) rather than 'data' events. */
+  router?: ReadRouter;
 }
 
 /** An authenticated connection: framed sends (optionally paced), decoded receives. */
@@ -212,7 +281,8 @@ export class Link {
       (err) => this.fail(err),
       opts.allocate,
     );
-    socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    if (opts.router) opts.router.attach(this.decoder);
+    else socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
     socket.on('error', (e) => this.fail(e));
     socket.on('close', () => {
       if (this.closingLocally) this.end(undefined);
@@ -278,6 +348,16 @@ export class Link {
     const reason = new Error(`link closed while sending${err ? `: ${err.message}` : ''}`);
     for (const reject of this.unsent) reject(reason);
     this.unsent.clear();
+  }
+
+  /** True while an incoming message is being read straight into `buffer`. */
+  readsInto(buffer: ArrayBufferLike): boolean {
+    return !this.closed && !!this.opts.router?.readsInto(buffer);
+  }
+
+  /** Stops reading at once: no byte is written into any receive buffer after this. */
+  stopReading(): void {
+    if (!this.socket.destroyed) this.socket.pause();
   }
 
   /** Orderly local close: the peer sees EOF, we report no error. */

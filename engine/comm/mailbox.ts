@@ -41,9 +41,18 @@ export class Mailbox {
    */
   claim(peer: number, tag: number, total: number): Buffer | undefined {
     const head = this.waiting.get(`${peer}:${tag}`)?.[0];
-    if (!head?.into || head.claimed || head.into.byteLength !== total || this.queued.has(`${peer}:${tag}`)) return undefined;
+    if (!head?.into || head.claimed || head.into.buffer.byteLength === 0 || head.into.byteLength !== total || this.queued.has(`${peer}:${tag}`)) return undefined;
     head.claimed = true;
     return Buffer.from(head.into.buffer, head.into.byteOffset, head.into.byteLength);
+  }
+
+  /** Receives that asked for a destination inside `buffer` stop waiting (the buffer is going away). */
+  forget(buffer: ArrayBufferLike): void {
+    for (const [key, ws] of this.waiting) {
+      const keep = ws.filter((w) => w.into?.buffer !== buffer);
+      if (keep.length === 0) this.waiting.delete(key);
+      else if (keep.length !== ws.length) this.waiting.set(key, keep);
+    }
   }
 
   take(peer: number, tag: number, into?: Uint8Array): Promise<Buffer> {

@@ -8,7 +8,7 @@
  */
 import net from 'node:net';
 import { Topology, linkSpecFor, type NetworkConfig } from './emulation.js';
-import { Link, acceptHandshake, connectHandshake, withToken } from './link.js';
+import { Link, ReadRouter, acceptHandshake, adoptRouted, connectHandshake, connectRouted, withToken } from './link.js';
 import { Mailbox } from './mailbox.js';
 import { StoreTimeoutError, type StoreClient } from './store.js';
 import { PeerError, type PeerTransport } from './transport.js';
@@ -122,7 +122,8 @@ export class TcpMesh implements PeerTransport {
     const sep = addr.lastIndexOf(':');
     const host = addr.slice(0, sep);
     const port = Number(addr.slice(sep + 1));
-    const socket = net.connect({ host, port });
+    const router = new ReadRouter();
+    const socket = connectRouted(host, port, router);
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', resolve);
@@ -134,7 +135,7 @@ export class TcpMesh implements PeerTransport {
       socket.destroy();
       throw new Error(`cannot connect to rank ${peer} at ${addr}: ${(e as Error).message}`);
     }
-    this.addLink(peer, socket);
+    this.addLink(peer, socket, router);
   }
 
   private async onIncoming(socket: net.Socket): Promise<void> {
@@ -158,11 +159,17 @@ export class TcpMesh implements PeerTransport {
       this.opts.onRejected?.(`rank ${this.rank} refused a connection from ${socket.remoteAddress}: ${(e as Error).message}`);
       return;
     }
-    this.addLink(hello.rank, socket);
+    const router = new ReadRouter();
+    const adopted = adoptRouted(socket, router);
+    if (adopted) {
+      adopted.on('error', () => undefined);
+      this.addLink(hello.rank, adopted, router);
+    } else this.addLink(hello.rank, socket);
   }
 
-  private addLink(peer: number, socket: net.Socket): void {
+  private addLink(peer: number, socket: net.Socket, router?: ReadRouter): void {
     const link = new Link(socket, {
+      router,
       allowedTypes: new Set([MsgType.Data, MsgType.Abort]),
       maxMessageBytes: this.opts.maxMessageBytes,
       emulate: linkSpecFor(this.opts.topology, this.opts.network, this.rank, peer),
@@ -217,6 +224,9 @@ export class TcpMesh implements PeerTransport {
 
   private fail(err: Error): void {
     if (this.mailbox.error) return;
+    // Nothing more is received after a failure; stopping reads first also guarantees that no
+    // socket writes into a receive buffer once its collective has failed and handed it back.
+    for (const l of this.links.values()) l.stopReading();
     this.mailbox.fail(err);
     // Tell the surviving peers who failed before we go down, so their errors name the cause
     // rather than us.
@@ -226,6 +236,17 @@ export class TcpMesh implements PeerTransport {
       }
     }
     for (const l of this.failureListeners) l(err);
+  }
+
+  /**
+   * Fails the mesh if a message is still being read straight into `buffer`: called before a
+   * failed collective gives its buffer back, which must then never be written again.
+   */
+  releaseBuffer(buffer: ArrayBufferLike, reason: string): void {
+    this.mailbox.forget(buffer);
+    for (const l of this.links.values()) {
+      if (l.readsInto(buffer)) return this.fail(new Error(`${reason}; a message was still arriving into its buffer, so the links cannot go on`));
+    }
   }
 
   send(peer: number, tag: number, data: Uint8Array): Promise<void> {

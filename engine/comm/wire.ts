@@ -126,6 +126,30 @@ export class FrameDecoder {
     return this.headerFill > 0 || this.inMessage;
   }
 
+  /**
+   * Set when the caller reuses its chunk buffers between pushes (reads into one scratch buffer):
+   * a message may then never be a view of a chunk.
+   */
+  reusedChunks = false;
+
+  /**
+   * Where the next socket read should go: the unfilled rest of the current frame inside its
+   * message buffer (so the kernel writes the payload in place), or undefined between frames.
+   */
+  readTarget(): Uint8Array | undefined {
+    if (!this.current || this.frameLeft === 0 || this.failed) return undefined;
+    if (!this.message) this.message = this.destination(undefined, 0, 0);
+    return this.message.subarray(this.messageFill, this.messageFill + this.frameLeft);
+  }
+
+  private destination(chunk: Buffer | undefined, off: number, take: number): Buffer {
+    const dest = this.allocate?.(this.messageType!, this.messageTag, this.messageTotal);
+    if (dest && dest.length === this.messageTotal) return dest;
+    // The whole message sits inside this socket chunk: hand out a view, no copy.
+    if (chunk && !this.reusedChunks && take === this.messageTotal) return chunk.subarray(off, off + take);
+    return Buffer.allocUnsafe(this.messageTotal);
+  }
+
   push(chunk: Buffer): void {
     let off = 0;
     while (off < chunk.length && !this.failed) {
@@ -144,18 +168,9 @@ export class FrameDecoder {
         continue;
       }
       const take = Math.min(this.frameLeft, chunk.length - off);
-      if (!this.message) {
-        const dest = this.allocate?.(this.messageType!, this.messageTag, this.messageTotal);
-        if (dest && dest.length === this.messageTotal) {
-          this.message = dest;
-        } else if (take === this.messageTotal) {
-          // The whole message sits inside this socket chunk: hand out a view, no copy.
-          this.message = chunk.subarray(off, off + take);
-        } else {
-          this.message = Buffer.allocUnsafe(this.messageTotal);
-        }
-      }
-      if (this.message.buffer !== chunk.buffer || this.message.byteOffset !== chunk.byteOffset + off) {
+      if (!this.message) this.message = this.destination(chunk, off, take);
+      // Bytes read straight into place (see readTarget) need no copy.
+      if (this.message.buffer !== chunk.buffer || this.message.byteOffset + this.messageFill !== chunk.byteOffset + off) {
         chunk.copy(this.message, this.messageFill, off, off + take);
       }
       this.messageFill += take;

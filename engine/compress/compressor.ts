@@ -14,6 +14,7 @@
  * (engine/parallel/error-feedback.ts), in one place for every method.
  */
 import type { DType } from '../comm/dtype.js';
+import type { ParamClass } from '../model/gpt.js';
 import type { Comm } from '../parallel/types.js';
 
 export type CollectivePattern = 'reduce-scatter' | 'all-to-all' | 'rounds';
@@ -33,6 +34,7 @@ export interface CodecContext {
 export interface Segment {
   offset: number;
   shape: number[];
+  cls?: ParamClass;
 }
 
 export interface RoundsIo {
@@ -52,6 +54,11 @@ export interface RoundsResult {
   /** What this rank's contribution decodes to (full length), for error feedback. */
   sent: Float32Array;
   wireBytes: number;
+  /** Method-specific per-step figures (e.g. the sketch's peeling success rate). */
+  stats?: Record<string, number>;
+  /** Time spent compressing and decompressing, when the method can separate it from waiting. */
+  encodeMs?: number;
+  decodeMs?: number;
 }
 
 export interface Compressor {

@@ -8,6 +8,8 @@ import { createBlockwiseInt } from './blockwise-int.js';
 import type { CollectivePattern, Compressor } from './compressor.js';
 import { createDgc } from './dgc.js';
 import { createFp16 } from './fp16.js';
+import { createLhc } from './lhc.js';
+import { DEFAULT_POLICY, createTagc } from './tagc.js';
 import { createPowerSgd } from './powersgd.js';
 import { createQsgd } from './qsgd.js';
 import { createRandomK } from './randomk.js';
@@ -169,6 +171,60 @@ export const METHODS: MethodInfo[] = [
     create: (p) => createTernGrad(p.bucket as number),
   },
 ];
+
+const action = (d: 'compress' | 'fp32') => z.enum(['compress', 'fp32']).default(d);
+const indexBits = z.union([z.literal(1), z.literal(4)]).default(1);
+const compressRatio = z.number().min(1).max(64).default(2);
+
+METHODS.push(
+  {
+    id: 'lhc',
+    label: 'LHC',
+    description: 'lossless homomorphic compression: top-density values as bitmap index (OR) + count sketch (summed), peeled on decode',
+    pattern: 'rounds',
+    params: z.object({ density: z.number().gt(0).max(1).default(0.2), indexBits, compressRatio }).strict(),
+    defaultErrorFeedback: 'ef',
+    create: (p) => createLhc({ density: p.density as number, indexBits: p.indexBits as 1 | 4, compressRatio: p.compressRatio as number }),
+  },
+  {
+    id: 'tagc',
+    label: 'TAGC',
+    description: 'transformer-aware gradient compression: LHC per shard owner (sketch reduced to the owner), dynamic sparsification, layer-selective policy',
+    pattern: 'rounds',
+    params: z
+      .object({
+        sparsifyFraction: z.number().gt(0).lt(1).default(0.8),
+        indexBits,
+        compressRatio,
+        compressAll: z.boolean().default(false),
+        minSize: z.number().int().min(0).default(DEFAULT_POLICY.minSize),
+        embedding: action(DEFAULT_POLICY.classes.embedding),
+        attention: action(DEFAULT_POLICY.classes.attention),
+        mlp: action(DEFAULT_POLICY.classes.mlp),
+        norm: action(DEFAULT_POLICY.classes.norm),
+        head: action(DEFAULT_POLICY.classes.head),
+      })
+      .strict(),
+    defaultErrorFeedback: 'ef',
+    create: (p) =>
+      createTagc({
+        sparsifyFraction: p.sparsifyFraction as number,
+        indexBits: p.indexBits as 1 | 4,
+        compressRatio: p.compressRatio as number,
+        policy: {
+          compressAll: p.compressAll as boolean,
+          minSize: p.minSize as number,
+          classes: {
+            embedding: p.embedding as 'compress',
+            attention: p.attention as 'compress',
+            mlp: p.mlp as 'compress',
+            norm: p.norm as 'compress',
+            head: p.head as 'compress',
+          },
+        },
+      }),
+  },
+);
 
 export const METHOD_IDS = ['fsdp', ...METHODS.map((m) => m.id)];
 

@@ -61,9 +61,10 @@ export class CompressedReducer implements GradientReducer {
     let wireBytes = 0;
     let encodeMs = 0;
     let decodeMs = 0;
+    let stats: Record<string, number> | undefined;
     const t0 = performance.now();
     if (c.pattern === 'rounds') {
-      const segments = unit.segments.map((s) => ({ offset: s.offset, shape: s.spec.shape }));
+      const segments = unit.segments.map((s) => ({ offset: s.offset, shape: s.spec.shape, cls: s.spec.cls }));
       const r = await c.communicate!(p, {
         comm,
         group,
@@ -72,8 +73,10 @@ export class CompressedReducer implements GradientReducer {
         segments,
         ctx: { ...ctx(-1), key },
       });
-      ({ chunk, sent, wireBytes } = r);
-      encodeMs = performance.now() - t0; // rounds interleave coding and communication
+      ({ chunk, sent, wireBytes, stats } = r);
+      // Rounds interleave coding and communication; methods that time their coding report it.
+      encodeMs = r.encodeMs ?? performance.now() - t0;
+      decodeMs = r.decodeMs ?? 0;
     } else if (c.pattern === 'reduce-scatter') {
       const enc = c.encode(p, ctx(-1));
       const e1 = performance.now();
@@ -138,6 +141,7 @@ export class CompressedReducer implements GradientReducer {
       encodeMs,
       decodeMs,
       errorProbe,
+      stats,
     };
   }
 

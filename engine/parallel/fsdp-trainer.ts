@@ -43,6 +43,8 @@ export interface StepStats {
   lr: number;
   /** Relative error of the compressed aggregate on sampled steps (this rank's shards). */
   relError?: number;
+  /** Method-specific figures, averaged over the units that report them. */
+  stats?: Record<string, number>;
 }
 
 export interface Batch {
@@ -205,6 +207,7 @@ export class FsdpTrainer {
       gradNorm,
       lr,
       ...relativeError(results),
+      ...methodStats(results),
     };
   }
 
@@ -220,6 +223,20 @@ function relativeError(results: ReduceResult[]): { relError?: number } {
   const diff = probes.reduce((a, p) => a + p.diffSq, 0);
   const exact = probes.reduce((a, p) => a + p.exactSq, 0);
   return { relError: exact > 0 ? Math.sqrt(diff / exact) : 0 };
+}
+
+function methodStats(results: ReduceResult[]): { stats?: Record<string, number> } {
+  const sums = new Map<string, { total: number; n: number }>();
+  for (const r of results) {
+    for (const [k, v] of Object.entries(r.stats ?? {})) {
+      const s = sums.get(k) ?? { total: 0, n: 0 };
+      s.total += v;
+      s.n++;
+      sums.set(k, s);
+    }
+  }
+  if (sums.size === 0) return {};
+  return { stats: Object.fromEntries([...sums].map(([k, s]) => [k, s.total / s.n])) };
 }
 
 function addInto(dst: Float32Array, src: Float32Array, offset: number): void {

@@ -25,6 +25,8 @@ export interface ReduceResult {
   decodeMs: number;
   /** Sampled: squared norms of (compressed aggregate - exact aggregate) and of the exact aggregate. */
   errorProbe?: { diffSq: number; exactSq: number };
+  /** Method-specific figures for this unit (averaged over units into the step's metrics). */
+  stats?: Record<string, number>;
 }
 
 export interface GradientReducer {
