@@ -9,7 +9,7 @@
  *   computed while chunk r's collectives are in flight.
  */
 import type { RoundsIo, RoundsResult, Segment } from './compressor.js';
-import { buildSketch, peel, supportBitmap, supportOf, tableSize } from './count-sketch.js';
+import { buildSketch, fixedPointBits, fixedScale, maxBucketLoad, peel, supportBitmap, supportOf, tableSize } from './count-sketch.js';
 
 export interface SketchFlowOptions {
   sharded: boolean;
@@ -86,30 +86,44 @@ export async function sketchFlow(p: Float32Array, io: RoundsIo, o: SketchFlowOpt
       indexP[j] = comm.allReduce(bits, { op: 'bor', ranks: group });
       wireBytes += ring(bits.byteLength);
     }
+    // Fixed-point scales: one small all-reduce of every owner chunk's max |value|.
+    const absmax = await comm.allReduce(
+      Float32Array.from(sparse, (x) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0)),
+      { op: 'max', ranks: group },
+    );
+    wireBytes += ring(absmax.byteLength);
     // Sketch round per owner: reduced to that owner only.
-    const sketchP: Promise<Float32Array | null>[] = [];
+    const sketchP: Promise<Int32Array | null>[] = [];
     const supports: Uint32Array[] = [];
+    const scales: number[] = [];
     for (let j = 0; j < n; j++) {
       const len = chunks[j + 1] - chunks[j];
       const bits = await indexP[j];
       supports[j] = timed('encode', () => supportOf(bits, len, o.indexGroup));
-      const table = timed('encode', () => buildSketch(sparse[j], supports[j], tableSize(len, o.compressRatio), j + 1));
+      const size = tableSize(len, o.compressRatio);
+      const table = timed('encode', () => {
+        scales[j] = fixedScale(absmax[j], fixedPointBits(n, maxBucketLoad(supports[j], size, j + 1)));
+        return buildSketch(sparse[j], supports[j], size, j + 1, scales[j]);
+      });
       sketchP[j] = comm.reduce(table, group[j], { ranks: group });
       wireBytes += (table.byteLength * (n - 1)) / n + (j === index ? 0 : table.byteLength / n);
       sent.set(sparse[j], chunks[j]);
     }
     const mine = (await Promise.all(sketchP))[index]!;
-    const r = timed('decode', () => peel(mine, supports[index], chunk.length, index + 1));
+    const r = timed('decode', () => peel(mine, supports[index], chunk.length, index + 1, scales[index]));
     chunk.set(r.values);
     peeled = r.peeled;
     support = r.support;
   } else {
     const sparse = maskedChunk(0, p.length);
     const bits = await comm.allReduce(supportBitmap(sparse, o.indexGroup), { op: 'bor', ranks: group });
+    const absmax = await comm.allReduce(Float32Array.of(sparse.reduce((m, v) => Math.max(m, Math.abs(v)), 0)), { op: 'max', ranks: group });
     const S = supportOf(bits, p.length, o.indexGroup);
-    const table = await comm.allReduce(buildSketch(sparse, S, tableSize(p.length, o.compressRatio), 1), { ranks: group });
-    wireBytes += ring(bits.byteLength) + ring(table.byteLength);
-    const r = timed('decode', () => peel(table, S, p.length, 1));
+    const size = tableSize(p.length, o.compressRatio);
+    const scale = fixedScale(absmax[0], fixedPointBits(n, maxBucketLoad(S, size, 1)));
+    const table = await comm.allReduce(buildSketch(sparse, S, size, 1, scale), { ranks: group });
+    wireBytes += ring(bits.byteLength) + ring(table.byteLength) + ring(4);
+    const r = timed('decode', () => peel(table, S, p.length, 1, scale));
     chunk.set(r.values.subarray(chunks[index], chunks[index + 1]));
     sent.set(sparse);
     peeled = r.peeled;

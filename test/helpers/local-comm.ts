@@ -44,6 +44,10 @@ export function localComms(world: number): Comm[] {
         return as(chunk, await c.allGather(copy(chunk), dtypeOf(chunk), total, ranks));
       },
       allToAllV: (parts: Uint8Array[], ranks?: number[]) => c.allToAllV(parts, ranks),
+      async reduce<T extends CommArray>(data: T, root: number, o: { ranks?: number[] } = {}) {
+        const out = await c.reduce(copy(data), dtypeOf(data), 'sum', root, o.ranks);
+        return out ? as(data, out) : null;
+      },
       allGatherV: (p: Uint8Array, ranks?: number[]) => c.allGatherV(p, ranks),
     } as unknown as Comm;
   });
