@@ -22,7 +22,7 @@ beforeEach(async () => {
 const topk = {
   name: 'Top-k 1 pct',
   description: 'top-k at 1% density',
-  methods: [{ id: 'topk', params: { density: 0.01 } }],
+  methods: [{ id: 'topk', params: { ratio: 0.01 } }],
 };
 
 async function writeSaved(file: string, text: string): Promise<string> {

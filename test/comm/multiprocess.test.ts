@@ -14,7 +14,7 @@ describe('collectives across 4 real rank processes over loopback TCP', () => {
       const done = p.stdout.map((l) => JSON.parse(l)).find((m) => m.done);
       expect(done.checks).toBeGreaterThan(200);
     }
-  });
+  }, 240_000);
 
   it('a rank killed mid-collective makes every other rank fail within 5 s naming it, leaving no process', async () => {
     // A 1 Gb/s emulated link keeps each 16 MiB all-reduce in flight for ~200 ms.
