@@ -18,19 +18,9 @@ import type {
   ReduceResult,
 } from '../../engine/parallel/grad-reducer.js';
 import { makeShardPlan } from '../../engine/parallel/shard-plan.js';
-import type { Comm } from '../../engine/parallel/types.js';
+import { soloComm } from '../../engine/parallel/solo-comm.js';
+import { relativeError as relErr } from '../../engine/util/vector.js';
 import { machineLine, mdTable, writeSection } from '../report.js';
-
-/** One rank: every reduction is the identity. */
-const soloComm = {
-  rank: 0,
-  world: 1,
-  stats: { ops: 0, busyMs: 0 },
-  allReduce: async <T>(x: T) => x,
-  reduceScatter: async <T extends Float32Array>(x: T) => x.slice() as T,
-  allGather: async <T extends Float32Array>(x: T) => x.slice() as T,
-  allToAllV: async (parts: Uint8Array[]) => parts,
-} as unknown as Comm;
 
 /** Runs a few micro training steps and returns the last step's full gradient. */
 async function captureGradient(steps: number): Promise<Float32Array> {
@@ -114,16 +104,6 @@ async function timeAsync(f: () => Promise<unknown>, reps: number): Promise<numbe
 }
 
 const ctx: CodecContext = { key: 'bench', step: 100, rank: 0, sharedSeed: 7, localSeed: 8 };
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 /** PowerSGD has no single-payload codec: one solo round on the vector viewed as a 1024-wide matrix. */
 async function powerRound(

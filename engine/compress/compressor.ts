@@ -75,3 +75,16 @@ export interface Compressor {
   /** 'rounds' methods: compress, communicate and decode in one go. */
   communicate?(p: Float32Array, io: RoundsIo): Promise<RoundsResult>;
 }
+
+/**
+ * encode/decode of a 'rounds' method whose payloads only exist inside its collective rounds
+ * (PowerSGD, LHC, TAGC): there is no standalone payload to hand out.
+ */
+export function roundsOnlyCodec(id: string): Pick<Compressor, 'encode' | 'decode'> {
+  const fail = (): never => {
+    throw new Error(
+      `${id} compresses whole units through its collective rounds; use communicate()`,
+    );
+  };
+  return { encode: fail, decode: fail };
+}

@@ -52,7 +52,8 @@ export function supportOf(bits: Uint8Array, n: number, group: number): Uint32Arr
   const out: number[] = [];
   const groups = Math.ceil(n / group);
   for (let g = 0; g < groups; g++) {
-    if (bits[g >> 3] & (1 << (g & 7))) for (let i = g * group; i < Math.min(n, (g + 1) * group); i++) out.push(i);
+    if (bits[g >> 3] & (1 << (g & 7)))
+      for (let i = g * group; i < Math.min(n, (g + 1) * group); i++) out.push(i);
   }
   return Uint32Array.from(out);
 }
@@ -79,10 +80,17 @@ export function fixedPointBits(ranks: number, load: number): number {
 }
 
 /** Fixed-point scale for values up to `absmax`: q = round(v * scale). */
-export const fixedScale = (absmax: number, bits: number): number => (absmax > 0 ? 2 ** bits / absmax : 1);
+export const fixedScale = (absmax: number, bits: number): number =>
+  absmax > 0 ? 2 ** bits / absmax : 1;
 
 /** This rank's table: x's values at the global support S, fixed-point, hashed into h buckets each. */
-export function buildSketch(x: Float32Array, support: Uint32Array, size: number, seed: number, scale: number): Int32Array {
+export function buildSketch(
+  x: Float32Array,
+  support: Uint32Array,
+  size: number,
+  seed: number,
+  scale: number,
+): Int32Array {
   const table = new Int32Array(size);
   const part = size / HASHES;
   for (const i of support) {
@@ -102,7 +110,13 @@ export interface PeelResult {
 }
 
 /** Recovers the summed values at S from a summed table (exact for every element that peels). */
-export function peel(table: Int32Array, support: Uint32Array, n: number, seed: number, scale: number): PeelResult {
+export function peel(
+  table: Int32Array,
+  support: Uint32Array,
+  n: number,
+  seed: number,
+  scale: number,
+): PeelResult {
   const size = table.length;
   const part = size / HASHES;
   const t = Float64Array.from(table); // integers: every subtraction below is exact

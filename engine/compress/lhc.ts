@@ -3,7 +3,12 @@
  * fraction by magnitude, then bitmap index (OR all-reduce) + count sketch (sum all-reduce);
  * every rank peels the whole unit and keeps its chunk. Every layer is compressed.
  */
-import type { Compressor, RoundsIo, RoundsResult } from './compressor.js';
+import {
+  roundsOnlyCodec,
+  type Compressor,
+  type RoundsIo,
+  type RoundsResult,
+} from './compressor.js';
 import { topKIndices } from './select.js';
 import { sketchFlow, type SketchStats } from './sketch-flow.js';
 
@@ -23,12 +28,7 @@ export function createLhc(o: LhcOptions): Compressor & { lastStats?: SketchStats
     id: 'lhc',
     pattern: 'rounds',
     sparse: true,
-    encode: () => {
-      throw new Error('lhc encodes whole units through its collective rounds');
-    },
-    decode: () => {
-      throw new Error('lhc decodes whole units through its collective rounds');
-    },
+    ...roundsOnlyCodec('lhc'),
     communicate: async (p: Float32Array, io: RoundsIo): Promise<RoundsResult> => {
       const r = await sketchFlow(p, io, {
         sharded: false,

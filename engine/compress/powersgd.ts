@@ -9,7 +9,12 @@
  * fp32 all-reduce. Bytes per matrix: r (n + m) instead of n m.
  */
 import { gaussian, mixSeed } from '../util/rng.js';
-import type { Compressor, RoundsIo, RoundsResult } from './compressor.js';
+import {
+  roundsOnlyCodec,
+  type Compressor,
+  type RoundsIo,
+  type RoundsResult,
+} from './compressor.js';
 
 interface Matrix {
   offset: number;
@@ -174,13 +179,7 @@ export function createPowerSgd(rank: number): Compressor {
     id: 'powersgd',
     pattern: 'rounds',
     sparse: false,
-    // Single-tensor view (tests, codec benchmarks): P and Q factors of one square-ish matrix.
-    encode: () => {
-      throw new Error('powersgd encodes whole units through its collective rounds');
-    },
-    decode: () => {
-      throw new Error('powersgd decodes whole units through its collective rounds');
-    },
+    ...roundsOnlyCodec('powersgd'),
     communicate,
   };
 }

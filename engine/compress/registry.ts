@@ -180,16 +180,25 @@ METHODS.push(
   {
     id: 'lhc',
     label: 'LHC',
-    description: 'lossless homomorphic compression: top-density values as bitmap index (OR) + count sketch (summed), peeled on decode',
+    description:
+      'lossless homomorphic compression: top-density values as bitmap index (OR) + count sketch (summed), peeled on decode',
     pattern: 'rounds',
-    params: z.object({ density: z.number().gt(0).max(1).default(0.2), indexBits, compressRatio }).strict(),
+    params: z
+      .object({ density: z.number().gt(0).max(1).default(0.2), indexBits, compressRatio })
+      .strict(),
     defaultErrorFeedback: 'ef',
-    create: (p) => createLhc({ density: p.density as number, indexBits: p.indexBits as 1 | 4, compressRatio: p.compressRatio as number }),
+    create: (p) =>
+      createLhc({
+        density: p.density as number,
+        indexBits: p.indexBits as 1 | 4,
+        compressRatio: p.compressRatio as number,
+      }),
   },
   {
     id: 'tagc',
     label: 'TAGC',
-    description: 'transformer-aware gradient compression: LHC per shard owner (sketch reduced to the owner), dynamic sparsification, layer-selective policy',
+    description:
+      'transformer-aware gradient compression: LHC per shard owner (sketch reduced to the owner), dynamic sparsification, layer-selective policy',
     pattern: 'rounds',
     params: z
       .object({

@@ -9,7 +9,16 @@
  *   computed while chunk r's collectives are in flight.
  */
 import type { RoundsIo, RoundsResult, Segment } from './compressor.js';
-import { buildSketch, fixedPointBits, fixedScale, maxBucketLoad, peel, supportBitmap, supportOf, tableSize } from './count-sketch.js';
+import {
+  buildSketch,
+  fixedPointBits,
+  fixedScale,
+  maxBucketLoad,
+  peel,
+  supportBitmap,
+  supportOf,
+  tableSize,
+} from './count-sketch.js';
 
 export interface SketchFlowOptions {
   sharded: boolean;
@@ -30,7 +39,11 @@ export interface SketchStats extends Record<string, number> {
 }
 
 /** 1 where a position goes through the sketch. Padding (outside every segment) follows the policy-free default: compressed. */
-export function compressedMask(n: number, segments: Segment[], compresses: (s: Segment) => boolean): Uint8Array {
+export function compressedMask(
+  n: number,
+  segments: Segment[],
+  compresses: (s: Segment) => boolean,
+): Uint8Array {
   const mask = new Uint8Array(n).fill(1);
   for (const s of segments) {
     if (compresses(s)) continue;
@@ -40,7 +53,11 @@ export function compressedMask(n: number, segments: Segment[], compresses: (s: S
   return mask;
 }
 
-export async function sketchFlow(p: Float32Array, io: RoundsIo, o: SketchFlowOptions): Promise<RoundsResult & { stats: SketchStats & Record<string, number> }> {
+export async function sketchFlow(
+  p: Float32Array,
+  io: RoundsIo,
+  o: SketchFlowOptions,
+): Promise<RoundsResult & { stats: SketchStats & Record<string, number> }> {
   const { comm, group, index, chunks, segments } = io;
   const n = group.length;
   let encodeMs = 0;
@@ -102,7 +119,10 @@ export async function sketchFlow(p: Float32Array, io: RoundsIo, o: SketchFlowOpt
       supports[j] = timed('encode', () => supportOf(bits, len, o.indexGroup));
       const size = tableSize(len, o.compressRatio);
       const table = timed('encode', () => {
-        scales[j] = fixedScale(absmax[j], fixedPointBits(n, maxBucketLoad(supports[j], size, j + 1)));
+        scales[j] = fixedScale(
+          absmax[j],
+          fixedPointBits(n, maxBucketLoad(supports[j], size, j + 1)),
+        );
         return buildSketch(sparse[j], supports[j], size, j + 1, scales[j]);
       });
       sketchP[j] = comm.reduce(table, group[j], { ranks: group });
@@ -110,14 +130,22 @@ export async function sketchFlow(p: Float32Array, io: RoundsIo, o: SketchFlowOpt
       sent.set(sparse[j], chunks[j]);
     }
     const mine = (await Promise.all(sketchP))[index]!;
-    const r = timed('decode', () => peel(mine, supports[index], chunk.length, index + 1, scales[index]));
+    const r = timed('decode', () =>
+      peel(mine, supports[index], chunk.length, index + 1, scales[index]),
+    );
     chunk.set(r.values);
     peeled = r.peeled;
     support = r.support;
   } else {
     const sparse = maskedChunk(0, p.length);
-    const bits = await comm.allReduce(supportBitmap(sparse, o.indexGroup), { op: 'bor', ranks: group });
-    const absmax = await comm.allReduce(Float32Array.of(sparse.reduce((m, v) => Math.max(m, Math.abs(v)), 0)), { op: 'max', ranks: group });
+    const bits = await comm.allReduce(supportBitmap(sparse, o.indexGroup), {
+      op: 'bor',
+      ranks: group,
+    });
+    const absmax = await comm.allReduce(
+      Float32Array.of(sparse.reduce((m, v) => Math.max(m, Math.abs(v)), 0)),
+      { op: 'max', ranks: group },
+    );
     const S = supportOf(bits, p.length, o.indexGroup);
     const size = tableSize(p.length, o.compressRatio);
     const scale = fixedScale(absmax[0], fixedPointBits(n, maxBucketLoad(S, size, 1)));
@@ -133,7 +161,8 @@ export async function sketchFlow(p: Float32Array, io: RoundsIo, o: SketchFlowOpt
   // Exact positions of our chunk: the sum of what every rank sent for them.
   const received = await exactP;
   const exactIdx: number[] = [];
-  for (let i = chunks[index]; i < chunks[index + 1]; i++) if (!mask[i]) exactIdx.push(i - chunks[index]);
+  for (let i = chunks[index]; i < chunks[index + 1]; i++)
+    if (!mask[i]) exactIdx.push(i - chunks[index]);
   for (const part of received) {
     const vals = new Float32Array(part.slice().buffer);
     exactIdx.forEach((at, k) => (chunk[at] += vals[k]));
@@ -147,6 +176,9 @@ export async function sketchFlow(p: Float32Array, io: RoundsIo, o: SketchFlowOpt
     wireBytes,
     encodeMs,
     decodeMs,
-    stats: { peelRate: support > 0 ? peeled / support : 1, compressedFraction: compressed / p.length },
+    stats: {
+      peelRate: support > 0 ? peeled / support : 1,
+      compressedFraction: compressed / p.length,
+    },
   };
 }

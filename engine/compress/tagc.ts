@@ -9,7 +9,13 @@
  *   layers, send attention and norms exact); `compressAll` overrides it.
  */
 import type { ParamClass } from '../model/gpt.js';
-import type { Compressor, RoundsIo, RoundsResult, Segment } from './compressor.js';
+import {
+  roundsOnlyCodec,
+  type Compressor,
+  type RoundsIo,
+  type RoundsResult,
+  type Segment,
+} from './compressor.js';
 import { sketchFlow, type SketchStats } from './sketch-flow.js';
 
 export const THRESHOLD_LADDER: number[] = (() => {
@@ -58,15 +64,28 @@ export interface LayerPolicy {
 
 /** The reference's choice: large non-attention layers compressed, attention and norms exact. */
 export const DEFAULT_POLICY: LayerPolicy = {
-  classes: { embedding: 'compress', attention: 'fp32', mlp: 'compress', norm: 'fp32', head: 'compress' },
+  classes: {
+    embedding: 'compress',
+    attention: 'fp32',
+    mlp: 'compress',
+    norm: 'fp32',
+    head: 'compress',
+  },
   minSize: 4096,
   compressAll: false,
 };
 
-export function policyCompresses(policy: LayerPolicy, segment: Segment & { cls?: ParamClass }): boolean {
+export function policyCompresses(
+  policy: LayerPolicy,
+  segment: Segment & { cls?: ParamClass },
+): boolean {
   if (policy.compressAll) return true;
   const size = segment.shape.reduce((a, b) => a * b, 1);
-  return size >= policy.minSize && segment.cls !== undefined && policy.classes[segment.cls] === 'compress';
+  return (
+    size >= policy.minSize &&
+    segment.cls !== undefined &&
+    policy.classes[segment.cls] === 'compress'
+  );
 }
 
 export interface TagcOptions {
@@ -81,12 +100,7 @@ export function createTagc(o: TagcOptions): Compressor & { lastStats?: SketchSta
     id: 'tagc',
     pattern: 'rounds',
     sparse: true,
-    encode: () => {
-      throw new Error('tagc encodes whole units through its collective rounds');
-    },
-    decode: () => {
-      throw new Error('tagc decodes whole units through its collective rounds');
-    },
+    ...roundsOnlyCodec('tagc'),
     communicate: async (p: Float32Array, io: RoundsIo): Promise<RoundsResult> => {
       const r = await sketchFlow(p, io, {
         sharded: true,

@@ -64,7 +64,11 @@ export class CompressedReducer implements GradientReducer {
     let stats: Record<string, number> | undefined;
     const t0 = performance.now();
     if (c.pattern === 'rounds') {
-      const segments = unit.segments.map((s) => ({ offset: s.offset, shape: s.spec.shape, cls: s.spec.cls }));
+      const segments = unit.segments.map((s) => ({
+        offset: s.offset,
+        shape: s.spec.shape,
+        cls: s.spec.cls,
+      }));
       const r = await c.communicate!(p, {
         comm,
         group,

@@ -5,6 +5,7 @@ import { METHODS, methodInfo, parseMethodParams } from '../../engine/compress/re
 import { createPowerSgd, orthonormalize } from '../../engine/compress/powersgd.js';
 import { topKIndices } from '../../engine/compress/select.js';
 import { gaussian } from '../../engine/util/rng.js';
+import { relativeError as relErr } from '../../engine/util/vector.js';
 import { localComms } from '../helpers/local-comm.js';
 
 const env = { world: 4, warmupSteps: 0, gradClip: 1e9 };
@@ -22,16 +23,6 @@ const ctx = (over: Partial<CodecContext> = {}): CodecContext => ({
 function randn(n: number, seed: number, scale = 1): Float32Array {
   const g = gaussian(seed);
   return Float32Array.from({ length: n }, () => g() * scale);
-}
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 const roundTrip = (c: Compressor, x: Float32Array, cx = ctx()): Float32Array =>

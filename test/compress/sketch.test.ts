@@ -1,8 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { chunkOffsets } from '../../engine/comm/collectives.js';
-import { buildSketch, fixedPointBits, fixedScale, maxBucketLoad, peel, supportBitmap, supportOf, tableSize } from '../../engine/compress/count-sketch.js';
+import {
+  buildSketch,
+  fixedPointBits,
+  fixedScale,
+  maxBucketLoad,
+  peel,
+  supportBitmap,
+  supportOf,
+  tableSize,
+} from '../../engine/compress/count-sketch.js';
 import { compressedMask } from '../../engine/compress/sketch-flow.js';
-import { createTagc, DEFAULT_POLICY, dynamicSparsify, ladderThreshold, THRESHOLD_LADDER } from '../../engine/compress/tagc.js';
+import {
+  createTagc,
+  DEFAULT_POLICY,
+  dynamicSparsify,
+  ladderThreshold,
+  THRESHOLD_LADDER,
+} from '../../engine/compress/tagc.js';
 import { rng, gaussian } from '../../engine/util/rng.js';
 import { localComms } from '../helpers/local-comm.js';
 
@@ -25,7 +40,7 @@ describe('count sketch', () => {
   const n = 200_000;
   const T = tableSize(n, 2);
 
-  it('is homomorphic: the sum of 4 ranks\' sketches is the sketch of the summed sparse vectors', () => {
+  it("is homomorphic: the sum of 4 ranks' sketches is the sketch of the summed sparse vectors", () => {
     const xs = [0, 1, 2, 3].map((r) => sparseVec(n, 8000, 10 + r));
     const S = supportOf(orBitmaps(xs.map((x) => supportBitmap(x, 1))), n, 1);
     const sum = new Float32Array(n);
@@ -55,7 +70,9 @@ describe('count sketch', () => {
       // Exact: the sum of the four ranks' fixed-point codes, whatever the peeling order.
       const want = xs.reduce((a, x) => a + Math.round(x[i] * scale), 0) / scale;
       expect(r.values[i]).toBeCloseTo(want, 6);
-      expect(Math.abs(r.values[i] - xs.reduce((a, x) => a + x[i], 0))).toBeLessThan((4 * 0.5) / scale + 1e-6);
+      expect(Math.abs(r.values[i] - xs.reduce((a, x) => a + x[i], 0))).toBeLessThan(
+        (4 * 0.5) / scale + 1e-6,
+      );
     }
   });
 
@@ -90,7 +107,12 @@ describe('TAGC', () => {
   });
 
   it('on 4 ranks, each owner gets the exact sum of the sparsified inputs when peeling succeeds; the policy sends exactly the named layers compressed', async () => {
-    const c = createTagc({ sparsifyFraction: 0.8, indexBits: 1, compressRatio: 2, policy: DEFAULT_POLICY });
+    const c = createTagc({
+      sparsifyFraction: 0.8,
+      indexBits: 1,
+      compressRatio: 2,
+      policy: DEFAULT_POLICY,
+    });
     const segments = [
       { offset: 0, shape: [64, 256], cls: 'mlp' as const },
       { offset: 64 * 256, shape: [64, 192], cls: 'attention' as const },
@@ -104,7 +126,16 @@ describe('TAGC', () => {
     const inputs = [0, 1, 2, 3].map(() => common.map((v) => v + g() * 1e-4));
     const comms = localComms(4);
     const res = await Promise.all(
-      comms.map((comm, r) => c.communicate!(inputs[r], { comm, group: [0, 1, 2, 3], index: r, chunks, segments, ctx: { key: 'u1', step: 0, rank: r, sharedSeed: 1, localSeed: r } })),
+      comms.map((comm, r) =>
+        c.communicate!(inputs[r], {
+          comm,
+          group: [0, 1, 2, 3],
+          index: r,
+          chunks,
+          segments,
+          ctx: { key: 'u1', step: 0, rank: r, sharedSeed: 1, localSeed: r },
+        }),
+      ),
     );
     const mask = compressedMask(n, segments, (s) => s.cls === 'mlp');
     expect(mask.reduce((a, b) => a + b, 0)).toBe(64 * 256);
@@ -119,6 +150,8 @@ describe('TAGC', () => {
     });
     // Exact (fp32) positions are sent unchanged; compressed positions are the sparsified ones.
     for (let i = 0; i < n; i++) if (!mask[i]) expect(res[0].sent[i]).toBe(inputs[0][i]);
-    expect(res[0].sent.filter((v, i) => mask[i] && v === 0).length).toBeGreaterThanOrEqual(0.8 * 64 * 256 - 1);
+    expect(res[0].sent.filter((v, i) => mask[i] && v === 0).length).toBeGreaterThanOrEqual(
+      0.8 * 64 * 256 - 1,
+    );
   });
 });

@@ -9,17 +9,7 @@ import type {
   ReduceResult,
 } from '../../engine/parallel/grad-reducer.js';
 import { makeShardPlan } from '../../engine/parallel/shard-plan.js';
-import type { Comm } from '../../engine/parallel/types.js';
-
-/** World-1 collectives: every reduction is the identity. */
-const soloComm = {
-  rank: 0,
-  world: 1,
-  stats: { ops: 0, busyMs: 0 },
-  allReduce: async <T>(x: T) => x,
-  reduceScatter: async <T extends Float32Array>(x: T) => x.slice() as T,
-  allGather: async <T extends Float32Array>(x: T) => x.slice() as T,
-} as unknown as Comm;
+import { soloComm } from '../../engine/parallel/solo-comm.js';
 
 /** Records each unit's local gradient and leaves parameters unchanged (zero update). */
 class CapturingReducer implements GradientReducer {
