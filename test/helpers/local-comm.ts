@@ -4,11 +4,20 @@ import { Topology } from '../../engine/comm/emulation.js';
 import { createLocalMesh } from '../../engine/comm/local-mesh.js';
 import type { Comm } from '../../engine/parallel/types.js';
 
-/** In-process Comm objects for `world` ranks (same semantics as CommClient: allReduce in place). */
+/**
+ * In-process Comm objects for `world` ranks, with CommClient's semantics: allReduce in place, and
+ * operations of one rank run one after another in issue order (as the comm worker runs them).
+ */
 export function localComms(world: number): Comm[] {
   const topo = new Topology(world, 1);
   return createLocalMesh(world).map((t) => {
     const c = new Collectives(t, topo);
+    let queue: Promise<unknown> = Promise.resolve();
+    const serial = <R>(f: () => Promise<R>): Promise<R> => {
+      const next = queue.then(f);
+      queue = next.catch(() => undefined);
+      return next;
+    };
     const copy = (a: CommArray): Uint8Array => new Uint8Array(bytesOf(a));
     const as = <T extends CommArray>(like: T, b: Uint8Array, dtype?: DType): T =>
       viewAs(dtype ?? dtypeOf(like), new Uint8Array(b)) as T;
@@ -41,14 +50,16 @@ export function localComms(world: number): Comm[] {
         );
       },
       async allGather<T extends CommArray>(chunk: T, total: number, ranks?: number[]) {
-        return as(chunk, await c.allGather(copy(chunk), dtypeOf(chunk), total, ranks));
+        const input = copy(chunk);
+        return as(chunk, await serial(() => c.allGather(input, dtypeOf(chunk), total, ranks)));
       },
-      allToAllV: (parts: Uint8Array[], ranks?: number[]) => c.allToAllV(parts, ranks),
+      allToAllV: (parts: Uint8Array[], ranks?: number[]) => serial(() => c.allToAllV(parts, ranks)),
       async reduce<T extends CommArray>(data: T, root: number, o: { ranks?: number[] } = {}) {
-        const out = await c.reduce(copy(data), dtypeOf(data), 'sum', root, o.ranks);
+        const input = copy(data);
+        const out = await serial(() => c.reduce(input, dtypeOf(data), 'sum', root, o.ranks));
         return out ? as(data, out) : null;
       },
-      allGatherV: (p: Uint8Array, ranks?: number[]) => c.allGatherV(p, ranks),
+      allGatherV: (p: Uint8Array, ranks?: number[]) => serial(() => c.allGatherV(p, ranks)),
     } as unknown as Comm;
   });
 }
