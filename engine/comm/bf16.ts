@@ -8,7 +8,8 @@ const u = new Uint32Array(f.buffer);
 export function f32ToBf16Bits(x: number): number {
   f[0] = x;
   const bits = u[0];
-  if ((bits & 0x7f800000) === 0x7f800000 && (bits & 0x7fffff) !== 0) return ((bits >>> 16) | 0x40) & 0xffff; // quiet NaN
+  if ((bits & 0x7f800000) === 0x7f800000 && (bits & 0x7fffff) !== 0)
+    return ((bits >>> 16) | 0x40) & 0xffff; // quiet NaN
   return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
 }
 

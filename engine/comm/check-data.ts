@@ -29,7 +29,7 @@ export function makeInput(dtype: DType, count: number, seed: number, rank: numbe
         a[i] = Math.floor(u * 256);
         break;
       case 'i32':
-        a[i] = (Math.floor(u * 2 ** 32) | 0);
+        a[i] = Math.floor(u * 2 ** 32) | 0;
         break;
     }
   }

@@ -64,7 +64,10 @@ class Group {
   /** Sends to the next index while receiving from the previous one (into `into` if possible): one ring step. */
   async shift(tag: number, data: Uint8Array, into?: Uint8Array): Promise<Buffer> {
     const n = this.size;
-    const [, got] = await Promise.all([this.send((this.index + 1) % n, tag, data), this.recv(mod(this.index - 1, n), tag, into)]);
+    const [, got] = await Promise.all([
+      this.send((this.index + 1) % n, tag, data),
+      this.recv(mod(this.index - 1, n), tag, into),
+    ]);
     return got;
   }
 
@@ -73,7 +76,8 @@ class Group {
    * fault per 4 KiB, which on some machines is slower than the network.
    */
   scratch(bytes: number): Uint8Array {
-    if (!this.scratchBuf || this.scratchBuf.byteLength < bytes) this.scratchBuf = new Uint8Array(Math.max(bytes, 1024));
+    if (!this.scratchBuf || this.scratchBuf.byteLength < bytes)
+      this.scratchBuf = new Uint8Array(Math.max(bytes, 1024));
     return this.scratchBuf.subarray(0, bytes);
   }
   private scratchBuf: Uint8Array | undefined;
@@ -84,12 +88,25 @@ class Group {
  * received), so the next hop starts while the rest of the chunk is still on the wire: one slice of
  * latency per step instead of one whole chunk (NCCL pipelines its rings the same way).
  */
-const SLICE_BYTES = 1 << 20;
+const MAX_SLICE_BYTES = 1 << 20;
+const MIN_SLICE_BYTES = 64 * 1024;
 
-/** Byte ranges of chunk c, cut into slices (SLICE_BYTES is a multiple of every element size). */
-function sliceRanges(offs: number[], c: number): [number, number][] {
+/**
+ * Slice size for a ring over chunks at `offs`: at most 1 MiB, and at least four slices per chunk
+ * down to 64 KiB, so mid-sized messages pipeline too (a chunk sent whole makes every hop wait for
+ * the previous one). A multiple of 4 KiB, hence of every element size; the same on every rank.
+ */
+function sliceBytesFor(offs: number[]): number {
+  const largest = Math.max(...offs.slice(1).map((o, i) => o - offs[i]));
+  const quarter = Math.ceil(largest / 4 / 4096) * 4096;
+  return Math.min(MAX_SLICE_BYTES, Math.max(MIN_SLICE_BYTES, quarter));
+}
+
+/** Byte ranges of chunk c, cut into slices of `slice` bytes. */
+function sliceRanges(offs: number[], c: number, slice: number): [number, number][] {
   const out: [number, number][] = [];
-  for (let a = offs[c]; a < offs[c + 1]; a += SLICE_BYTES) out.push([a, Math.min(a + SLICE_BYTES, offs[c + 1])]);
+  for (let a = offs[c]; a < offs[c + 1]; a += slice)
+    out.push([a, Math.min(a + slice, offs[c + 1])]);
   return out;
 }
 
@@ -104,14 +121,29 @@ interface RingRecv {
   range: [number, number];
 }
 
-function ringReceives(n: number, index: number, offs: number[], firstOffset: number): RingRecv[] {
+function ringReceives(
+  n: number,
+  index: number,
+  offs: number[],
+  firstOffset: number,
+  slice: number,
+): RingRecv[] {
   const list: RingRecv[] = [];
-  for (let s = 0; s < n - 1; s++) for (const range of sliceRanges(offs, mod(index - s - firstOffset, n))) list.push({ step: s, range });
+  for (let s = 0; s < n - 1; s++)
+    for (const range of sliceRanges(offs, mod(index - s - firstOffset, n), slice))
+      list.push({ step: s, range });
   return list;
 }
 
 /** Ring reduce-scatter in place: afterwards chunk `g.index` of `buf` holds the reduction. */
-async function ringReduceScatter(g: Group, tag: number, buf: Uint8Array, offs: number[], dtype: DType, op: ReduceOp) {
+async function ringReduceScatter(
+  g: Group,
+  tag: number,
+  buf: Uint8Array,
+  offs: number[],
+  dtype: DType,
+  op: ReduceOp,
+) {
   const n = g.size;
   if (n === 1) return;
   const sends: Promise<void>[] = [];
@@ -119,13 +151,15 @@ async function ringReduceScatter(g: Group, tag: number, buf: Uint8Array, offs: n
   const prev = mod(g.index - 1, n);
   // Step s passes on the partial sum of chunk (i-s-1) and folds the neighbour's partial sum of
   // chunk (i-s-2) into ours, which is what step s+1 passes on.
-  for (const [a, b] of sliceRanges(offs, mod(g.index - 1, n))) collectSend(sends, g.send(next, tag, buf.subarray(a, b)));
-  const recvs = ringReceives(n, g.index, offs, 2);
+  const slice = sliceBytesFor(offs);
+  for (const [a, b] of sliceRanges(offs, mod(g.index - 1, n), slice))
+    collectSend(sends, g.send(next, tag, buf.subarray(a, b)));
+  const recvs = ringReceives(n, g.index, offs, 2, slice);
   // Two receive buffers: the next slice can land while the current one is being reduced.
-  const scratch = g.scratch(2 * SLICE_BYTES);
+  const scratch = g.scratch(2 * slice);
   const post = (k: number): Promise<Buffer> => {
     const [a, b] = recvs[k].range;
-    return g.recv(prev, tag, scratch.subarray((k % 2) * SLICE_BYTES, (k % 2) * SLICE_BYTES + (b - a)));
+    return g.recv(prev, tag, scratch.subarray((k % 2) * slice, (k % 2) * slice + (b - a)));
   };
   let pending = recvs.length > 0 ? post(0) : undefined;
   for (let k = 0; k < recvs.length; k++) {
@@ -134,7 +168,9 @@ async function ringReduceScatter(g: Group, tag: number, buf: Uint8Array, offs: n
     const [a, b] = recvs[k].range;
     const target = buf.subarray(a, b);
     if (got.byteLength !== target.byteLength) {
-      throw new Error(`reduce-scatter length mismatch: got ${got.byteLength} bytes, expected ${target.byteLength}; do all ranks pass the same length?`);
+      throw new Error(
+        `reduce-scatter length mismatch: got ${got.byteLength} bytes, expected ${target.byteLength}; do all ranks pass the same length?`,
+      );
     }
     reduceInto(dtype, op, target, got);
     if (recvs[k].step < n - 2) collectSend(sends, g.send(next, tag, target));
@@ -149,8 +185,10 @@ async function ringAllGather(g: Group, tag: number, buf: Uint8Array, offs: numbe
   const sends: Promise<void>[] = [];
   const next = (g.index + 1) % n;
   const prev = mod(g.index - 1, n);
-  for (const [a, b] of sliceRanges(offs, g.index)) collectSend(sends, g.send(next, tag, buf.subarray(a, b)));
-  const recvs = ringReceives(n, g.index, offs, 1);
+  const slice = sliceBytesFor(offs);
+  for (const [a, b] of sliceRanges(offs, g.index, slice))
+    collectSend(sends, g.send(next, tag, buf.subarray(a, b)));
+  const recvs = ringReceives(n, g.index, offs, 1, slice);
   // Every destination is known up front: post all receives so each slice lands in place.
   const pending = recvs.map(({ range: [a, b] }) => g.recv(prev, tag, buf.subarray(a, b)));
   for (const p of pending) p.catch(() => undefined);
@@ -159,7 +197,9 @@ async function ringAllGather(g: Group, tag: number, buf: Uint8Array, offs: numbe
     const [a, b] = recvs[k].range;
     const target = buf.subarray(a, b);
     if (got.byteLength !== target.byteLength) {
-      throw new Error(`all-gather length mismatch: got ${got.byteLength} bytes, expected ${target.byteLength}; do all ranks pass the same length?`);
+      throw new Error(
+        `all-gather length mismatch: got ${got.byteLength} bytes, expected ${target.byteLength}; do all ranks pass the same length?`,
+      );
     }
     if (got.buffer !== target.buffer || got.byteOffset !== target.byteOffset) target.set(got);
     if (recvs[k].step < n - 2) collectSend(sends, g.send(next, tag, target));
@@ -169,7 +209,8 @@ async function ringAllGather(g: Group, tag: number, buf: Uint8Array, offs: numbe
 
 function elementCount(buf: Uint8Array, dtype: DType): number {
   const size = DTYPE_BYTES[dtype];
-  if (buf.byteLength % size !== 0) throw new Error(`${buf.byteLength} bytes is not a whole number of ${dtype} elements`);
+  if (buf.byteLength % size !== 0)
+    throw new Error(`${buf.byteLength} bytes is not a whole number of ${dtype} elements`);
   return buf.byteLength / size;
 }
 
@@ -185,9 +226,14 @@ export class Collectives {
     readonly topology: Topology,
   ) {
     if (topology.world !== transport.world) {
-      throw new Error(`topology has ${topology.world} ranks but the transport has ${transport.world}`);
+      throw new Error(
+        `topology has ${topology.world} ranks but the transport has ${transport.world}`,
+      );
     }
-    this.worldGroup = new Group(transport, Array.from({ length: transport.world }, (_, r) => r));
+    this.worldGroup = new Group(
+      transport,
+      Array.from({ length: transport.world }, (_, r) => r),
+    );
   }
 
   get rank(): number {
@@ -203,8 +249,13 @@ export class Collectives {
     const key = ranks.join(',');
     let g = this.groups.get(key);
     if (!g) {
-      if (new Set(ranks).size !== ranks.length || ranks.some((r) => !Number.isInteger(r) || r < 0 || r >= this.world)) {
-        throw new Error(`invalid group [${key}]: ranks must be distinct integers in 0..${this.world - 1}`);
+      if (
+        new Set(ranks).size !== ranks.length ||
+        ranks.some((r) => !Number.isInteger(r) || r < 0 || r >= this.world)
+      ) {
+        throw new Error(
+          `invalid group [${key}]: ranks must be distinct integers in 0..${this.world - 1}`,
+        );
       }
       g = new Group(this.transport, ranks);
       this.groups.set(key, g);
@@ -239,7 +290,11 @@ export class Collectives {
       // Step 2: all-reduce that chunk across nodes (only 1/ranksPerNode of the data crosses nodes).
       const cross = new Group(this.transport, topo.peersAcrossNodes(local.index));
       const mine = buf.subarray(offs[local.index], offs[local.index + 1]);
-      const crossOffs = chunkOffsets(mine.byteLength / DTYPE_BYTES[dtype], cross.size, DTYPE_BYTES[dtype]);
+      const crossOffs = chunkOffsets(
+        mine.byteLength / DTYPE_BYTES[dtype],
+        cross.size,
+        DTYPE_BYTES[dtype],
+      );
       await ringReduceScatter(cross, tag + 1, mine, crossOffs, dtype, op);
       await ringAllGather(cross, tag + 2, mine, crossOffs);
       // Step 3: all-gather the reduced chunks inside the node.
@@ -256,7 +311,12 @@ export class Collectives {
    * Reduces `buf` (the full vector, clobbered as scratch) and returns this rank's chunk of the
    * result (a view into `buf`).
    */
-  async reduceScatter(buf: Uint8Array, dtype: DType, op: ReduceOp, ranks?: readonly number[]): Promise<Uint8Array> {
+  async reduceScatter(
+    buf: Uint8Array,
+    dtype: DType,
+    op: ReduceOp,
+    ranks?: readonly number[],
+  ): Promise<Uint8Array> {
     checkOpSupported(dtype, op);
     const g = this.group(ranks);
     const offs = chunkOffsets(elementCount(buf, dtype), g.size, DTYPE_BYTES[dtype]);
@@ -268,12 +328,19 @@ export class Collectives {
    * Gathers every rank's chunk into one vector of `totalCount` elements laid out as
    * `splitCounts(totalCount, world)`; `chunk` must be this rank's part of that layout.
    */
-  async allGather(chunk: Uint8Array, dtype: DType, totalCount: number, ranks?: readonly number[]): Promise<Uint8Array> {
+  async allGather(
+    chunk: Uint8Array,
+    dtype: DType,
+    totalCount: number,
+    ranks?: readonly number[],
+  ): Promise<Uint8Array> {
     const g = this.group(ranks);
     const offs = chunkOffsets(totalCount, g.size, DTYPE_BYTES[dtype]);
     const mineBytes = offs[g.index + 1] - offs[g.index];
     if (chunk.byteLength !== mineBytes) {
-      throw new Error(`all-gather: rank ${this.rank} must contribute ${mineBytes} bytes of a ${totalCount}-element vector, got ${chunk.byteLength}`);
+      throw new Error(
+        `all-gather: rank ${this.rank} must contribute ${mineBytes} bytes of a ${totalCount}-element vector, got ${chunk.byteLength}`,
+      );
     }
     const out = new Uint8Array(offs[g.size]);
     out.set(chunk, offs[g.index]);
@@ -281,11 +348,18 @@ export class Collectives {
   }
 
   /** All-gather into `buf` (the whole vector), whose own chunk is already in place. */
-  async allGatherInPlace(buf: Uint8Array, dtype: DType, totalCount: number, ranks?: readonly number[]): Promise<Uint8Array> {
+  async allGatherInPlace(
+    buf: Uint8Array,
+    dtype: DType,
+    totalCount: number,
+    ranks?: readonly number[],
+  ): Promise<Uint8Array> {
     const g = this.group(ranks);
     const offs = chunkOffsets(totalCount, g.size, DTYPE_BYTES[dtype]);
     if (buf.byteLength !== offs[g.size]) {
-      throw new Error(`all-gather: a ${totalCount}-element ${dtype} vector needs ${offs[g.size]} bytes, got ${buf.byteLength}`);
+      throw new Error(
+        `all-gather: a ${totalCount}-element ${dtype} vector needs ${offs[g.size]} bytes, got ${buf.byteLength}`,
+      );
     }
     await ringAllGather(g, this.nextTag(), buf, offs);
     return buf;
@@ -311,7 +385,8 @@ export class Collectives {
    */
   async allToAllV(parts: Uint8Array[], ranks?: readonly number[]): Promise<Uint8Array[]> {
     const g = this.group(ranks);
-    if (parts.length !== g.size) throw new Error(`all-to-all needs one part per rank (${g.size}), got ${parts.length}`);
+    if (parts.length !== g.size)
+      throw new Error(`all-to-all needs one part per rank (${g.size}), got ${parts.length}`);
     const tag = this.nextTag();
     const out: Uint8Array[] = new Array(g.size);
     out[g.index] = parts[g.index];
@@ -329,7 +404,13 @@ export class Collectives {
    * Reduces to `root` (reduce-scatter, then every rank sends its reduced chunk to the root).
    * The root gets the full reduced vector; other ranks get null. `buf` is clobbered.
    */
-  async reduce(buf: Uint8Array, dtype: DType, op: ReduceOp, root: number, ranks?: readonly number[]): Promise<Uint8Array | null> {
+  async reduce(
+    buf: Uint8Array,
+    dtype: DType,
+    op: ReduceOp,
+    root: number,
+    ranks?: readonly number[],
+  ): Promise<Uint8Array | null> {
     checkOpSupported(dtype, op);
     this.checkRoot(root);
     const g = this.group(ranks);
@@ -347,7 +428,8 @@ export class Collectives {
         if (j === rootIndex) return;
         const target = buf.subarray(offs[j], offs[j + 1]);
         const got = await g.recv(j, tag + 1, target);
-        if (got.buffer !== target.buffer || got.byteOffset !== target.byteOffset) target.set(got.subarray(0, target.byteLength));
+        if (got.buffer !== target.buffer || got.byteOffset !== target.byteOffset)
+          target.set(got.subarray(0, target.byteLength));
       }),
     );
     return buf;
@@ -370,7 +452,9 @@ export class Collectives {
     } else {
       const got = await this.transport.recv(root, tag);
       if (got.byteLength !== offs[this.rank + 1] - offs[this.rank]) {
-        throw new Error(`broadcast length mismatch: rank ${this.rank} passed ${buf.byteLength} bytes, root ${root} sent a different length`);
+        throw new Error(
+          `broadcast length mismatch: rank ${this.rank} passed ${buf.byteLength} bytes, root ${root} sent a different length`,
+        );
       }
       buf.set(got, offs[this.rank]);
     }

@@ -12,7 +12,16 @@ import { makeInput } from './check-data.js';
 import { chunkOffsets } from './collectives.js';
 import { CommClient } from './comm-client.js';
 import { commConfigFromEnv } from './config.js';
-import { DTYPES, DTYPE_BYTES, REDUCE_OPS, isIntegerDType, viewAs, type CommArray, type DType, type ReduceOp } from './dtype.js';
+import {
+  DTYPES,
+  DTYPE_BYTES,
+  REDUCE_OPS,
+  isIntegerDType,
+  viewAs,
+  type CommArray,
+  type DType,
+  type ReduceOp,
+} from './dtype.js';
 import { compareReduced, referenceReduce } from './reference.js';
 
 const { values } = parseArgs({
@@ -26,8 +35,13 @@ function say(obj: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(obj)}\n`);
 }
 
-const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
-const typed = (dtype: DType, b: Uint8Array): CommArray => viewAs(dtype, new Uint8Array(b)) as CommArray;
+const same = (a: Uint8Array, b: Uint8Array): boolean =>
+  Buffer.compare(
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  ) === 0;
+const typed = (dtype: DType, b: Uint8Array): CommArray =>
+  viewAs(dtype, new Uint8Array(b)) as CommArray;
 const raw = (a: CommArray): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 async function checkAll(comm: CommClient, lengths: number[]): Promise<number> {
@@ -44,30 +58,51 @@ async function checkAll(comm: CommClient, lengths: number[]): Promise<number> {
       const offs = chunkOffsets(count, world, DTYPE_BYTES[dtype]);
       for (const op of ops) {
         const want = referenceReduce(dtype, op, inputs);
-        const close = (got: Uint8Array, w: Uint8Array, ins: Uint8Array[]): boolean => compareReduced(dtype, op, got, w, ins, world) === -1;
+        const close = (got: Uint8Array, w: Uint8Array, ins: Uint8Array[]): boolean =>
+          compareReduced(dtype, op, got, w, ins, world) === -1;
         for (const algo of ['ring', 'hierarchical'] as const) {
           const got = await comm.allReduce(typed(dtype, inputs[rank]), { op, algo, dtype });
           expectOk(close(raw(got), want, inputs), `${algo} all-reduce ${dtype} ${op} n=${count}`);
         }
         const rs = await comm.reduceScatter(typed(dtype, inputs[rank]), { op, dtype });
         const slice = (b: Uint8Array): Uint8Array => b.subarray(offs[rank], offs[rank + 1]);
-        expectOk(close(raw(rs), slice(want), inputs.map(slice)), `reduce-scatter ${dtype} ${op} n=${count}`);
+        expectOk(
+          close(raw(rs), slice(want), inputs.map(slice)),
+          `reduce-scatter ${dtype} ${op} n=${count}`,
+        );
         const red = await comm.reduce(typed(dtype, inputs[rank]), world - 1, { op, dtype });
-        expectOk(rank === world - 1 ? red !== null && close(raw(red), want, inputs) : red === null, `reduce ${dtype} ${op} n=${count}`);
+        expectOk(
+          rank === world - 1 ? red !== null && close(raw(red), want, inputs) : red === null,
+          `reduce ${dtype} ${op} n=${count}`,
+        );
       }
       const full = inputs[0];
-      const ag = await comm.allGather(typed(dtype, full.subarray(offs[rank], offs[rank + 1])), count);
+      const ag = await comm.allGather(
+        typed(dtype, full.subarray(offs[rank], offs[rank + 1])),
+        count,
+      );
       expectOk(same(raw(ag), full), `all-gather ${dtype} n=${count}`);
       const root = world > 1 ? 1 : 0;
-      const bc = await comm.broadcast(typed(dtype, rank === root ? full : new Uint8Array(full.byteLength)), root);
+      const bc = await comm.broadcast(
+        typed(dtype, rank === root ? full : new Uint8Array(full.byteLength)),
+        root,
+      );
       expectOk(same(raw(bc), full), `broadcast ${dtype} n=${count}`);
     }
-    const payload = (r: number): Uint8Array => makeInput('u8', (count + r * 13) % (count + 1 + r), 7, r);
+    const payload = (r: number): Uint8Array =>
+      makeInput('u8', (count + r * 13) % (count + 1 + r), 7, r);
     const parts = await comm.allGatherV(payload(rank));
-    expectOk(parts.length === world && parts.every((p, r) => same(p, payload(r))), `all-gather-v n=${count}`);
-    const personal = (from: number, to: number): Uint8Array => makeInput('u8', (count + from * 31 + to * 7) % (count + 50), from, to);
+    expectOk(
+      parts.length === world && parts.every((p, r) => same(p, payload(r))),
+      `all-gather-v n=${count}`,
+    );
+    const personal = (from: number, to: number): Uint8Array =>
+      makeInput('u8', (count + from * 31 + to * 7) % (count + 50), from, to);
     const a2a = await comm.allToAllV(Array.from({ length: world }, (_, j) => personal(rank, j)));
-    expectOk(a2a.length === world && a2a.every((p, from) => same(p, personal(from, rank))), `all-to-all-v n=${count}`);
+    expectOk(
+      a2a.length === world && a2a.every((p, from) => same(p, personal(from, rank))),
+      `all-to-all-v n=${count}`,
+    );
     await comm.barrier();
     say({ rank, length: count, ok: true });
   }

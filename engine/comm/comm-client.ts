@@ -55,7 +55,10 @@ export class CommClient {
   ) {}
 
   /** Starts the worker, joins the rendezvous and builds the mesh. Rejects with the join error. */
-  static async start(config: CommConfigInput, onRejected?: (reason: string) => void): Promise<CommClient> {
+  static async start(
+    config: CommConfigInput,
+    onRejected?: (reason: string) => void,
+  ): Promise<CommClient> {
     const worker = new Worker(compiledFile('engine/comm/comm-worker.ts'));
     const ready = await new Promise<Extract<FromWorker, { kind: 'ready' }>>((resolve, reject) => {
       const onMsg = (m: FromWorker): void => {
@@ -181,10 +184,15 @@ export class CommClient {
   }
 
   /** Copies a result out of its staging buffer into `dst` (or a new array like `like`), then recycles the buffer. */
-  private finish<T extends CommArray>(m: Extract<FromWorker, { kind: 'done' }>, like: T, dst?: T): T {
+  private finish<T extends CommArray>(
+    m: Extract<FromWorker, { kind: 'done' }>,
+    like: T,
+    dst?: T,
+  ): T {
     const bytes = m.data!;
     const out = dst ?? (viewAs(dtypeOf(like), new Uint8Array(bytes.byteLength)) as T);
-    if (out.byteLength !== bytes.byteLength) throw new Error(`result has ${bytes.byteLength} bytes, destination ${out.byteLength}`);
+    if (out.byteLength !== bytes.byteLength)
+      throw new Error(`result has ${bytes.byteLength} bytes, destination ${out.byteLength}`);
     bytesOf(out).set(bytes);
     this.release(m.staging.buffer as ArrayBuffer);
     return out;
@@ -192,18 +200,35 @@ export class CommClient {
 
   /** All-reduce in place: `data` holds the result afterwards (and is returned). */
   async allReduce<T extends CommArray>(data: T, opts: OpOptions = {}): Promise<T> {
-    const m = await this.submit('allReduce', data, { reduceOp: opts.op ?? 'sum', algo: opts.algo ?? 'ring', ranks: opts.ranks, ...(opts.dtype ? { dtype: opts.dtype } : {}) });
+    const m = await this.submit('allReduce', data, {
+      reduceOp: opts.op ?? 'sum',
+      algo: opts.algo ?? 'ring',
+      ranks: opts.ranks,
+      ...(opts.dtype ? { dtype: opts.dtype } : {}),
+    });
     return this.finish(m, data, data);
   }
 
   /** The full vector in (left unchanged), this rank's chunk of the reduction out (see splitCounts). */
-  async reduceScatter<T extends CommArray>(data: T, opts: OpOptions & { out?: T } = {}): Promise<T> {
-    const m = await this.submit('reduceScatter', data, { reduceOp: opts.op ?? 'sum', ranks: opts.ranks, ...(opts.dtype ? { dtype: opts.dtype } : {}) });
+  async reduceScatter<T extends CommArray>(
+    data: T,
+    opts: OpOptions & { out?: T } = {},
+  ): Promise<T> {
+    const m = await this.submit('reduceScatter', data, {
+      reduceOp: opts.op ?? 'sum',
+      ranks: opts.ranks,
+      ...(opts.dtype ? { dtype: opts.dtype } : {}),
+    });
     return this.finish(m, data, opts.out);
   }
 
   /** This rank's chunk in, the whole `totalCount`-element vector out (into `out` when given). */
-  async allGather<T extends CommArray>(chunk: T, totalCount: number, ranks?: number[], out?: T): Promise<T> {
+  async allGather<T extends CommArray>(
+    chunk: T,
+    totalCount: number,
+    ranks?: number[],
+    out?: T,
+  ): Promise<T> {
     const n = ranks?.length ?? this.world;
     const index = ranks ? ranks.indexOf(this.rank) : this.rank;
     const offs = chunkOffsets(totalCount, n, chunk.BYTES_PER_ELEMENT);
@@ -221,14 +246,26 @@ export class CommClient {
 
   /** `parts[j]` to the j-th rank of the group; returns what each rank sent here. */
   async allToAllV(parts: Uint8Array[], ranks?: number[]): Promise<Uint8Array[]> {
-    const m = await this.submit('allToAllV', null, { parts: parts.map((p) => new Uint8Array(p)), ranks });
+    const m = await this.submit('allToAllV', null, {
+      parts: parts.map((p) => new Uint8Array(p)),
+      ranks,
+    });
     this.release(m.staging.buffer as ArrayBuffer);
     return m.parts!;
   }
 
   /** Reduce to `root`: the root's `data` holds the result (and is returned); null elsewhere. */
-  async reduce<T extends CommArray>(data: T, root: number, opts: OpOptions = {}): Promise<T | null> {
-    const m = await this.submit('reduce', data, { reduceOp: opts.op ?? 'sum', root, ranks: opts.ranks, ...(opts.dtype ? { dtype: opts.dtype } : {}) });
+  async reduce<T extends CommArray>(
+    data: T,
+    root: number,
+    opts: OpOptions = {},
+  ): Promise<T | null> {
+    const m = await this.submit('reduce', data, {
+      reduceOp: opts.op ?? 'sum',
+      root,
+      ranks: opts.ranks,
+      ...(opts.dtype ? { dtype: opts.dtype } : {}),
+    });
     if (!m.data) {
       this.release(m.staging.buffer as ArrayBuffer);
       return null;

@@ -22,7 +22,10 @@ function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
  * Results that live in the client's staging buffer go back by moving that buffer (the view keeps
  * its offset); anything else (received payloads, which may share a socket chunk) is copied first.
  */
-function transferable(a: Uint8Array, staging: ArrayBufferLike): { view: Uint8Array; buffers: ArrayBuffer[] } {
+function transferable(
+  a: Uint8Array,
+  staging: ArrayBufferLike,
+): { view: Uint8Array; buffers: ArrayBuffer[] } {
   // new Uint8Array(a) copies (Buffer#slice would not: it is a view).
   const view = a.buffer === staging ? a : new Uint8Array(a);
   return { view, buffers: [view.buffer as ArrayBuffer] };
@@ -69,7 +72,8 @@ async function run(req: OpRequest): Promise<void> {
   };
   // The staging buffer always goes back to the client's pool, with or without a result in it.
   const data = result ? out(result) : null;
-  if (!buffers.includes(req.data.buffer as ArrayBuffer)) buffers.push(req.data.buffer as ArrayBuffer);
+  if (!buffers.includes(req.data.buffer as ArrayBuffer))
+    buffers.push(req.data.buffer as ArrayBuffer);
   // Parts are copied: one of them may be the staging buffer itself, which the client recycles.
   const copies = parts?.map((p) => new Uint8Array(p));
   for (const c of copies ?? []) buffers.push(c.buffer as ArrayBuffer);
@@ -82,7 +86,13 @@ port.on('message', (msg: ToWorker) => {
       ProcessGroup.init(msg.config, (reason) => post({ kind: 'rejected', reason }))
         .then((g) => {
           group = g;
-          g.mesh.onFailure((err) => post({ kind: 'failed', message: err.message, peer: err instanceof PeerError ? err.peer : undefined }));
+          g.mesh.onFailure((err) =>
+            post({
+              kind: 'failed',
+              message: err.message,
+              peer: err instanceof PeerError ? err.peer : undefined,
+            }),
+          );
           post({ kind: 'ready', rank: g.rank, world: g.world });
         })
         .catch((e: Error) => post({ kind: 'initError', message: e.message }));
@@ -91,7 +101,16 @@ port.on('message', (msg: ToWorker) => {
       queue = queue.then(() =>
         run(msg).catch((e: Error) => {
           group?.mesh.releaseBuffer(msg.data.buffer, e.message);
-          post({ kind: 'opError', id: msg.id, message: e.message, peer: e instanceof PeerError ? e.peer : undefined, staging: msg.data }, [msg.data.buffer as ArrayBuffer]);
+          post(
+            {
+              kind: 'opError',
+              id: msg.id,
+              message: e.message,
+              peer: e instanceof PeerError ? e.peer : undefined,
+              staging: msg.data,
+            },
+            [msg.data.buffer as ArrayBuffer],
+          );
         }),
       );
       return;
@@ -102,7 +121,9 @@ port.on('message', (msg: ToWorker) => {
           if (group) {
             const t = group.mesh.traffic;
             post({ kind: 'traffic', sent: t.sent, received: t.received });
-            await (msg.kind === 'shutdown' && !group.mesh.failure ? group.shutdown() : group.abort());
+            await (msg.kind === 'shutdown' && !group.mesh.failure
+              ? group.shutdown()
+              : group.abort());
           }
         } catch {
           await group?.abort();

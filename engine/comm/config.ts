@@ -24,9 +24,18 @@ export const CommConfigSchema = z
     maxMessageBytes: z.number().int().positive().optional(),
   })
   .superRefine((c, ctx) => {
-    if (c.rank >= c.world) ctx.addIssue({ code: 'custom', path: ['rank'], message: `rank ${c.rank} must be below the world size ${c.world}` });
+    if (c.rank >= c.world)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rank'],
+        message: `rank ${c.rank} must be below the world size ${c.world}`,
+      });
     if (c.world % c.localWorld !== 0) {
-      ctx.addIssue({ code: 'custom', path: ['localWorld'], message: `LOCAL_WORLD_SIZE ${c.localWorld} must divide WORLD_SIZE ${c.world}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['localWorld'],
+        message: `LOCAL_WORLD_SIZE ${c.localWorld} must divide WORLD_SIZE ${c.world}`,
+      });
     }
   });
 export type CommConfig = z.output<typeof CommConfigSchema>;
@@ -70,7 +79,9 @@ export function commConfigFromEnv(env: NodeJS.ProcessEnv = process.env): CommCon
     try {
       network = JSON.parse(env.GRADBENCH_NETWORK);
     } catch {
-      throw new Error('GRADBENCH_NETWORK: not valid JSON; expected e.g. {"intra":"off","inter":"1GbE"}');
+      throw new Error(
+        'GRADBENCH_NETWORK: not valid JSON; expected e.g. {"intra":"off","inter":"1GbE"}',
+      );
     }
   }
   const problems: string[] = [];

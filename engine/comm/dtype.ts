@@ -43,8 +43,10 @@ export function isIntegerDType(dtype: DType): boolean {
 
 /** Throws a clear error when an op is meaningless for a dtype (bitwise OR on floats). */
 export function checkOpSupported(dtype: DType, op: ReduceOp): void {
-  if (!DTYPES.includes(dtype)) throw new Error(`unknown dtype "${dtype}"; use one of ${DTYPES.join(', ')}`);
-  if (!REDUCE_OPS.includes(op)) throw new Error(`unknown reduce op "${op}"; use one of ${REDUCE_OPS.join(', ')}`);
+  if (!DTYPES.includes(dtype))
+    throw new Error(`unknown dtype "${dtype}"; use one of ${DTYPES.join(', ')}`);
+  if (!REDUCE_OPS.includes(op))
+    throw new Error(`unknown reduce op "${op}"; use one of ${REDUCE_OPS.join(', ')}`);
   if (op === 'bor' && !isIntegerDType(dtype)) {
     throw new Error(`reduce op "bor" needs an integer dtype (i8, u8, i32), got ${dtype}`);
   }
@@ -70,7 +72,11 @@ export function viewAs<D extends DType>(dtype: D, bytes: Uint8Array): TypedArray
   }
   let src = bytes;
   if (bytes.byteOffset % size !== 0) src = new Uint8Array(bytes);
-  return new CTORS[dtype](src.buffer as ArrayBuffer, src.byteOffset, src.byteLength / size) as TypedArrayOf<D>;
+  return new CTORS[dtype](
+    src.buffer as ArrayBuffer,
+    src.byteOffset,
+    src.byteLength / size,
+  ) as TypedArrayOf<D>;
 }
 
 export function bytesOf(a: CommArray): Uint8Array {

@@ -41,7 +41,8 @@ export function resolveTier(tier: string | LinkSpec): LinkSpec | undefined {
   if (typeof tier !== 'string') return tier;
   if (tier === 'off') return undefined;
   const preset = (LINK_PRESETS as Record<string, LinkSpec>)[tier];
-  if (!preset) throw new Error(`unknown link preset "${tier}"; use one of ${LINK_PRESET_NAMES.join(', ')}`);
+  if (!preset)
+    throw new Error(`unknown link preset "${tier}"; use one of ${LINK_PRESET_NAMES.join(', ')}`);
   return preset;
 }
 
@@ -53,7 +54,8 @@ export class Topology {
     readonly world: number,
     readonly nodes: number,
   ) {
-    if (!Number.isInteger(world) || world < 1) throw new Error(`world size must be a positive integer, got ${world}`);
+    if (!Number.isInteger(world) || world < 1)
+      throw new Error(`world size must be a positive integer, got ${world}`);
     if (!Number.isInteger(nodes) || nodes < 1 || world % nodes !== 0) {
       throw new Error(`nodes must divide the world size (${world}), got ${nodes}`);
     }
@@ -84,7 +86,12 @@ export class Topology {
 }
 
 /** The emulated spec of the directed link a -> b. */
-export function linkSpecFor(topo: Topology, network: NetworkConfig, a: number, b: number): LinkSpec | undefined {
+export function linkSpecFor(
+  topo: Topology,
+  network: NetworkConfig,
+  a: number,
+  b: number,
+): LinkSpec | undefined {
   const net = NetworkSchema.parse(network);
   return resolveTier(topo.sameNode(a, b) ? net.intra : net.inter);
 }

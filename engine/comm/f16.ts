@@ -67,7 +67,10 @@ export function f16BitsToF32(h: number): number {
  * path inline; everything else goes through f32ToF16Bits.
  */
 export function f32ArrayToF16(src: Float32Array, dst = new Uint16Array(src.length)): Uint16Array {
-  const bits = src.byteOffset % 4 === 0 ? new Uint32Array(src.buffer, src.byteOffset, src.length) : new Uint32Array(src.slice().buffer);
+  const bits =
+    src.byteOffset % 4 === 0
+      ? new Uint32Array(src.buffer, src.byteOffset, src.length)
+      : new Uint32Array(src.slice().buffer);
   for (let i = 0; i < bits.length; i++) {
     const b = bits[i];
     const exp = (b >>> 23) & 0xff;

@@ -40,7 +40,11 @@ export function tokenMatches(expected: string, got: unknown): boolean {
 }
 
 function handshakeLimits(): DecoderLimits {
-  return { maxMessageBytes: 0, maxControlBytes: MAX_CONTROL_BYTES, allowedTypes: new Set([MsgType.Hello]) };
+  return {
+    maxMessageBytes: 0,
+    maxControlBytes: MAX_CONTROL_BYTES,
+    allowedTypes: new Set([MsgType.Hello]),
+  };
 }
 
 export class HandshakeError extends Error {
@@ -66,7 +70,8 @@ export function acceptHandshake(
       socket.off('error', onError);
       socket.off('close', onClose);
       if (err) {
-        if (!socket.destroyed) socket.end(encodeControl(MsgType.Reject, 0, { reason: err.message }));
+        if (!socket.destroyed)
+          socket.end(encodeControl(MsgType.Reject, 0, { reason: err.message }));
         setTimeout(() => socket.destroy(), 200).unref();
         reject(err);
       } else {
@@ -84,7 +89,8 @@ export function acceptHandshake(
         } catch (e) {
           return finish(e as Error);
         }
-        if (!hello || typeof hello !== 'object') return finish(new HandshakeError('malformed hello'));
+        if (!hello || typeof hello !== 'object')
+          return finish(new HandshakeError('malformed hello'));
         if (!tokenMatches(expectedTokenOf(accept), hello.token)) {
           return finish(new HandshakeError('invalid run token'));
         }
@@ -97,7 +103,8 @@ export function acceptHandshake(
     // A well-behaved peer sends nothing after Hello until it has our HelloAck, so bytes past the
     // Hello in the same chunk are dropped, and the link's own decoder rejects the remains.
     const onData = (chunk: Buffer): void => decoder.push(chunk);
-    const onError = (e: Error): void => finish(new HandshakeError(`connection error during handshake: ${e.message}`));
+    const onError = (e: Error): void =>
+      finish(new HandshakeError(`connection error during handshake: ${e.message}`));
     const onClose = (): void => finish(new HandshakeError('connection closed during handshake'));
     const timer = setTimeout(
       () => finish(new HandshakeError(`no valid hello within ${timeoutMs} ms`)),
@@ -112,19 +119,27 @@ export function acceptHandshake(
 // The expected token travels with the accept callback so callers cannot forget to check it.
 const TOKEN = Symbol('token');
 type TokenCarrier = ((hello: Hello) => string | undefined) & { [TOKEN]?: string };
-export function withToken(token: string, accept: (hello: Hello) => string | undefined): TokenCarrier {
+export function withToken(
+  token: string,
+  accept: (hello: Hello) => string | undefined,
+): TokenCarrier {
   const f = accept as TokenCarrier;
   f[TOKEN] = token;
   return f;
 }
 function expectedTokenOf(accept: TokenCarrier): string {
   const t = accept[TOKEN];
-  if (t === undefined) throw new Error('acceptHandshake needs an accept callback made by withToken()');
+  if (t === undefined)
+    throw new Error('acceptHandshake needs an accept callback made by withToken()');
   return t;
 }
 
 /** Connecting side: sends Hello and waits for HelloAck (or a Reject with its reason). */
-export function connectHandshake(socket: Socket, hello: Hello, timeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS): Promise<void> {
+export function connectHandshake(
+  socket: Socket,
+  hello: Hello,
+  timeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let done = false;
     const finish = (err?: Error): void => {
@@ -140,7 +155,11 @@ export function connectHandshake(socket: Socket, hello: Hello, timeoutMs = DEFAU
       } else resolve();
     };
     const decoder = new FrameDecoder(
-      { maxMessageBytes: 0, maxControlBytes: MAX_CONTROL_BYTES, allowedTypes: new Set([MsgType.HelloAck, MsgType.Reject]) },
+      {
+        maxMessageBytes: 0,
+        maxControlBytes: MAX_CONTROL_BYTES,
+        allowedTypes: new Set([MsgType.HelloAck, MsgType.Reject]),
+      },
       (type, _tag, payload) => {
         if (type === MsgType.HelloAck) return finish();
         let reason = 'rejected';
@@ -154,9 +173,13 @@ export function connectHandshake(socket: Socket, hello: Hello, timeoutMs = DEFAU
       (err) => finish(new HandshakeError(`handshake failed: ${err.message}`)),
     );
     const onData = (chunk: Buffer): void => decoder.push(chunk);
-    const onError = (e: Error): void => finish(new HandshakeError(`connection error during handshake: ${e.message}`));
+    const onError = (e: Error): void =>
+      finish(new HandshakeError(`connection error during handshake: ${e.message}`));
     const onClose = (): void => finish(new HandshakeError('connection closed during handshake'));
-    const timer = setTimeout(() => finish(new HandshakeError(`no handshake reply within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new HandshakeError(`no handshake reply within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);
@@ -225,10 +248,24 @@ export function connectRouted(host: string, port: number, router: ReadRouter): S
 export function adoptRouted(socket: Socket, router: ReadRouter): Socket | undefined {
   const s = socket as Socket & { _handle?: unknown };
   const handle = s._handle;
-  if (!handle || socket.destroyed || socket.readableLength > 0 || socket.writableLength > 0 || socket.connecting) return undefined;
+  if (
+    !handle ||
+    socket.destroyed ||
+    socket.readableLength > 0 ||
+    socket.writableLength > 0 ||
+    socket.connecting
+  )
+    return undefined;
   s._handle = null;
   socket.destroy(); // without its handle this only retires the old object (and its server count)
-  return router.bind(new net.Socket({ handle, readable: true, writable: true, onread: router.onread } as net.SocketConstructorOpts));
+  return router.bind(
+    new net.Socket({
+      handle,
+      readable: true,
+      writable: true,
+      onread: router.onread,
+    } as net.SocketConstructorOpts),
+  );
 }
 
 export interface LinkOptions {
@@ -266,8 +303,17 @@ export class Link {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1000);
     this.pacer = opts.emulate ? new Pacer(opts.emulate) : undefined;
-    // Emulated links pace in small fragments so a message pipelines through the emulated wire.
-    this.fragmentBytes = opts.fragmentBytes ?? (opts.emulate ? 256 * 1024 : 4 * 1024 * 1024);
+    // Emulated links pace in fragments so a message pipelines through the emulated wire: about
+    // 2 ms of link time each (at least 256 KiB), well above the pacer's 1 ms timer tick, so
+    // faster links do not pay per-fragment overhead for nothing.
+    this.fragmentBytes =
+      opts.fragmentBytes ??
+      (opts.emulate
+        ? Math.min(
+            4 * 1024 * 1024,
+            Math.max(256 * 1024, Math.round((opts.emulate.gbps * 1e9 * 0.002) / 8 / 4096) * 4096),
+          )
+        : 4 * 1024 * 1024);
     this.decoder = new FrameDecoder(
       {
         maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
@@ -286,7 +332,8 @@ export class Link {
     socket.on('error', (e) => this.fail(e));
     socket.on('close', () => {
       if (this.closingLocally) this.end(undefined);
-      else if (this.decoder.midMessage) this.fail(new Error('connection closed in the middle of a message'));
+      else if (this.decoder.midMessage)
+        this.fail(new Error('connection closed in the middle of a message'));
       else this.fail(new Error('connection closed by peer'));
     });
   }
@@ -314,7 +361,8 @@ export class Link {
       };
       for (const f of frames) {
         const write = (): void => {
-          if (this.closed || this.socket.destroyed) return reject(new Error('link closed while sending'));
+          if (this.closed || this.socket.destroyed)
+            return reject(new Error('link closed while sending'));
           this.socket.cork();
           this.socket.write(f.header);
           if (f.body.byteLength > 0) this.socket.write(f.body, onWritten);

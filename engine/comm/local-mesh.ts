@@ -12,7 +12,8 @@ export function createLocalMesh(world: number): PeerTransport[] {
     rank,
     world,
     send(peer: number, tag: number, data: Uint8Array): Promise<void> {
-      if (peer < 0 || peer >= world || peer === rank) return Promise.reject(new Error(`bad peer ${peer}`));
+      if (peer < 0 || peer >= world || peer === rank)
+        return Promise.reject(new Error(`bad peer ${peer}`));
       const copy = Buffer.from(data);
       setImmediate(() => boxes[peer].deliver(rank, tag, copy));
       return Promise.resolve();

@@ -41,7 +41,14 @@ export class Mailbox {
    */
   claim(peer: number, tag: number, total: number): Buffer | undefined {
     const head = this.waiting.get(`${peer}:${tag}`)?.[0];
-    if (!head?.into || head.claimed || head.into.buffer.byteLength === 0 || head.into.byteLength !== total || this.queued.has(`${peer}:${tag}`)) return undefined;
+    if (
+      !head?.into ||
+      head.claimed ||
+      head.into.buffer.byteLength === 0 ||
+      head.into.byteLength !== total ||
+      this.queued.has(`${peer}:${tag}`)
+    )
+      return undefined;
     head.claimed = true;
     return Buffer.from(head.into.buffer, head.into.byteOffset, head.into.byteLength);
   }

@@ -8,7 +8,15 @@
  */
 import net from 'node:net';
 import { Topology, linkSpecFor, type NetworkConfig } from './emulation.js';
-import { Link, ReadRouter, acceptHandshake, adoptRouted, connectHandshake, connectRouted, withToken } from './link.js';
+import {
+  Link,
+  ReadRouter,
+  acceptHandshake,
+  adoptRouted,
+  connectHandshake,
+  connectRouted,
+  withToken,
+} from './link.js';
 import { Mailbox } from './mailbox.js';
 import { StoreTimeoutError, type StoreClient } from './store.js';
 import { PeerError, type PeerTransport } from './transport.js';
@@ -130,7 +138,11 @@ export class TcpMesh implements PeerTransport {
         socket.once('error', reject);
       });
       const timeout = Math.max(1000, deadline - Date.now());
-      await connectHandshake(socket, { token: this.opts.token, rank: this.rank, role: 'mesh' }, timeout);
+      await connectHandshake(
+        socket,
+        { token: this.opts.token, rank: this.rank, role: 'mesh' },
+        timeout,
+      );
     } catch (e) {
       socket.destroy();
       throw new Error(`cannot connect to rank ${peer} at ${addr}: ${(e as Error).message}`);
@@ -156,7 +168,9 @@ export class TcpMesh implements PeerTransport {
         this.opts.handshakeTimeoutMs,
       );
     } catch (e) {
-      this.opts.onRejected?.(`rank ${this.rank} refused a connection from ${socket.remoteAddress}: ${(e as Error).message}`);
+      this.opts.onRejected?.(
+        `rank ${this.rank} refused a connection from ${socket.remoteAddress}: ${(e as Error).message}`,
+      );
       return;
     }
     const router = new ReadRouter();
@@ -178,11 +192,14 @@ export class TcpMesh implements PeerTransport {
         this.onAbort(peer, payload);
       },
       // Decode a data message straight into the buffer its receive asked for, if it did.
-      allocate: (type, tag, total) => (type === MsgType.Data ? this.mailbox.claim(peer, tag, total) : undefined),
+      allocate: (type, tag, total) =>
+        type === MsgType.Data ? this.mailbox.claim(peer, tag, total) : undefined,
       onClose: (err) => {
         // While draining, a peer that finished first and closed is expected, not a crash.
         if (this.closing || this.draining) return;
-        this.fail(new PeerError(peer, `rank ${peer} disconnected: ${err?.message ?? 'connection closed'}`));
+        this.fail(
+          new PeerError(peer, `rank ${peer} disconnected: ${err?.message ?? 'connection closed'}`),
+        );
       },
     });
     this.links.set(peer, link);
@@ -199,12 +216,19 @@ export class TcpMesh implements PeerTransport {
         }
         this.linkWaiters.push(check);
       };
-      const timer = setTimeout(() => {
-        const missing = Array.from({ length: this.world }, (_, r) => r).filter(
-          (r) => r !== this.rank && !this.links.has(r),
-        );
-        reject(new Error(`${rankList(missing)} did not connect to rank ${this.rank} within the join timeout`));
-      }, Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          const missing = Array.from({ length: this.world }, (_, r) => r).filter(
+            (r) => r !== this.rank && !this.links.has(r),
+          );
+          reject(
+            new Error(
+              `${rankList(missing)} did not connect to rank ${this.rank} within the join timeout`,
+            ),
+          );
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       check();
     });
   }
@@ -214,8 +238,14 @@ export class TcpMesh implements PeerTransport {
     let message = `rank ${from} aborted`;
     try {
       const body = parseControl(payload) as { rank?: unknown; message?: unknown };
-      if (Number.isInteger(body.rank) && (body.rank as number) >= 0 && (body.rank as number) < this.world) culprit = body.rank as number;
-      if (typeof body.message === 'string') message = `${body.message.slice(0, 500)} (reported by rank ${from})`;
+      if (
+        Number.isInteger(body.rank) &&
+        (body.rank as number) >= 0 &&
+        (body.rank as number) < this.world
+      )
+        culprit = body.rank as number;
+      if (typeof body.message === 'string')
+        message = `${body.message.slice(0, 500)} (reported by rank ${from})`;
     } catch {
       /* keep the generic message */
     }
@@ -232,7 +262,8 @@ export class TcpMesh implements PeerTransport {
     // rather than us.
     if (err instanceof PeerError) {
       for (const [peer, link] of this.links) {
-        if (peer !== err.peer) link.sendNow(MsgType.Abort, { rank: err.peer, message: err.message });
+        if (peer !== err.peer)
+          link.sendNow(MsgType.Abort, { rank: err.peer, message: err.message });
       }
     }
     for (const l of this.failureListeners) l(err);
@@ -245,7 +276,12 @@ export class TcpMesh implements PeerTransport {
   releaseBuffer(buffer: ArrayBufferLike, reason: string): void {
     this.mailbox.forget(buffer);
     for (const l of this.links.values()) {
-      if (l.readsInto(buffer)) return this.fail(new Error(`${reason}; a message was still arriving into its buffer, so the links cannot go on`));
+      if (l.readsInto(buffer))
+        return this.fail(
+          new Error(
+            `${reason}; a message was still arriving into its buffer, so the links cannot go on`,
+          ),
+        );
     }
   }
 

@@ -20,7 +20,10 @@ export class ProcessGroup {
     private readonly storeServer: StoreServer | undefined,
   ) {}
 
-  static async init(input: CommConfigInput, onRejected?: (reason: string) => void): Promise<ProcessGroup> {
+  static async init(
+    input: CommConfigInput,
+    onRejected?: (reason: string) => void,
+  ): Promise<ProcessGroup> {
     const config = CommConfigSchema.parse(input);
     const topology = new Topology(config.world, config.world / config.localWorld);
     let server: StoreServer | undefined;

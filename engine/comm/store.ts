@@ -12,8 +12,18 @@ import { MsgType, parseControl } from './wire.js';
 const RequestSchema = z.discriminatedUnion('op', [
   z.object({ id: z.number().int(), op: z.literal('set'), key: z.string(), value: z.string() }),
   z.object({ id: z.number().int(), op: z.literal('get'), key: z.string() }),
-  z.object({ id: z.number().int(), op: z.literal('wait'), keys: z.array(z.string()), timeoutMs: z.number() }),
-  z.object({ id: z.number().int(), op: z.literal('add'), key: z.string(), delta: z.number().int() }),
+  z.object({
+    id: z.number().int(),
+    op: z.literal('wait'),
+    keys: z.array(z.string()),
+    timeoutMs: z.number(),
+  }),
+  z.object({
+    id: z.number().int(),
+    op: z.literal('add'),
+    key: z.string(),
+    delta: z.number().int(),
+  }),
   z.object({
     id: z.number().int(),
     op: z.literal('barrier'),
@@ -79,7 +89,9 @@ export class StoreServer {
     try {
       await acceptHandshake(
         socket,
-        withToken(this.token, (h) => (h.role === 'store' ? undefined : `expected a store client, got ${String(h.role)}`)),
+        withToken(this.token, (h) =>
+          h.role === 'store' ? undefined : `expected a store client, got ${String(h.role)}`,
+        ),
         this.handshakeTimeoutMs,
       );
     } catch (e) {
@@ -97,7 +109,9 @@ export class StoreServer {
           return;
         }
         void this.handle(req).then((res) =>
-          link.send(MsgType.StoreResponse, 0, Buffer.from(JSON.stringify(res))).catch(() => undefined),
+          link
+            .send(MsgType.StoreResponse, 0, Buffer.from(JSON.stringify(res)))
+            .catch(() => undefined),
         );
       },
       onClose: () => this.links.delete(link),
@@ -148,13 +162,21 @@ export class StoreServer {
         const ok = await this.waitFor(() => req.keys.every((k) => this.data.has(k)), req.timeoutMs);
         return ok
           ? { id: req.id, ok: true }
-          : { id: req.id, ok: false, error: 'timeout', missing: req.keys.filter((k) => !this.data.has(k)) };
+          : {
+              id: req.id,
+              ok: false,
+              error: 'timeout',
+              missing: req.keys.filter((k) => !this.data.has(k)),
+            };
       }
       case 'barrier': {
         const arrived = Number(this.data.get(req.key) ?? '0') + 1;
         this.data.set(req.key, String(arrived));
         this.notify();
-        const ok = await this.waitFor(() => Number(this.data.get(req.key)) >= req.count, req.timeoutMs);
+        const ok = await this.waitFor(
+          () => Number(this.data.get(req.key)) >= req.count,
+          req.timeoutMs,
+        );
         return ok
           ? { id: req.id, ok: true }
           : { id: req.id, ok: false, error: 'timeout', value: this.data.get(req.key) ?? '0' };
@@ -164,7 +186,9 @@ export class StoreServer {
 
   async close(): Promise<void> {
     for (const l of this.links) l.close();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) =>
+      this.server ? this.server.close(() => resolve()) : resolve(),
+    );
   }
 }
 
@@ -179,7 +203,10 @@ export interface StoreClientOptions {
 
 export class StoreClient {
   private nextId = 1;
-  private pending = new Map<number, { resolve: (r: StoreResponse) => void; reject: (e: Error) => void }>();
+  private pending = new Map<
+    number,
+    { resolve: (r: StoreResponse) => void; reject: (e: Error) => void }
+  >();
   private failure: Error | undefined;
 
   private constructor(
@@ -203,7 +230,8 @@ export class StoreClient {
         socket.destroy();
         lastError = (e as Error).message;
         // A refusal by the store itself (bad token) will not change with retries.
-        if (lastError.includes('refused the connection')) throw new Error(`rendezvous store: ${lastError}`);
+        if (lastError.includes('refused the connection'))
+          throw new Error(`rendezvous store: ${lastError}`);
         if (Date.now() >= deadline) {
           throw new Error(
             `could not reach the rendezvous store at ${opts.host}:${opts.port} within ` +
@@ -267,7 +295,11 @@ export class StoreClient {
   /** Waits until every key exists; on timeout throws a StoreTimeoutError listing the missing keys. */
   async wait(keys: string[], timeoutMs: number): Promise<void> {
     const res = await this.request({ op: 'wait', keys, timeoutMs });
-    if (!res.ok) throw new StoreTimeoutError(`timed out waiting for ${res.missing?.join(', ')}`, res.missing ?? []);
+    if (!res.ok)
+      throw new StoreTimeoutError(
+        `timed out waiting for ${res.missing?.join(', ')}`,
+        res.missing ?? [],
+      );
   }
 
   /** Blocks until `count` callers reached the barrier named `key`. */

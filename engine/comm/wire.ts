@@ -57,7 +57,10 @@ export interface DecoderLimits {
   maxControlBytes: number;
 }
 
-export function encodeHeader(h: FrameHeader, out: Buffer = Buffer.allocUnsafe(HEADER_BYTES)): Buffer {
+export function encodeHeader(
+  h: FrameHeader,
+  out: Buffer = Buffer.allocUnsafe(HEADER_BYTES),
+): Buffer {
   out.writeUInt32BE(MAGIC, 0);
   out.writeUInt8(WIRE_VERSION, 4);
   out.writeUInt8(h.type, 5);
@@ -146,7 +149,8 @@ export class FrameDecoder {
     const dest = this.allocate?.(this.messageType!, this.messageTag, this.messageTotal);
     if (dest && dest.length === this.messageTotal) return dest;
     // The whole message sits inside this socket chunk: hand out a view, no copy.
-    if (chunk && !this.reusedChunks && take === this.messageTotal) return chunk.subarray(off, off + take);
+    if (chunk && !this.reusedChunks && take === this.messageTotal)
+      return chunk.subarray(off, off + take);
     return Buffer.allocUnsafe(this.messageTotal);
   }
 
@@ -170,7 +174,10 @@ export class FrameDecoder {
       const take = Math.min(this.frameLeft, chunk.length - off);
       if (!this.message) this.message = this.destination(chunk, off, take);
       // Bytes read straight into place (see readTarget) need no copy.
-      if (this.message.buffer !== chunk.buffer || this.message.byteOffset + this.messageFill !== chunk.byteOffset + off) {
+      if (
+        this.message.buffer !== chunk.buffer ||
+        this.message.byteOffset + this.messageFill !== chunk.byteOffset + off
+      ) {
         chunk.copy(this.message, this.messageFill, off, off + take);
       }
       this.messageFill += take;
@@ -188,13 +195,17 @@ export class FrameDecoder {
 
   private parseHeader(b: Buffer): FrameHeader | undefined {
     const magic = b.readUInt32BE(0);
-    if (magic !== MAGIC) return this.fail(`bad magic 0x${magic.toString(16).padStart(8, '0')}: not a GradBench peer`);
+    if (magic !== MAGIC)
+      return this.fail(`bad magic 0x${magic.toString(16).padStart(8, '0')}: not a GradBench peer`);
     const version = b.readUInt8(4);
     if (version !== WIRE_VERSION) {
-      return this.fail(`wire version ${version} is not supported (this build speaks ${WIRE_VERSION})`);
+      return this.fail(
+        `wire version ${version} is not supported (this build speaks ${WIRE_VERSION})`,
+      );
     }
     const type = b.readUInt8(5) as MsgType;
-    if (!this.limits.allowedTypes.has(type)) return this.fail(`message type ${type} not allowed here`);
+    if (!this.limits.allowedTypes.has(type))
+      return this.fail(`message type ${type} not allowed here`);
     const flags = b.readUInt16BE(6);
     if ((flags & ~FLAG_MORE) !== 0) return this.fail(`unknown flags 0x${flags.toString(16)}`);
     const tag = b.readUInt32BE(8);
@@ -203,14 +214,19 @@ export class FrameDecoder {
     const cap = type === MsgType.Data ? this.limits.maxMessageBytes : this.limits.maxControlBytes;
     if (total > cap) return this.fail(`message of ${total} bytes exceeds the ${cap}-byte limit`);
     if (!this.inMessage) {
-      if (length > total) return this.fail(`fragment of ${length} bytes exceeds its message (${total})`);
+      if (length > total)
+        return this.fail(`fragment of ${length} bytes exceeds its message (${total})`);
       this.inMessage = true;
       this.message = undefined;
       this.messageTotal = total;
       this.messageFill = 0;
       this.messageTag = tag;
       this.messageType = type;
-    } else if (tag !== this.messageTag || type !== this.messageType || total !== this.messageTotal) {
+    } else if (
+      tag !== this.messageTag ||
+      type !== this.messageType ||
+      total !== this.messageTotal
+    ) {
       return this.fail('fragment does not continue the message in progress');
     }
     if (length > this.messageTotal - this.messageFill) {
@@ -218,7 +234,9 @@ export class FrameDecoder {
     }
     const more = (flags & FLAG_MORE) !== 0;
     if (!more && this.messageFill + length !== total) {
-      return this.fail(`last fragment leaves the message short (${this.messageFill + length} of ${total})`);
+      return this.fail(
+        `last fragment leaves the message short (${this.messageFill + length} of ${total})`,
+      );
     }
     return { type, flags, tag, length, total };
   }

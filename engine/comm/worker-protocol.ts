@@ -3,7 +3,15 @@ import type { AllReduceAlgo } from './collectives.js';
 import type { CommConfigInput } from './config.js';
 import type { DType, ReduceOp } from './dtype.js';
 
-export type CollectiveName = 'allReduce' | 'reduceScatter' | 'allGather' | 'allGatherV' | 'allToAllV' | 'reduce' | 'broadcast' | 'barrier';
+export type CollectiveName =
+  | 'allReduce'
+  | 'reduceScatter'
+  | 'allGather'
+  | 'allGatherV'
+  | 'allToAllV'
+  | 'reduce'
+  | 'broadcast'
+  | 'barrier';
 
 export interface OpRequest {
   kind: 'op';
@@ -24,15 +32,19 @@ export interface OpRequest {
 }
 
 export type ToWorker =
-  | { kind: 'init'; config: CommConfigInput }
-  | OpRequest
-  | { kind: 'shutdown' }
-  | { kind: 'abort' };
+  { kind: 'init'; config: CommConfigInput } | OpRequest | { kind: 'shutdown' } | { kind: 'abort' };
 
 export type FromWorker =
   | { kind: 'ready'; rank: number; world: number }
   | { kind: 'initError'; message: string }
-  | { kind: 'done'; id: number; data: Uint8Array | null; staging: Uint8Array; parts?: Uint8Array[]; ms: number }
+  | {
+      kind: 'done';
+      id: number;
+      data: Uint8Array | null;
+      staging: Uint8Array;
+      parts?: Uint8Array[];
+      ms: number;
+    }
   | { kind: 'opError'; id: number; message: string; peer?: number; staging: Uint8Array }
   | { kind: 'failed'; message: string; peer?: number }
   | { kind: 'rejected'; reason: string }

@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { commConfigFromEnv, rankEnv } from '../../engine/comm/config.js';
-import { LINK_PRESETS, Pacer, Topology, linkSpecFor, resolveTier } from '../../engine/comm/emulation.js';
+import {
+  LINK_PRESETS,
+  Pacer,
+  Topology,
+  linkSpecFor,
+  resolveTier,
+} from '../../engine/comm/emulation.js';
 
 afterEach(() => vi.useRealTimers());
 
@@ -50,7 +56,9 @@ describe('topology and presets', () => {
     const net = { intra: 'NVLink', inter: '1GbE' } as const;
     expect(linkSpecFor(topo, net, 0, 3)).toEqual(LINK_PRESETS.NVLink);
     expect(linkSpecFor(topo, net, 3, 4)).toEqual(LINK_PRESETS['1GbE']);
-    expect(linkSpecFor(topo, { intra: 'off', inter: { gbps: 0.1, latencyUs: 500 } }, 0, 5)).toEqual({ gbps: 0.1, latencyUs: 500 });
+    expect(linkSpecFor(topo, { intra: 'off', inter: { gbps: 0.1, latencyUs: 500 } }, 0, 5)).toEqual(
+      { gbps: 0.1, latencyUs: 500 },
+    );
     expect(resolveTier('off')).toBeUndefined();
   });
 
@@ -62,21 +70,61 @@ describe('topology and presets', () => {
 
 describe('rank environment', () => {
   it('round-trips through the torchrun-style variables', () => {
-    const env = rankEnv({ rank: 3, world: 4, localWorld: 2, masterAddr: '10.0.0.1', masterPort: 29500, token: 'x'.repeat(20), network: { intra: 'off', inter: '25GbE' } });
-    expect(env).toMatchObject({ RANK: '3', WORLD_SIZE: '4', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2' });
+    const env = rankEnv({
+      rank: 3,
+      world: 4,
+      localWorld: 2,
+      masterAddr: '10.0.0.1',
+      masterPort: 29500,
+      token: 'x'.repeat(20),
+      network: { intra: 'off', inter: '25GbE' },
+    });
+    expect(env).toMatchObject({
+      RANK: '3',
+      WORLD_SIZE: '4',
+      LOCAL_RANK: '1',
+      LOCAL_WORLD_SIZE: '2',
+    });
     const c = commConfigFromEnv(env);
-    expect(c).toMatchObject({ rank: 3, world: 4, localWorld: 2, masterPort: 29500, network: { inter: '25GbE' } });
+    expect(c).toMatchObject({
+      rank: 3,
+      world: 4,
+      localWorld: 2,
+      masterPort: 29500,
+      network: { inter: '25GbE' },
+    });
   });
 
   it('names every bad variable', () => {
-    expect(() => commConfigFromEnv({ RANK: '5', WORLD_SIZE: '4', MASTER_ADDR: 'h', MASTER_PORT: 'abc', GRADBENCH_TOKEN: 'short' })).toThrow(
+    expect(() =>
+      commConfigFromEnv({
+        RANK: '5',
+        WORLD_SIZE: '4',
+        MASTER_ADDR: 'h',
+        MASTER_PORT: 'abc',
+        GRADBENCH_TOKEN: 'short',
+      }),
+    ).toThrow(
       /MASTER_PORT: "abc" is not a whole number\nGRADBENCH_TOKEN: the run token must be at least 16 characters/,
     );
-    expect(() => commConfigFromEnv({ RANK: '5', WORLD_SIZE: '4', MASTER_ADDR: 'h', MASTER_PORT: '1', GRADBENCH_TOKEN: 'y'.repeat(16) })).toThrow(
-      /RANK: rank 5 must be below the world size 4/,
-    );
-    expect(() => commConfigFromEnv({ RANK: '0', WORLD_SIZE: '6', LOCAL_WORLD_SIZE: '4', MASTER_ADDR: 'h', MASTER_PORT: '1', GRADBENCH_TOKEN: 'y'.repeat(16) })).toThrow(
-      /LOCAL_WORLD_SIZE: LOCAL_WORLD_SIZE 4 must divide WORLD_SIZE 6/,
-    );
+    expect(() =>
+      commConfigFromEnv({
+        RANK: '5',
+        WORLD_SIZE: '4',
+        MASTER_ADDR: 'h',
+        MASTER_PORT: '1',
+        GRADBENCH_TOKEN: 'y'.repeat(16),
+      }),
+    ).toThrow(/RANK: rank 5 must be below the world size 4/);
+    expect(() =>
+      commConfigFromEnv({
+        RANK: '0',
+        WORLD_SIZE: '6',
+        LOCAL_WORLD_SIZE: '4',
+        MASTER_ADDR: 'h',
+        MASTER_PORT: '1',
+        GRADBENCH_TOKEN: 'y'.repeat(16),
+      }),
+    ).toThrow(/LOCAL_WORLD_SIZE: LOCAL_WORLD_SIZE 4 must divide WORLD_SIZE 6/);
   });
 });

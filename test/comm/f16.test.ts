@@ -26,7 +26,8 @@ describe('f16 conversion', () => {
 
   it('matches the nearest representable value for random inputs', () => {
     let seed = 12345;
-    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 2 ** ((seed % 40) - 20);
+    const rnd = (): number =>
+      ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 2 ** ((seed % 40) - 20);
     for (let i = 0; i < 20000; i++) {
       const x = Math.fround(rnd());
       const h = f32ToF16Bits(x);
@@ -64,7 +65,7 @@ describe('array conversion', () => {
     let seed = 99;
     for (let i = 0; i < xs.length; i++) {
       seed = (seed * 1103515245 + 12345) >>> 0;
-      xs[i] = ((seed / 2 ** 32) - 0.5) * 2 ** ((seed % 60) - 30);
+      xs[i] = (seed / 2 ** 32 - 0.5) * 2 ** ((seed % 60) - 30);
     }
     xs.set([0, -0, Infinity, -Infinity, NaN, 65504, 65520, 1e-8, 6.1e-5, 2 ** -24], 0);
     const fast = f32ArrayToF16(xs);

@@ -10,7 +10,10 @@ describe('collectives across 4 real rank processes over loopback TCP', () => {
     procs = await runRanks({ world: 4, localWorld: 2, args: ['--lengths', '0,1,7,1000003'] });
     const exits = await Promise.all(procs.map((p) => p.exited));
     for (const p of procs) {
-      expect(exits[p.rank], `rank ${p.rank} stderr: ${p.stderr.join('\n')}`).toEqual({ code: 0, signal: null });
+      expect(exits[p.rank], `rank ${p.rank} stderr: ${p.stderr.join('\n')}`).toEqual({
+        code: 0,
+        signal: null,
+      });
       const done = p.stdout.map((l) => JSON.parse(l)).find((m) => m.done);
       expect(done.checks).toBeGreaterThan(200);
     }
@@ -18,8 +21,16 @@ describe('collectives across 4 real rank processes over loopback TCP', () => {
 
   it('a rank killed mid-collective makes every other rank fail within 5 s naming it, leaving no process', async () => {
     // A 1 Gb/s emulated link keeps each 16 MiB all-reduce in flight for ~200 ms.
-    procs = await runRanks({ world: 4, args: ['--soak'], network: { intra: '1GbE', inter: '1GbE' } });
-    await until(() => procs.every((p) => p.stdout.some((l) => l.includes('"soak":"started"'))), 30_000, 'soak start');
+    procs = await runRanks({
+      world: 4,
+      args: ['--soak'],
+      network: { intra: '1GbE', inter: '1GbE' },
+    });
+    await until(
+      () => procs.every((p) => p.stdout.some((l) => l.includes('"soak":"started"'))),
+      30_000,
+      'soak start',
+    );
     await new Promise((r) => setTimeout(r, 300));
     const killedAt = Date.now();
     procs[2].child.kill('SIGKILL');

@@ -3,7 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rng } from '../../engine/comm/check-data.js';
 import { ProcessGroup } from '../../engine/comm/process-group.js';
 import { StoreClient } from '../../engine/comm/store.js';
-import { FrameDecoder, MsgType, encodeControl, encodeHeader, parseControl } from '../../engine/comm/wire.js';
+import {
+  FrameDecoder,
+  MsgType,
+  encodeControl,
+  encodeHeader,
+  parseControl,
+} from '../../engine/comm/wire.js';
 import { freePort, newRunToken } from '../../engine/launch/local-ranks.js';
 
 const WORLD = 3;
@@ -18,7 +24,16 @@ beforeAll(async () => {
   groups = await Promise.all(
     Array.from({ length: WORLD }, (_, rank) =>
       ProcessGroup.init(
-        { rank, world: WORLD, localWorld: WORLD, masterAddr: '127.0.0.1', masterPort, token, joinTimeoutMs: 10_000, handshakeTimeoutMs: 2000 },
+        {
+          rank,
+          world: WORLD,
+          localWorld: WORLD,
+          masterAddr: '127.0.0.1',
+          masterPort,
+          token,
+          joinTimeoutMs: 10_000,
+          handshakeTimeoutMs: 2000,
+        },
         (r) => rejections.push(r),
       ),
     ),
@@ -30,9 +45,13 @@ afterAll(async () => {
 });
 
 async function meshWorks(): Promise<void> {
-  const inputs = groups.map((_, r) => Float32Array.from({ length: 10_001 }, (_, i) => r * 1000 + i));
+  const inputs = groups.map((_, r) =>
+    Float32Array.from({ length: 10_001 }, (_, i) => r * 1000 + i),
+  );
   const outs = await Promise.all(
-    groups.map((g, r) => g.collectives.allReduce(new Uint8Array(inputs[r].buffer.slice(0)), 'f32', 'sum')),
+    groups.map((g, r) =>
+      g.collectives.allReduce(new Uint8Array(inputs[r].buffer.slice(0)), 'f32', 'sum'),
+    ),
   );
   for (const o of outs) {
     const f = new Float32Array(o.buffer, o.byteOffset, o.byteLength / 4);
@@ -41,11 +60,18 @@ async function meshWorks(): Promise<void> {
 }
 
 /** Opens a raw connection, writes `bytes`, and collects what the server answers until it closes. */
-function probe(port: number, bytes: Buffer): Promise<{ reply: { type: MsgType; body: unknown }[]; closed: boolean }> {
+function probe(
+  port: number,
+  bytes: Buffer,
+): Promise<{ reply: { type: MsgType; body: unknown }[]; closed: boolean }> {
   return new Promise((resolve) => {
     const reply: { type: MsgType; body: unknown }[] = [];
     const decoder = new FrameDecoder(
-      { maxMessageBytes: 0, maxControlBytes: 4096, allowedTypes: new Set([MsgType.Reject, MsgType.HelloAck]) },
+      {
+        maxMessageBytes: 0,
+        maxControlBytes: 4096,
+        allowedTypes: new Set([MsgType.Reject, MsgType.HelloAck]),
+      },
       (type, _tag, payload) => reply.push({ type, body: parseControl(payload) }),
       () => undefined,
     );
@@ -72,12 +98,21 @@ describe('TCP mesh and store in one process', () => {
 
   it('refuses a wrong token with a clear reason, on the mesh and on the store; the mesh keeps working', async () => {
     for (const port of [await meshPort(1), masterPort]) {
-      const res = await probe(port, encodeControl(MsgType.Hello, 0, { token: 'not-the-token-at-all', rank: 2, role: 'mesh' }));
+      const res = await probe(
+        port,
+        encodeControl(MsgType.Hello, 0, { token: 'not-the-token-at-all', rank: 2, role: 'mesh' }),
+      );
       expect(res.closed).toBe(true);
       expect(res.reply).toEqual([{ type: MsgType.Reject, body: { reason: 'invalid run token' } }]);
     }
     await expect(
-      StoreClient.connect({ host: '127.0.0.1', port: masterPort, token: 'wrong-token-wrong-token', rank: 1, connectTimeoutMs: 2000 }),
+      StoreClient.connect({
+        host: '127.0.0.1',
+        port: masterPort,
+        token: 'wrong-token-wrong-token',
+        rank: 1,
+        connectTimeoutMs: 2000,
+      }),
     ).rejects.toThrow(/refused the connection: invalid run token/);
     await meshWorks();
   });
@@ -87,12 +122,25 @@ describe('TCP mesh and store in one process', () => {
     const garbage = await probe(port, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
     expect(garbage.closed).toBe(true);
     expect(String((garbage.reply[0]?.body as { reason: string }).reason)).toMatch(/bad magic/);
-    const huge = encodeHeader({ type: MsgType.Hello, flags: 0, tag: 0, length: 0x7fffffff, total: 0x7fffffff });
+    const huge = encodeHeader({
+      type: MsgType.Hello,
+      flags: 0,
+      tag: 0,
+      length: 0x7fffffff,
+      total: 0x7fffffff,
+    });
     const big = await probe(port, huge);
     expect(big.closed).toBe(true);
-    expect(String((big.reply[0]?.body as { reason: string }).reason)).toMatch(/exceeds the 4096-byte limit/);
-    const impostor = await probe(port, encodeControl(MsgType.Hello, 0, { token, rank: 1, role: 'mesh' }));
-    expect(String((impostor.reply[0]?.body as { reason: string }).reason)).toMatch(/already connected/);
+    expect(String((big.reply[0]?.body as { reason: string }).reason)).toMatch(
+      /exceeds the 4096-byte limit/,
+    );
+    const impostor = await probe(
+      port,
+      encodeControl(MsgType.Hello, 0, { token, rank: 1, role: 'mesh' }),
+    );
+    expect(String((impostor.reply[0]?.body as { reason: string }).reason)).toMatch(
+      /already connected/,
+    );
     expect(rejections.some((r) => /bad magic/.test(r))).toBe(true);
     await meshWorks();
   });
@@ -102,8 +150,14 @@ describe('TCP mesh and store in one process', () => {
     const port = await meshPort(2);
     const probes = Array.from({ length: 60 }, (_, i) => {
       const valid = encodeControl(MsgType.Hello, 0, { token, rank: 0, role: 'mesh' });
-      const bytes = i % 2 === 0 ? Buffer.from(Array.from({ length: 1 + Math.floor(r() * 300) }, () => Math.floor(r() * 256))) : Buffer.from(valid);
-      if (i % 2 === 1) for (let k = 0; k < 3; k++) bytes[Math.floor(r() * bytes.length)] = Math.floor(r() * 256);
+      const bytes =
+        i % 2 === 0
+          ? Buffer.from(
+              Array.from({ length: 1 + Math.floor(r() * 300) }, () => Math.floor(r() * 256)),
+            )
+          : Buffer.from(valid);
+      if (i % 2 === 1)
+        for (let k = 0; k < 3; k++) bytes[Math.floor(r() * bytes.length)] = Math.floor(r() * 256);
       return probe(port, bytes);
     });
     const results = await Promise.all(probes);

@@ -18,20 +18,28 @@ const LIMITS: DecoderLimits = {
 function collect(limits = LIMITS) {
   const got: { type: MsgType; tag: number; payload: Buffer }[] = [];
   const errors: Error[] = [];
-  const d = new FrameDecoder(limits, (type, tag, payload) => got.push({ type, tag, payload: Buffer.from(payload) }), (e) => errors.push(e));
+  const d = new FrameDecoder(
+    limits,
+    (type, tag, payload) => got.push({ type, tag, payload: Buffer.from(payload) }),
+    (e) => errors.push(e),
+  );
   return { d, got, errors };
 }
 
 function encode(type: MsgType, tag: number, payload: Uint8Array, frag: number): Buffer {
   const parts: Buffer[] = [];
-  for (const f of fragmentMessage(type, tag, payload, frag)) parts.push(f.header, Buffer.from(f.body));
+  for (const f of fragmentMessage(type, tag, payload, frag))
+    parts.push(f.header, Buffer.from(f.body));
   return Buffer.concat(parts);
 }
 
 describe('frame decoder', () => {
   it('reassembles fragmented messages split at arbitrary socket-chunk boundaries', () => {
     const r = rng(1);
-    const msgs = [0, 1, 19, 20, 21, 4096, 70_000].map((n, i) => ({ tag: i * 7 + 1, payload: Buffer.from(Array.from({ length: n }, () => Math.floor(r() * 256))) }));
+    const msgs = [0, 1, 19, 20, 21, 4096, 70_000].map((n, i) => ({
+      tag: i * 7 + 1,
+      payload: Buffer.from(Array.from({ length: n }, () => Math.floor(r() * 256))),
+    }));
     const stream = Buffer.concat(msgs.map((m) => encode(MsgType.Data, m.tag, m.payload, 1000)));
     for (const cut of [1, 3, 20, 999, 65536, stream.length]) {
       const { d, got, errors } = collect();
@@ -47,8 +55,16 @@ describe('frame decoder', () => {
     ['wrong version', (b: Buffer) => b.writeUInt8(9, 4), /wire version 9/],
     ['type not allowed', (b: Buffer) => b.writeUInt8(MsgType.StoreRequest, 5), /not allowed/],
     ['unknown flags', (b: Buffer) => b.writeUInt16BE(0x8000, 6), /unknown flags/],
-    ['oversized total', (b: Buffer) => b.writeUInt32BE(0xffffffff, 16), /exceeds the 1048576-byte limit/],
-    ['fragment larger than its message', (b: Buffer) => b.writeUInt32BE(50, 12), /exceeds its message/],
+    [
+      'oversized total',
+      (b: Buffer) => b.writeUInt32BE(0xffffffff, 16),
+      /exceeds the 1048576-byte limit/,
+    ],
+    [
+      'fragment larger than its message',
+      (b: Buffer) => b.writeUInt32BE(50, 12),
+      /exceeds its message/,
+    ],
   ])('rejects a frame with %s before allocating', (_name, mutate, pattern) => {
     const frame = encode(MsgType.Data, 5, Buffer.alloc(10, 1), 1 << 20);
     mutate(frame);
@@ -70,7 +86,9 @@ describe('frame decoder', () => {
     const a = [...fragmentMessage(MsgType.Data, 1, Buffer.alloc(100), 60)];
     const b = [...fragmentMessage(MsgType.Data, 2, Buffer.alloc(100), 60)];
     const { d, errors } = collect();
-    d.push(Buffer.concat([a[0].header, Buffer.from(a[0].body), b[1].header, Buffer.from(b[1].body)]));
+    d.push(
+      Buffer.concat([a[0].header, Buffer.from(a[0].body), b[1].header, Buffer.from(b[1].body)]),
+    );
     expect(errors[0].message).toMatch(/does not continue/);
   });
 
@@ -81,11 +99,14 @@ describe('frame decoder', () => {
     for (let trial = 0; trial < 20_000; trial++) {
       let input: Buffer;
       if (trial % 2 === 0) {
-        input = Buffer.from(Array.from({ length: Math.floor(r() * 200) }, () => Math.floor(r() * 256)));
+        input = Buffer.from(
+          Array.from({ length: Math.floor(r() * 200) }, () => Math.floor(r() * 256)),
+        );
       } else {
         input = Buffer.from(valid);
         const flips = 1 + Math.floor(r() * 4);
-        for (let k = 0; k < flips; k++) input[Math.floor(r() * Math.min(input.length, HEADER_BYTES * 3))] = Math.floor(r() * 256);
+        for (let k = 0; k < flips; k++)
+          input[Math.floor(r() * Math.min(input.length, HEADER_BYTES * 3))] = Math.floor(r() * 256);
       }
       let errors = 0;
       const d = new FrameDecoder(
