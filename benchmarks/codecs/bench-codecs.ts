@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { CodecContext, Compressor } from '../../engine/compress/compressor.js';
+import { tableSize } from '../../engine/compress/count-sketch.js';
 import { METHODS, parseMethodParams } from '../../engine/compress/registry.js';
 import { useBackend } from '../../engine/model/backend.js';
 import { Gpt, MODEL_PRESETS } from '../../engine/model/gpt.js';
@@ -105,22 +106,32 @@ async function timeAsync(f: () => Promise<unknown>, reps: number): Promise<numbe
 
 const ctx: CodecContext = { key: 'bench', step: 100, rank: 0, sharedSeed: 7, localSeed: 8 };
 
-/** PowerSGD has no single-payload codec: one solo round on the vector viewed as a 1024-wide matrix. */
-async function powerRound(
-  c: Compressor,
-  x: Float32Array,
-): Promise<{ y: Float32Array; bytes: number }> {
+/** Methods without a standalone payload (PowerSGD, LHC, TAGC) run one solo round instead. */
+const ROUNDS_ONLY = new Set(['powersgd', 'lhc', 'tagc']);
+
+/** One solo round; PowerSGD sees the vector as a 1024-column matrix, the sketches as one layer. */
+async function soloRound(c: Compressor, x: Float32Array): Promise<Float32Array> {
   const cols = 1024;
-  const rows = Math.floor(x.length / cols);
+  const segments =
+    c.id === 'powersgd' ? [{ offset: 0, shape: [Math.floor(x.length / cols), cols] }] : [];
   const r = await c.communicate!(x, {
     comm: soloComm,
     group: [0],
     index: 0,
     chunks: [0, x.length],
-    segments: [{ offset: 0, shape: [rows, cols] }],
+    segments,
     ctx,
   });
-  return { y: r.chunk, bytes: r.wireBytes };
+  return r.chunk;
+}
+
+/** Compression ratio of the rounds-only methods with their defaults, from their formats. */
+function roundsRatio(id: string, n: number): number {
+  if (id === 'powersgd') {
+    const rows = Math.floor(n / 1024);
+    return (rows * 1024) / (4 * (rows + 1024)); // n m values vs r (n + m), r = 4
+  }
+  return (4 * n) / (4 * tableSize(n, 2) + Math.ceil(n / 8)); // table + 1-bit index
 }
 
 async function main(): Promise<void> {
@@ -155,12 +166,10 @@ async function main(): Promise<void> {
       // Error and ratio on the real gradient.
       let err: number;
       let ratio: number;
-      if (m.id === 'powersgd') {
-        const r = await powerRound(c, grad.subarray(0, Math.floor(grad.length / 1024) * 1024));
-        err = relErr(r.y, grad.subarray(0, r.y.length));
-        const rows_ = r.y.length / 1024;
-        const rank = parseMethodParams('powersgd', {}).rank as number;
-        ratio = (rows_ * 1024) / (rank * (rows_ + 1024)); // n m values vs r (n + m) factor values
+      if (ROUNDS_ONLY.has(m.id)) {
+        const g = grad.subarray(0, Math.floor(grad.length / 1024) * 1024);
+        err = relErr(await soloRound(c, g), g);
+        ratio = roundsRatio(m.id, g.length);
       } else {
         const enc = c.encode(grad, ctx);
         err = relErr(c.decode(enc, grad.length, ctx), grad);
@@ -170,8 +179,8 @@ async function main(): Promise<void> {
       for (const n of sizes) {
         const x = tile(grad, n);
         const gb = n * 4;
-        if (m.id === 'powersgd') {
-          const s = await timeAsync(() => powerRound(c, x), 3);
+        if (ROUNDS_ONLY.has(m.id)) {
+          const s = await timeAsync(() => soloRound(c, x), 3);
           row.push(
             `${(gb / s / 1e9).toFixed(3)} (round)`,
             '',
@@ -212,7 +221,7 @@ async function main(): Promise<void> {
     '',
     mdTable(header, rows),
     '',
-    '- PowerSGD has no standalone payload: its row times one whole round (P = MQ, orthonormalise, Q = M^T P, P Q^T) on the vector viewed as a 1024-column matrix, with rank 4; its ratio counts P and Q.',
+    '- PowerSGD, LHC and TAGC have no standalone payload: their rows time one whole round on one rank (PowerSGD: P = MQ, orthonormalise, Q = M^T P, P Q^T on the vector viewed as a 1024-column matrix, rank 4; LHC and TAGC: sparsify, index, sketch, peel, with every value in one compressed layer). Their ratios come from the formats: P and Q; the sketch table plus the 1-bit index (before the union of supports across ranks, which can only add index bits, not table size).',
     '- Stochastic codecs (QSGD, TernGrad) are unbiased, so their single-draw error is larger than their error in expectation.',
   ].join('\n');
   process.stdout.write(`${body}\n`);

@@ -80,6 +80,17 @@ export function f32ArrayToF16(src: Float32Array, dst = new Uint16Array(src.lengt
       const rem = b & 0x1fff;
       if (rem > 0x1000 || (rem === 0x1000 && (half & 1) !== 0)) half++;
       dst[i] = ((b >>> 16) & 0x8000) | half;
+    } else if (exp > 101 && exp <= 112) {
+      // f16 subnormal (small gradients live here): shift the implicit bit in, round to even.
+      const shift = 126 - exp;
+      const m = (b & 0x7fffff) | 0x800000;
+      let half = m >>> shift;
+      const rem = m & ((1 << shift) - 1);
+      const halfway = 1 << (shift - 1);
+      if (rem > halfway || (rem === halfway && (half & 1) !== 0)) half++;
+      dst[i] = ((b >>> 16) & 0x8000) | half;
+    } else if (exp <= 101) {
+      dst[i] = (b >>> 16) & 0x8000; // rounds to a signed zero
     } else {
       dst[i] = f32ToF16Bits(src[i]);
     }
