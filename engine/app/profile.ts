@@ -48,7 +48,7 @@ export const MethodSchema = z
   })
   .strict();
 
-export const ProfileSchema = z
+const ProfileSchemaBase = z
   .object({
     version: z.literal(PROFILE_VERSION).default(PROFILE_VERSION),
     name: z
@@ -107,76 +107,83 @@ export const ProfileSchema = z
     baseline: z.boolean().default(true),
     backend: z.enum(BACKENDS).default('auto'),
   })
-  .strict()
-  .superRefine((p, ctx) => {
-    const { worldSize, nodes, sharding, pipelineStages } = p.parallel;
-    if (worldSize % nodes !== 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['parallel', 'nodes'],
-        message: `nodes (${nodes}) must divide worldSize (${worldSize})`,
-      });
-    }
-    if (sharding === 'HYBRID_SHARD' && (nodes < 2 || worldSize / nodes < 2)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['parallel', 'sharding'],
-        message:
-          'HYBRID_SHARD needs at least 2 nodes with at least 2 ranks each (e.g. worldSize 4, nodes 2)',
-      });
-    }
-    if (pipelineStages !== 1) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['parallel', 'pipelineStages'],
-        message: 'pipeline parallelism is not available yet; use 1',
-      });
-    }
-    p.methods.forEach((m, i) => {
-      if (m.id === 'fsdp') {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['methods', i, 'id'],
-          message: 'fsdp is the baseline: set "baseline": true instead of listing it',
-        });
-        return;
-      }
-      const info = METHODS.find((x) => x.id === m.id);
-      if (!info) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['methods', i, 'id'],
-          message: `unknown method "${m.id}"; use one of ${METHODS.map((x) => x.id).join(', ')}`,
-        });
-        return;
-      }
-      const params = info.params.safeParse(m.params);
-      if (!params.success)
-        for (const issue of params.error.issues)
-          ctx.addIssue({
-            code: 'custom',
-            path: ['methods', i, 'params', ...issue.path.map(String)],
-            message: issue.message,
-          });
-      if (
-        m.errorFeedback !== undefined &&
-        !ErrorFeedbackSchema.safeParse(m.errorFeedback).success
-      ) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['methods', i, 'errorFeedback'],
-          message: 'use "none", "ef" or {"mode": "econtrol", "eta": 0.5}',
-        });
-      }
+  .strict();
+
+export const ProfileSchema = ProfileSchemaBase.superRefine((p, ctx) => crossFieldChecks(p, ctx));
+
+interface IssueSink {
+  addIssue(issue: { code: 'custom'; path: (string | number)[]; message: string }): void;
+}
+
+type CrossFields = Pick<z.output<typeof ProfileSchemaBase>, 'parallel' | 'methods' | 'baseline'>;
+
+/** Checks that span fields (nodes vs world size, methods and their params). */
+function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
+  const { worldSize, nodes, sharding, pipelineStages } = p.parallel;
+  if (worldSize % nodes !== 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['parallel', 'nodes'],
+      message: `nodes (${nodes}) must divide worldSize (${worldSize})`,
     });
-    if (!p.baseline && p.methods.length === 0) {
+  }
+  if (sharding === 'HYBRID_SHARD' && (nodes < 2 || worldSize / nodes < 2)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['parallel', 'sharding'],
+      message:
+        'HYBRID_SHARD needs at least 2 nodes with at least 2 ranks each (e.g. worldSize 4, nodes 2)',
+    });
+  }
+  if (pipelineStages !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['parallel', 'pipelineStages'],
+      message: 'pipeline parallelism is not available yet; use 1',
+    });
+  }
+  p.methods.forEach((m, i) => {
+    if (m.id === 'fsdp') {
       ctx.addIssue({
         code: 'custom',
-        path: ['methods'],
-        message: 'nothing to run: add a method or set baseline to true',
+        path: ['methods', i, 'id'],
+        message: 'fsdp is the baseline: set "baseline": true instead of listing it',
+      });
+      return;
+    }
+    const info = METHODS.find((x) => x.id === m.id);
+    if (!info) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['methods', i, 'id'],
+        message: `unknown method "${m.id}"; use one of ${METHODS.map((x) => x.id).join(', ')}`,
+      });
+      return;
+    }
+    const params = info.params.safeParse(m.params);
+    if (!params.success)
+      for (const issue of params.error.issues)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['methods', i, 'params', ...issue.path.map(String)],
+          message: issue.message,
+        });
+    if (m.errorFeedback !== undefined && !ErrorFeedbackSchema.safeParse(m.errorFeedback).success) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['methods', i, 'errorFeedback'],
+        message: 'use "none", "ef" or {"mode": "econtrol", "eta": 0.5}',
       });
     }
   });
+  if (!p.baseline && p.methods.length === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['methods'],
+      message: 'nothing to run: add a method or set baseline to true',
+    });
+  }
+}
 
 export type Profile = z.output<typeof ProfileSchema>;
 export type ProfileInput = z.input<typeof ProfileSchema>;
@@ -201,8 +208,27 @@ export class ProfileError extends Error {
 
 export function parseProfile(input: unknown, source?: string): Profile {
   const r = ProfileSchema.safeParse(input);
-  if (!r.success) throw new ProfileError(formatIssues(r.error), source);
+  if (!r.success)
+    throw new ProfileError([...formatIssues(r.error), ...crossFieldIssues(input)], source);
   return r.data;
+}
+
+/**
+ * zod skips refinements while any field is invalid; run the cross-field checks on the parts that
+ * did parse, so one pass reports every problem.
+ */
+function crossFieldIssues(input: unknown): string[] {
+  const raw = (input && typeof input === 'object' ? input : {}) as Record<string, unknown>;
+  const shape = ProfileSchemaBase.shape;
+  const parallel = shape.parallel.safeParse(raw.parallel);
+  const methods = shape.methods.safeParse(raw.methods);
+  if (!parallel.success || !methods.success) return [];
+  const issues: string[] = [];
+  crossFieldChecks(
+    { parallel: parallel.data, methods: methods.data, baseline: raw.baseline !== false },
+    { addIssue: (i) => issues.push(`${i.path.map(String).join('.')}: ${i.message}`) },
+  );
+  return issues;
 }
 
 /** Built-in profiles shipped with GradBench. */

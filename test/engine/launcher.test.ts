@@ -99,7 +99,7 @@ describe('gradbench run (CLI)', () => {
     }).catch((e: { code: number; stderr: string }) => e);
     expect((err as { code: number }).code).toBe(1);
     const stderr = (err as { stderr: string }).stderr;
-    for (const field of ['name:', 'train.steps:', 'train.lr:', 'backend:'])
+    for (const field of ['name:', 'train.steps:', 'train.lr:', 'backend:', 'parallel.nodes:'])
       expect(stderr).toContain(field);
     expect(existsSync(path.join(h, 'runs')) ? readdirSync(path.join(h, 'runs')) : []).toEqual([]);
     done();
