@@ -213,6 +213,14 @@ export class FrameDecoder {
     const total = b.readUInt32BE(16);
     const cap = type === MsgType.Data ? this.limits.maxMessageBytes : this.limits.maxControlBytes;
     if (total > cap) return this.fail(`message of ${total} bytes exceeds the ${cap}-byte limit`);
+    if (this.inMessage && type === MsgType.Abort && this.messageType !== MsgType.Abort) {
+      // A failing peer writes Abort at once, ahead of its paced queue, so it can arrive between
+      // two fragments of a data message. The mesh is over: drop the partial message, read the Abort.
+      this.inMessage = false;
+      this.message = undefined;
+      this.messageFill = 0;
+      this.messageType = undefined;
+    }
     if (!this.inMessage) {
       if (length > total)
         return this.fail(`fragment of ${length} bytes exceeds its message (${total})`);

@@ -124,3 +124,20 @@ describe('frame decoder', () => {
     }
   });
 });
+
+describe('abort between fragments', () => {
+  it('accepts an Abort that interrupts a fragmented data message and drops the partial message', () => {
+    const limits = { ...LIMITS, allowedTypes: new Set([MsgType.Data, MsgType.Abort]) };
+    const { d, got, errors } = collect(limits);
+    const frags = [...fragmentMessage(MsgType.Data, 9, Buffer.alloc(300, 1), 100)];
+    d.push(Buffer.concat([frags[0].header, Buffer.from(frags[0].body)]));
+    d.push(encode(MsgType.Abort, 0, Buffer.from('{"rank":2}'), 4096));
+    expect(errors).toEqual([]);
+    expect(got.map((g) => g.type)).toEqual([MsgType.Abort]);
+    // Any other frame type in the middle of a message is still a protocol error.
+    const second = collect(limits);
+    second.d.push(Buffer.concat([frags[0].header, Buffer.from(frags[0].body)]));
+    second.d.push(encode(MsgType.Data, 10, Buffer.alloc(5), 100));
+    expect(second.errors[0].message).toMatch(/does not continue/);
+  });
+});
