@@ -84,10 +84,15 @@ export async function sketchFlow(
   const exactP = comm.allToAllV(exactParts, group);
   exactParts.forEach((part, j) => (wireBytes += j === index ? 0 : part.byteLength));
 
+  // Sparsify only the values that go through the sketch: counting the exact positions as
+  // zeros would let the sparsifier keep almost every compressed value.
   const maskedChunk = (lo: number, hi: number): Float32Array => {
-    const x = p.slice(lo, hi);
-    for (let i = 0; i < x.length; i++) if (!mask[lo + i]) x[i] = 0;
-    return o.sparsify(x);
+    const at: number[] = [];
+    for (let i = lo; i < hi; i++) if (mask[i]) at.push(i);
+    const kept = o.sparsify(Float32Array.from(at, (i) => p[i]));
+    const x = new Float32Array(hi - lo);
+    at.forEach((i, k) => (x[i - lo] = kept[k]));
+    return x;
   };
 
   const chunk = new Float32Array(chunks[index + 1] - chunks[index]);
@@ -117,7 +122,10 @@ export async function sketchFlow(
       const len = chunks[j + 1] - chunks[j];
       const bits = await indexP[j];
       supports[j] = timed('encode', () => supportOf(bits, len, o.indexGroup));
-      const size = tableSize(len, o.compressRatio);
+      // The table is sized by the values that go through it, not by the whole chunk.
+      let compressed = 0;
+      for (let i = chunks[j]; i < chunks[j + 1]; i++) compressed += mask[i];
+      const size = tableSize(compressed, o.compressRatio);
       const table = timed('encode', () => {
         scales[j] = fixedScale(
           absmax[j],
@@ -147,7 +155,10 @@ export async function sketchFlow(
       { op: 'max', ranks: group },
     );
     const S = supportOf(bits, p.length, o.indexGroup);
-    const size = tableSize(p.length, o.compressRatio);
+    const size = tableSize(
+      mask.reduce((a, b) => a + b, 0),
+      o.compressRatio,
+    );
     const scale = fixedScale(absmax[0], fixedPointBits(n, maxBucketLoad(S, size, 1)));
     const table = await comm.allReduce(buildSketch(sparse, S, size, 1, scale), { ranks: group });
     wireBytes += ring(bits.byteLength) + ring(table.byteLength) + ring(4);
