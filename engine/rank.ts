@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CommClient } from './comm/comm-client.js';
 import { commConfigFromEnv } from './comm/config.js';
-import { RunConfigSchema, modelConfig } from './app/run-config.js';
+import { RunConfigSchema, methodKey, modelConfig } from './app/run-config.js';
 import type { MetricLine } from './app/metrics.js';
 import { maybeInjectFault, parseFault } from './fault.js';
 import { useBackend } from './model/backend.js';
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     const s = await trainer.step(step, { x, y, batch: B });
     const line: MetricLine = {
       run: cfg.run,
-      method: method.id,
+      method: methodKey(method),
       step,
       rank: comm.rank,
       loss: s.loss,

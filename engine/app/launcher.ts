@@ -26,7 +26,7 @@ import {
   type RunSummary,
 } from './metrics.js';
 import type { Profile } from './profile.js';
-import { resolveMethods, type RunConfig, type RunMethod } from './run-config.js';
+import { methodKey, resolveMethods, type RunConfig, type RunMethod } from './run-config.js';
 import { compareToBaseline, summarizeMethod } from './summary.js';
 
 export type RunEvent =
@@ -257,7 +257,7 @@ class Run {
     const steps = p.train.steps;
     this.emit({
       type: 'method-start',
-      method: method.id,
+      method: methodKey(method),
       label: method.label,
       index,
       total: this.methods.length,
@@ -304,7 +304,7 @@ class Run {
             const etaSec = ((steps - m.step - 1) * elapsed) / (m.step + 1);
             this.emit({
               type: 'progress',
-              method: method.id,
+              method: methodKey(method),
               step: m.step,
               steps,
               loss,
@@ -314,7 +314,7 @@ class Run {
             });
           }
         } else {
-          this.emit({ type: 'rank-log', method: method.id, rank, line });
+          this.emit({ type: 'rank-log', method: methodKey(method), rank, line });
         }
       };
       const stall = this.opts.stallTimeoutMs ?? 300_000;
@@ -338,13 +338,19 @@ class Run {
           this.procs = procs;
           this.emit({
             type: 'ranks-started',
-            method: method.id,
+            method: methodKey(method),
             pids: procs.map((x) => x.child.pid ?? -1),
           });
           if (this.cancelled) killRanks(procs, 'SIGTERM');
           for (const proc of procs) {
             void proc.exited.then(({ code, signal }) => {
-              this.emit({ type: 'rank-exit', method: method.id, rank: proc.rank, code, signal });
+              this.emit({
+                type: 'rank-exit',
+                method: methodKey(method),
+                rank: proc.rank,
+                code,
+                signal,
+              });
               if (code !== 0 && !failure && !this.cancelled) {
                 const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
                 const tail = proc.stderr.slice(-12).join('\n');

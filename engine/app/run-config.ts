@@ -5,6 +5,8 @@ import { parseProfile, ProfileSchema, type Profile } from './profile.js';
 
 export const RunMethodSchema = z.object({
   id: z.string(),
+  /** Unique within the run (the id, or id-2, id-3 for repeats): what metrics lines carry. */
+  key: z.string().optional(),
   label: z.string(),
   params: z.record(z.string(), z.unknown()).default({}),
   layerPolicy: z.record(z.string(), z.unknown()).optional(),
@@ -28,15 +30,24 @@ export type RunConfig = z.infer<typeof RunConfigSchema>;
 /** Methods a run executes, in order: the FSDP baseline first (unless turned off). */
 export function resolveMethods(profile: Profile): RunMethod[] {
   const list: RunMethod[] = [];
-  if (profile.baseline) list.push({ id: 'fsdp', label: 'FSDP (fp32)', params: {} });
-  for (const m of profile.methods)
+  const seen = new Map<string, number>();
+  const key = (id: string): string => {
+    const n = (seen.get(id) ?? 0) + 1;
+    seen.set(id, n);
+    return n === 1 ? id : `${id}-${n}`;
+  };
+  if (profile.baseline)
+    list.push({ id: 'fsdp', key: key('fsdp'), label: 'FSDP (fp32)', params: {} });
+  for (const m of profile.methods) {
     list.push({
       id: m.id,
+      key: key(m.id),
       label: m.label ?? m.id,
       params: m.params,
       layerPolicy: m.layerPolicy,
       errorFeedback: m.errorFeedback,
     });
+  }
   return list;
 }
 
@@ -65,3 +76,6 @@ export function modelConfig(profile: Profile, corpusVocab: number): GptConfig {
 }
 
 export { parseProfile };
+
+/** The name a method's metrics lines carry (its id unless the run repeats that id). */
+export const methodKey = (m: RunMethod): string => m.key ?? m.id;

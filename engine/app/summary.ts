@@ -4,7 +4,7 @@
  * timings as warm-up (wasm compilation, allocator growth), never from losses.
  */
 import type { MethodSummary, MetricLine, RunStatus } from './metrics.js';
-import type { RunMethod } from './run-config.js';
+import { methodKey, type RunMethod } from './run-config.js';
 
 export const WARMUP_STEPS = 2;
 const FINAL_LOSS_WINDOW = 5;
@@ -69,7 +69,7 @@ export function summarizeMethod(
   status: RunStatus,
   error?: string,
 ): MethodSummary {
-  const steps = aggregateSteps(lines.filter((l) => l.method === method.id));
+  const steps = aggregateSteps(lines.filter((l) => l.method === methodKey(method)));
   const warm = Math.min(WARMUP_STEPS, Math.max(0, steps.length - 1));
   // Steps that probed the compression error ran an extra reduction: not representative timings.
   const unprobed = steps.slice(warm).filter((s) => s.relError === undefined);
@@ -78,7 +78,7 @@ export function summarizeMethod(
   const raw = mean(steps.map((s) => s.rawBytes));
   const wire = mean(steps.map((s) => s.wireBytes));
   return {
-    method: method.id,
+    method: methodKey(method),
     label: method.label,
     status,
     steps: steps.length,
