@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import pluginVue from 'eslint-plugin-vue';
 
 export default defineConfig(
-  { ignores: ['dist/', 'out/', 'release/', 'node_modules/', 'coverage/'] },
+  { ignores: ['dist/', 'out/', 'release/', 'node_modules/', 'coverage/', 'scratch/'] },
   tseslint.configs.recommended,
   pluginVue.configs['flat/recommended'],
   {

@@ -145,7 +145,10 @@ describe('TAGC', () => {
       expect(r.stats!.peelRate).toBe(1);
       for (let i = chunks[k]; i < chunks[k + 1]; i++) {
         const want = mask[i] ? sentSum[i] : inputs.reduce((a, x) => a + x[i], 0);
-        expect(Math.abs(r.chunk[i - chunks[k]] - want), `rank ${k} i ${i} mask ${mask[i]}`).toBeLessThan(1e-6);
+        expect(
+          Math.abs(r.chunk[i - chunks[k]] - want),
+          `rank ${k} i ${i} mask ${mask[i]}`,
+        ).toBeLessThan(1e-6);
       }
     });
     // Exact (fp32) positions are sent unchanged; compressed positions are the sparsified ones.
