@@ -103,7 +103,8 @@ function makeCase(comm: CommClient, collective: CollectiveKind, count: number): 
   };
   switch (collective) {
     case 'all_reduce': {
-      const input = new Float32Array(count).fill(rank + 1);
+      // Shared memory: the client's zero-copy in-place path, as a trainer's flat buffers use it.
+      const input = new Float32Array(new SharedArrayBuffer(count * 4)).fill(rank + 1);
       return {
         run: () => comm.allReduce(input, { op: 'sum', algo }),
         check: (out) => {
@@ -135,9 +136,10 @@ function makeCase(comm: CommClient, collective: CollectiveKind, count: number): 
     }
     case 'all_gather': {
       const counts = splitCounts(count, world);
-      const chunk = new Float32Array(counts[rank]).fill(rank + 1);
+      const chunk: Float32Array = new Float32Array(counts[rank]).fill(rank + 1);
+      const out = new Float32Array(new SharedArrayBuffer(count * 4));
       return {
-        run: () => comm.allGather(chunk, count),
+        run: () => comm.allGather(chunk, count, undefined, out),
         check: (out) => {
           if (out.length !== count)
             throw new Error(

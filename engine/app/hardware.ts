@@ -6,35 +6,10 @@
  */
 import si from 'systeminformation';
 import type { Systeminformation } from 'systeminformation';
-import { probeBackends, type BackendProbe } from '../model/backend.js';
+import { probeBackends } from '../model/backend.js';
+import type { BackendProbe, GpuInfo, HardwareInfo } from './api.js';
 
-export interface CpuInfo {
-  manufacturer: string;
-  brand: string;
-  cores: number;
-  physicalCores: number;
-  /** Base clock in GHz; 0 when the OS does not report it. */
-  speedGHz: number;
-}
-
-export interface GpuInfo {
-  model: string;
-  vendor: string;
-  /** Dedicated memory in MiB, when known. */
-  vramMB?: number;
-  driver?: string;
-}
-
-export interface HardwareInfo {
-  cpu?: CpuInfo;
-  memory?: { totalBytes: number; availableBytes: number };
-  gpus?: GpuInfo[];
-  os?: { platform: string; distro: string; release: string; arch: string };
-  node: { version: string; v8: string };
-  backends?: BackendProbe[];
-  /** Parts that could not be gathered and why, e.g. `gpus: timed out after 10 s`. */
-  missing: string[];
-}
+export type { CpuInfo, GpuInfo, HardwareInfo } from './api.js';
 
 /** The systeminformation calls used here (injectable for tests). */
 export interface HardwareSource {

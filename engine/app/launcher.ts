@@ -39,6 +39,12 @@ export type RunEvent =
       steps: number;
       loss: number;
       stepMs: number;
+      /** Means over ranks, except wireBytes (summed). */
+      computeMs: number;
+      exposedCommMs: number;
+      encodeMs: number;
+      decodeMs: number;
+      wireBytes: number;
       tokensPerSec: number;
       etaSec: number;
     }
@@ -298,7 +304,9 @@ class Run {
             byStep.delete(m.step);
             lastProgress = Date.now();
             const stepMs = Math.max(...group.map((g) => g.stepMs));
-            const loss = group.reduce((a, g) => a + g.loss, 0) / world;
+            const avg = (f: (g: MetricLine) => number): number =>
+              group.reduce((a, g) => a + f(g), 0) / world;
+            const loss = avg((g) => g.loss);
             const tokens = group.reduce((a, g) => a + g.tokens, 0);
             const elapsed = (Date.now() - t0) / 1000;
             const etaSec = ((steps - m.step - 1) * elapsed) / (m.step + 1);
@@ -309,6 +317,11 @@ class Run {
               steps,
               loss,
               stepMs,
+              computeMs: avg((g) => g.computeMs),
+              exposedCommMs: avg((g) => g.exposedCommMs),
+              encodeMs: avg((g) => g.encodeMs),
+              decodeMs: avg((g) => g.decodeMs),
+              wireBytes: avg((g) => g.wireBytes) * world,
               tokensPerSec: tokens / (stepMs / 1000),
               etaSec,
             });

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { LinkSpecSchema, LINK_PRESET_NAMES } from '../comm/emulation.js';
 import { ErrorFeedbackSchema, METHODS } from '../compress/registry.js';
+import type { FieldIssue, ProfileDoc } from './api.js';
 
 export const PROFILE_VERSION = 1;
 
@@ -189,11 +190,16 @@ export type Profile = z.output<typeof ProfileSchema>;
 export type ProfileInput = z.input<typeof ProfileSchema>;
 export type MethodEntry = z.output<typeof MethodSchema>;
 
+/** The API's profile type must stay a faithful view of the schema's output. */
+export const asProfileDoc = (p: Profile): ProfileDoc => p;
+
+/** One invalid field, `path` dotted (`parallel.worldSize`); '(profile)' for the whole. */
+const issuePath = (path: readonly PropertyKey[]): string =>
+  path.length ? path.map(String).join('.') : '(profile)';
+
 /** One human-readable line per invalid field: `parallel.worldSize: ...`. */
 export function formatIssues(err: z.ZodError): string[] {
-  return err.issues.map(
-    (i) => `${i.path.length ? i.path.map(String).join('.') : '(profile)'}: ${i.message}`,
-  );
+  return err.issues.map((i) => `${issuePath(i.path)}: ${i.message}`);
 }
 
 export class ProfileError extends Error {
@@ -201,32 +207,47 @@ export class ProfileError extends Error {
   constructor(
     readonly problems: string[],
     source = 'profile',
+    /** The same problems by field, for forms. */
+    readonly issues: FieldIssue[] = [],
   ) {
     super(`invalid ${source}:\n  ${problems.join('\n  ')}`);
   }
 }
 
-export function parseProfile(input: unknown, source?: string): Profile {
+/** Validates a profile, listing every invalid field (cross-field checks included). */
+export function checkProfile(
+  input: unknown,
+): { ok: true; profile: Profile } | { ok: false; issues: FieldIssue[] } {
   const r = ProfileSchema.safeParse(input);
-  if (!r.success)
-    throw new ProfileError([...formatIssues(r.error), ...crossFieldIssues(input)], source);
-  return r.data;
+  if (r.success) return { ok: true, profile: r.data };
+  const issues = r.error.issues.map((i) => ({ path: issuePath(i.path), message: i.message }));
+  return { ok: false, issues: [...issues, ...crossFieldIssues(input)] };
+}
+
+export function parseProfile(input: unknown, source?: string): Profile {
+  const r = checkProfile(input);
+  if (r.ok) return r.profile;
+  throw new ProfileError(
+    r.issues.map((i) => `${i.path}: ${i.message}`),
+    source,
+    r.issues,
+  );
 }
 
 /**
  * zod skips refinements while any field is invalid; run the cross-field checks on the parts that
  * did parse, so one pass reports every problem.
  */
-function crossFieldIssues(input: unknown): string[] {
+function crossFieldIssues(input: unknown): FieldIssue[] {
   const raw = (input && typeof input === 'object' ? input : {}) as Record<string, unknown>;
   const shape = ProfileSchemaBase.shape;
   const parallel = shape.parallel.safeParse(raw.parallel);
   const methods = shape.methods.safeParse(raw.methods);
   if (!parallel.success || !methods.success) return [];
-  const issues: string[] = [];
+  const issues: FieldIssue[] = [];
   crossFieldChecks(
     { parallel: parallel.data, methods: methods.data, baseline: raw.baseline !== false },
-    { addIssue: (i) => issues.push(`${i.path.map(String).join('.')}: ${i.message}`) },
+    { addIssue: (i) => issues.push({ path: issuePath(i.path), message: i.message }) },
   );
   return issues;
 }

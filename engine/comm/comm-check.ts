@@ -42,6 +42,12 @@ const same = (a: Uint8Array, b: Uint8Array): boolean =>
   ) === 0;
 const typed = (dtype: DType, b: Uint8Array): CommArray =>
   viewAs(dtype, new Uint8Array(b)) as CommArray;
+/** The same bytes in shared memory: the client's zero-copy in-place path. */
+const shared = (dtype: DType, b: Uint8Array): CommArray => {
+  const sab = new Uint8Array(new SharedArrayBuffer(b.byteLength));
+  sab.set(b);
+  return viewAs(dtype, sab) as CommArray;
+};
 const raw = (a: CommArray): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 async function checkAll(comm: CommClient, lengths: number[]): Promise<number> {
@@ -64,6 +70,12 @@ async function checkAll(comm: CommClient, lengths: number[]): Promise<number> {
           const got = await comm.allReduce(typed(dtype, inputs[rank]), { op, algo, dtype });
           expectOk(close(raw(got), want, inputs), `${algo} all-reduce ${dtype} ${op} n=${count}`);
         }
+        const inShared = shared(dtype, inputs[rank]);
+        const got = await comm.allReduce(inShared, { op, dtype });
+        expectOk(
+          got === inShared && close(raw(got), want, inputs),
+          `shared-memory all-reduce ${dtype} ${op} n=${count}`,
+        );
         const rs = await comm.reduceScatter(typed(dtype, inputs[rank]), { op, dtype });
         const slice = (b: Uint8Array): Uint8Array => b.subarray(offs[rank], offs[rank + 1]);
         expectOk(
@@ -75,6 +87,13 @@ async function checkAll(comm: CommClient, lengths: number[]): Promise<number> {
           rank === world - 1 ? red !== null && close(raw(red), want, inputs) : red === null,
           `reduce ${dtype} ${op} n=${count}`,
         );
+        const redShared = await comm.reduce(shared(dtype, inputs[rank]), 0, { op, dtype });
+        expectOk(
+          rank === 0
+            ? redShared !== null && close(raw(redShared), want, inputs)
+            : redShared === null,
+          `shared-memory reduce ${dtype} ${op} n=${count}`,
+        );
       }
       const full = inputs[0];
       const ag = await comm.allGather(
@@ -82,12 +101,28 @@ async function checkAll(comm: CommClient, lengths: number[]): Promise<number> {
         count,
       );
       expectOk(same(raw(ag), full), `all-gather ${dtype} n=${count}`);
+      const agOut = shared(dtype, new Uint8Array(full.byteLength));
+      const agShared = await comm.allGather(
+        typed(dtype, full.subarray(offs[rank], offs[rank + 1])),
+        count,
+        undefined,
+        agOut,
+      );
+      expectOk(
+        agShared === agOut && same(raw(agOut), full),
+        `shared-memory all-gather ${dtype} n=${count}`,
+      );
       const root = world > 1 ? 1 : 0;
       const bc = await comm.broadcast(
         typed(dtype, rank === root ? full : new Uint8Array(full.byteLength)),
         root,
       );
       expectOk(same(raw(bc), full), `broadcast ${dtype} n=${count}`);
+      const bcShared = await comm.broadcast(
+        shared(dtype, rank === root ? full : new Uint8Array(full.byteLength)),
+        root,
+      );
+      expectOk(same(raw(bcShared), full), `shared-memory broadcast ${dtype} n=${count}`);
     }
     const payload = (r: number): Uint8Array =>
       makeInput('u8', (count + r * 13) % (count + 1 + r), 7, r);

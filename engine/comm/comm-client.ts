@@ -3,8 +3,11 @@
  * exposes each collective as a promise (an async handle: issue now, await when the result is
  * needed, keep computing in between).
  *
- * Inputs are copied into fresh memory that is transferred (not cloned) to the worker, so callers
- * may reuse their arrays at once; results come back transferred, as the same typed-array type.
+ * Inputs are copied into pooled staging memory that is transferred (not cloned) to the worker, so
+ * callers may reuse their arrays at once; results come back transferred, as the same typed-array
+ * type. In-place operations on arrays backed by a SharedArrayBuffer skip both copies: the worker
+ * works on the caller's memory directly, so the caller must leave it alone until the promise
+ * settles (as with a buffer handed to an NCCL stream).
  */
 import { Worker } from 'node:worker_threads';
 import { compiledFile } from '../runtime-path.js';
@@ -17,8 +20,12 @@ import type { CollectiveName, FromWorker, OpRequest, ToWorker } from './worker-p
 /** Staging memory kept for reuse between operations. */
 const MAX_POOLED_BYTES = 512 * 1024 * 1024;
 
+type Done = Extract<FromWorker, { kind: 'done' }> & { shared?: boolean };
+
 interface Pending {
-  resolve: (m: Extract<FromWorker, { kind: 'done' }>) => void;
+  /** The operand was the caller's shared memory: nothing to copy back or recycle. */
+  shared: boolean;
+  resolve: (m: Done) => void;
   reject: (e: Error) => void;
 }
 
@@ -98,13 +105,13 @@ export class CommClient {
         this.pending.delete(m.id);
         this.stats.ops++;
         this.stats.busyMs += m.ms;
-        p?.resolve(m);
+        p?.resolve(p.shared ? { ...m, shared: true } : m);
         return;
       }
       case 'opError': {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
-        this.release(m.staging.buffer as ArrayBuffer);
+        if (!p?.shared) this.release(m.staging.buffer as ArrayBuffer);
         p?.reject(m.peer === undefined ? new Error(m.message) : new PeerError(m.peer, m.message));
         return;
       }
@@ -145,25 +152,45 @@ export class CommClient {
     return new ArrayBuffer(Math.max(64, 2 ** Math.ceil(Math.log2(Math.max(1, bytes)))));
   }
 
-  private release(b: ArrayBuffer | undefined): void {
-    if (!b || b.byteLength === 0 || this.pooledBytes + b.byteLength > MAX_POOLED_BYTES) return;
-    this.pool.push(b);
+  private release(b: ArrayBufferLike | undefined): void {
+    if (
+      !b ||
+      b instanceof SharedArrayBuffer ||
+      b.byteLength === 0 ||
+      this.pooledBytes + b.byteLength > MAX_POOLED_BYTES
+    )
+      return;
+    this.pool.push(b as ArrayBuffer);
     this.pooledBytes += b.byteLength;
   }
 
-  /** Copies the operand into a staging buffer (at `offset`) and runs `op` on it in the worker. */
+  /**
+   * Copies the operand into a staging buffer (at `offset`) and runs `op` on it in the worker; with
+   * `inPlace` set to a shared-memory array of exactly the staged size, the worker uses it directly.
+   */
   private async submit(
     op: CollectiveName,
     data: CommArray | null,
     extra: Partial<OpRequest> = {},
     stagedBytes = data?.byteLength ?? 0,
     offset = 0,
-  ): Promise<Extract<FromWorker, { kind: 'done' }>> {
+    inPlace?: CommArray,
+  ): Promise<Done> {
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('communication is closed');
     const id = this.nextId++;
-    const staging = new Uint8Array(this.acquire(stagedBytes), 0, stagedBytes);
-    if (data) staging.set(bytesOf(data), offset);
+    const shared =
+      inPlace !== undefined &&
+      inPlace.buffer instanceof SharedArrayBuffer &&
+      inPlace.byteLength === stagedBytes;
+    let staging: Uint8Array;
+    if (shared) {
+      staging = bytesOf(inPlace);
+      if (data && data !== inPlace) staging.set(bytesOf(data), offset);
+    } else {
+      staging = new Uint8Array(this.acquire(stagedBytes), 0, stagedBytes);
+      if (data) staging.set(bytesOf(data), offset);
+    }
     const req: OpRequest = {
       kind: 'op',
       id,
@@ -176,19 +203,19 @@ export class CommClient {
       totalCount: 0,
       ...extra,
     };
-    const transfer = [staging.buffer, ...(req.parts ?? []).map((p) => p.buffer as ArrayBuffer)];
-    return new Promise<Extract<FromWorker, { kind: 'done' }>>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+    const transfer = [
+      ...(shared ? [] : [staging.buffer as ArrayBuffer]),
+      ...(req.parts ?? []).map((p) => p.buffer as ArrayBuffer),
+    ];
+    return new Promise<Done>((resolve, reject) => {
+      this.pending.set(id, { shared, resolve, reject });
       this.worker.postMessage(req satisfies ToWorker, transfer);
     });
   }
 
   /** Copies a result out of its staging buffer into `dst` (or a new array like `like`), then recycles the buffer. */
-  private finish<T extends CommArray>(
-    m: Extract<FromWorker, { kind: 'done' }>,
-    like: T,
-    dst?: T,
-  ): T {
+  private finish<T extends CommArray>(m: Done, like: T, dst?: T): T {
+    if (m.shared) return dst!;
     const bytes = m.data!;
     const out = dst ?? (viewAs(dtypeOf(like), new Uint8Array(bytes.byteLength)) as T);
     if (out.byteLength !== bytes.byteLength)
@@ -200,12 +227,19 @@ export class CommClient {
 
   /** All-reduce in place: `data` holds the result afterwards (and is returned). */
   async allReduce<T extends CommArray>(data: T, opts: OpOptions = {}): Promise<T> {
-    const m = await this.submit('allReduce', data, {
-      reduceOp: opts.op ?? 'sum',
-      algo: opts.algo ?? 'ring',
-      ranks: opts.ranks,
-      ...(opts.dtype ? { dtype: opts.dtype } : {}),
-    });
+    const m = await this.submit(
+      'allReduce',
+      data,
+      {
+        reduceOp: opts.op ?? 'sum',
+        algo: opts.algo ?? 'ring',
+        ranks: opts.ranks,
+        ...(opts.dtype ? { dtype: opts.dtype } : {}),
+      },
+      data.byteLength,
+      0,
+      data,
+    );
     return this.finish(m, data, data);
   }
 
@@ -233,7 +267,14 @@ export class CommClient {
     const index = ranks ? ranks.indexOf(this.rank) : this.rank;
     const offs = chunkOffsets(totalCount, n, chunk.BYTES_PER_ELEMENT);
     if (index < 0) throw new Error(`rank ${this.rank} is not in group [${ranks!.join(', ')}]`);
-    const m = await this.submit('allGather', chunk, { totalCount, ranks }, offs[n], offs[index]);
+    const m = await this.submit(
+      'allGather',
+      chunk,
+      { totalCount, ranks },
+      offs[n],
+      offs[index],
+      out,
+    );
     return this.finish(m, chunk, out);
   }
 
@@ -260,12 +301,20 @@ export class CommClient {
     root: number,
     opts: OpOptions = {},
   ): Promise<T | null> {
-    const m = await this.submit('reduce', data, {
-      reduceOp: opts.op ?? 'sum',
-      root,
-      ranks: opts.ranks,
-      ...(opts.dtype ? { dtype: opts.dtype } : {}),
-    });
+    const m = await this.submit(
+      'reduce',
+      data,
+      {
+        reduceOp: opts.op ?? 'sum',
+        root,
+        ranks: opts.ranks,
+        ...(opts.dtype ? { dtype: opts.dtype } : {}),
+      },
+      data.byteLength,
+      0,
+      data,
+    );
+    if (m.shared) return m.data ? data : null;
     if (!m.data) {
       this.release(m.staging.buffer as ArrayBuffer);
       return null;
@@ -275,7 +324,7 @@ export class CommClient {
 
   /** Broadcast in place: every rank's `data` (same length everywhere) receives root's. */
   async broadcast<T extends CommArray>(data: T, root: number): Promise<T> {
-    const m = await this.submit('broadcast', data, { root });
+    const m = await this.submit('broadcast', data, { root }, data.byteLength, 0, data);
     return this.finish(m, data, data);
   }
 

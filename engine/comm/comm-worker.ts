@@ -14,8 +14,10 @@ if (!port) throw new Error('comm-worker must run in a worker thread');
 let group: ProcessGroup | undefined;
 let queue: Promise<void> = Promise.resolve();
 
-function post(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
-  port!.postMessage(msg, transfer);
+function post(msg: FromWorker, transfer: ArrayBufferLike[] = []): void {
+  // Shared memory (a caller's in-place operand) is shared, never moved.
+  const movable = transfer.filter((b): b is ArrayBuffer => !(b instanceof SharedArrayBuffer));
+  port!.postMessage(msg, movable);
 }
 
 /**

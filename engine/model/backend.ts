@@ -6,19 +6,12 @@
  */
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
+import type { BackendProbe } from '../app/api.js';
+
+export type { BackendProbe };
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
-
-export interface BackendProbe {
-  /** Package that provides it. */
-  name:
-    '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node' | '@tensorflow/tfjs-backend-wasm' | 'cpu';
-  /** tfjs backend name it registers. */
-  backend: 'tensorflow' | 'wasm' | 'cpu';
-  available: boolean;
-  detail: string;
-}
 
 const require = createRequire(import.meta.url);
 
