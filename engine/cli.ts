@@ -28,6 +28,7 @@ const USAGE = `gradbench: benchmark compressed gradient communication in sharded
 Usage:
   gradbench run <profile.json | name> [options]   run a benchmark (see gradbench run --help)
   gradbench start                                 open the GradBench window
+  gradbench serve [--port N]                      the app in a browser on 127.0.0.1 (prints its URL)
   gradbench profiles list [--json]                built-in and saved profiles
   gradbench profiles show <name>                  print a profile as JSON
   gradbench profiles validate <file.json>         check a profile file, listing every invalid field
@@ -543,6 +544,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   'comm-check': commCheckCommand,
   run: async (args) => (await import('./app/run-command.js')).runCommand(args),
   start: async (args) => (await import('./app/run-command.js')).startCommand(args),
+  serve: async (args) => (await import('./app/serve-command.js')).serveCommand(args),
 };
 
 function report(e: unknown): number {

@@ -1,14 +1,21 @@
+/**
+ * The Electron main process: one hardened window, the menu, and IPC handlers that only validate
+ * and delegate to the engine's services (loaded from the compiled engine in dist/). Runs belong to
+ * this process, not to the window: a reload keeps them going, and quitting asks first.
+ */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   app,
   BrowserWindow,
+  dialog,
   ipcMain,
   Menu,
   session,
   type MenuItemConstructorOptions,
 } from 'electron';
-import { IpcChannels, type VersionInfo } from '../preload/api';
+import type { Host } from '../../engine/app/host';
+import { CALL_CHANNEL, EVENT_CHANNEL, handleCall } from './ipc';
 
 const devServerUrl = app.isPackaged ? undefined : process.env.ELECTRON_RENDERER_URL;
 const rendererFile = join(import.meta.dirname, '../renderer/index.html');
@@ -90,24 +97,64 @@ app.on('web-contents-created', (_event, contents) => {
   contents.setWindowOpenHandler(() => ({ action: 'deny' }));
 });
 
-ipcMain.handle(IpcChannels.version, (event): VersionInfo => {
-  const senderUrl = event.senderFrame?.url;
-  if (!senderUrl || !isAppUrl(senderUrl)) {
-    throw new Error('Rejected IPC call from an untrusted frame');
-  }
-  return { name: app.getName(), version: app.getVersion() };
-});
+/** The engine, from its compiled output (rank processes need the same files anyway). */
+async function loadHost(): Promise<Host> {
+  const entry = join(app.getAppPath(), 'dist', 'engine', 'app', 'host.js');
+  const engine = (await import(pathToFileURL(entry).href)) as typeof import('../../engine/app/host');
+  return engine.createHost({ home: app.getPath('userData') });
+}
+
+/** Asks before a window close would cancel a running benchmark; true to go on closing. */
+function confirmCancel(host: Host, win: BrowserWindow | undefined): boolean {
+  if (!host.service.busy) return true;
+  const options = {
+    type: 'warning' as const,
+    buttons: ['Keep running', 'Cancel the benchmark and quit'],
+    defaultId: 0,
+    cancelId: 0,
+    title: 'A benchmark is running',
+    message: 'A benchmark is still running. Quitting cancels it (its results so far are kept).',
+  };
+  const choice = win ? dialog.showMessageBoxSync(win, options) : dialog.showMessageBoxSync(options);
+  return choice === 1;
+}
 
 app.on('window-all-closed', () => {
   if (process.platform !== 'darwin') app.quit();
 });
 
-void app.whenReady().then(() => {
+void app.whenReady().then(async () => {
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) =>
     callback(false),
   );
+  const host = await loadHost();
+  ipcMain.handle(CALL_CHANNEL, (event, name: unknown, args: unknown) =>
+    handleCall(host.dispatch, isAppUrl, event, name, args),
+  );
+  host.service.onEvent((e) => {
+    for (const win of BrowserWindow.getAllWindows())
+      if (!win.isDestroyed()) win.webContents.send(EVENT_CHANNEL, e);
+  });
+  let quitting = false;
+  app.on('before-quit', (event) => {
+    if (quitting || !host.service.busy) return;
+    event.preventDefault();
+    if (!confirmCancel(host, BrowserWindow.getFocusedWindow() ?? undefined)) return;
+    quitting = true;
+    void host.service.cancelAll().finally(() => app.quit());
+  });
   Menu.setApplicationMenu(buildMenu());
-  createWindow();
+  const win = createWindow();
+  win.on('close', (event) => {
+    if (quitting || !host.service.busy) return;
+    if (!confirmCancel(host, win)) {
+      event.preventDefault();
+      return;
+    }
+    quitting = true;
+    void host.service.cancelAll().finally(() => app.quit());
+    event.preventDefault();
+  });
 
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createWindow();

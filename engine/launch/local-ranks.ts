@@ -88,6 +88,8 @@ export async function spawnRanks(opts: SpawnRanksOptions): Promise<RankProcess[]
         joinTimeoutMs: opts.joinTimeoutMs,
       }),
       ...opts.env,
+      // Inside the Electron app, execPath is Electron itself: run the rank as plain Node.
+      ...(process.versions.electron ? { ELECTRON_RUN_AS_NODE: '1' } : {}),
     };
     const child = spawn(process.execPath, [opts.script, ...(opts.args ?? [])], {
       env,

@@ -7,5 +7,5 @@ declare module '*.vue' {
 }
 
 interface Window {
-  gradbench?: import('../../electron/preload/api').GradBenchApi;
+  gradbench?: import('../../engine/app/api').GradBenchApi;
 }

@@ -1,0 +1,37 @@
+/** Finished runs opened on the Results page: one or more, to compare. */
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+import type { RunView } from '../../../engine/app/api';
+import { useApi } from '../api';
+import { errorMessage } from './errors';
+
+export const useResultsStore = defineStore('results', () => {
+  const open = ref<RunView[]>([]);
+  const error = ref<string>();
+  const loading = ref(false);
+
+  /** Opens a run (replacing the selection, or added to it to compare). */
+  async function show(id: string, compare = false): Promise<void> {
+    loading.value = true;
+    try {
+      const view = await useApi().getRun(id);
+      const others = compare ? open.value.filter((r) => r.id !== id) : [];
+      open.value = [...others, view];
+      error.value = undefined;
+    } catch (e) {
+      error.value = errorMessage(e);
+    } finally {
+      loading.value = false;
+    }
+  }
+
+  function close(id: string): void {
+    open.value = open.value.filter((r) => r.id !== id);
+  }
+
+  async function exportCsv(id: string, kind: 'steps' | 'summary'): Promise<{ filename: string; text: string }> {
+    return useApi().exportCsv(id, kind);
+  }
+
+  return { open, error, loading, show, close, exportCsv };
+});
