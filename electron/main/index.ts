@@ -100,7 +100,9 @@ app.on('web-contents-created', (_event, contents) => {
 /** The engine, from its compiled output (rank processes need the same files anyway). */
 async function loadHost(): Promise<Host> {
   const entry = join(app.getAppPath(), 'dist', 'engine', 'app', 'host.js');
-  const engine = (await import(pathToFileURL(entry).href)) as typeof import('../../engine/app/host');
+  const engine = (await import(
+    pathToFileURL(entry).href
+  )) as typeof import('../../engine/app/host');
   return engine.createHost({ home: app.getPath('userData') });
 }
 

@@ -172,23 +172,43 @@ function electronBinary(): string | undefined {
   }
 }
 
-/** Opens the app when there is a display and Electron; otherwise runs the default benchmark headless. */
+/**
+ * `npm start`: opens the Electron app where it can run. Without Electron's binary it says so and
+ * serves the same app to a browser instead (printing the URL); on a machine without a display it
+ * also runs the built-in "default" benchmark headless, then stops.
+ */
 export async function startCommand(argv: string[]): Promise<number> {
   const electron = electronBinary();
+  const headless = argv.includes('--headless');
+  const rest = argv.filter((a) => a !== '--headless');
   const hasDisplay =
     process.platform !== 'linux' || !!process.env.DISPLAY || !!process.env.WAYLAND_DISPLAY;
   const appMain = path.join(packageRoot, 'out', 'main', 'index.js');
-  if (electron && hasDisplay && existsSync(appMain) && !argv.includes('--headless')) {
+  if (electron && hasDisplay && existsSync(appMain) && !headless) {
     const child = spawn(electron, [packageRoot], { stdio: 'inherit' });
     return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
   }
-  const why = !hasDisplay
-    ? 'no display'
-    : !electron
-      ? 'Electron is not installed'
-      : !existsSync(appMain)
-        ? 'the app is not built (npm run build)'
+  const why = !electron
+    ? "Electron's binary is not available"
+    : !existsSync(appMain)
+      ? 'the app is not built (npm run build)'
+      : !hasDisplay
+        ? 'there is no display'
         : 'headless requested';
-  process.stderr.write(`${why}: running the built-in "default" benchmark headless\n`);
-  return runCommand(['default', ...argv.filter((a) => a !== '--headless')]);
+  const { serve, waitForInterrupt } = await import('./serve-command.js');
+  let served: Awaited<ReturnType<typeof serve>> | undefined;
+  try {
+    served = await serve(0);
+    process.stderr.write(`${why}: serving the app to a browser instead\n`);
+    process.stdout.write(`open ${served.bridge.openUrl}\n`);
+  } catch (e) {
+    process.stderr.write(`${why}; cannot serve the app either: ${(e as Error).message}\n`);
+  }
+  if (served && hasDisplay && !headless) return waitForInterrupt(served.bridge, served.service);
+  process.stderr.write('no display: running the built-in "default" benchmark headless\n');
+  try {
+    return await runCommand(['default', ...rest]);
+  } finally {
+    await served?.bridge.close();
+  }
 }

@@ -37,7 +37,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
     );
   const { bridge, service } = await serve(port);
   process.stdout.write(`GradBench is serving on ${bridge.url}\nopen ${bridge.openUrl}\n`);
-  process.stdout.write(`data directory: ${dataHome()}\npress Ctrl-C to stop\n`);
+  process.stdout.write(`data directory: ${dataHome()}\n`);
+  return waitForInterrupt(bridge, service);
+}
+
+/** Serves until Ctrl-C or SIGTERM, then cancels running benchmarks and closes the server. */
+export function waitForInterrupt(bridge: Bridge, service: ApiService): Promise<number> {
+  process.stdout.write('press Ctrl-C to stop\n');
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (): void => {

@@ -32,7 +32,11 @@ export function barOption(
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
     legend: { top: 0, type: 'scroll' },
     grid: { left: 60, right: 20, top: 36, bottom: 60 },
-    xAxis: { type: 'category', data: categories, axisLabel: { interval: 0, rotate: categories.length > 5 ? 30 : 0 } },
+    xAxis: {
+      type: 'category',
+      data: categories,
+      axisLabel: { interval: 0, rotate: categories.length > 5 ? 30 : 0 },
+    },
     yAxis: { type: 'value', ...axisName(yName), nameGap: 44 },
     series: bars.map((b, i) => ({
       name: b.name,
@@ -40,14 +44,25 @@ export function barOption(
       stack: b.stack,
       data: b.values,
       ...(i === 0 && markLine !== undefined
-        ? { markLine: { symbol: 'none', silent: true, data: [{ yAxis: markLine }], lineStyle: { type: 'dashed' } } }
+        ? {
+            markLine: {
+              symbol: 'none',
+              silent: true,
+              data: [{ yAxis: markLine }],
+              lineStyle: { type: 'dashed' },
+            },
+          }
         : {}),
     })),
   };
 }
 
 /** Mean of a field over points after the warm-up steps (all points when there are too few). */
-export function meanAfterWarmup<T extends { step: number }>(points: T[], f: (p: T) => number, warmup = 2): number {
+export function meanAfterWarmup<T extends { step: number }>(
+  points: T[],
+  f: (p: T) => number,
+  warmup = 2,
+): number {
   const use = points.filter((p) => p.step >= warmup);
   const xs = (use.length ? use : points).map(f);
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;

@@ -72,6 +72,7 @@ describe('gradbench CLI', () => {
       for (const cmd of [
         'run',
         'start',
+        'serve',
         'profiles list',
         'profiles validate',
         'hardware',

@@ -38,7 +38,8 @@ export class BridgeError extends Error {
 
 export function bridgeApi(opts: BridgeClientOptions): GradBenchApi & { close(): void } {
   const doFetch = opts.fetch ?? globalThis.fetch.bind(globalThis);
-  const WS = opts.WebSocket ?? (globalThis.WebSocket as unknown as BridgeClientOptions['WebSocket']);
+  const WS =
+    opts.WebSocket ?? (globalThis.WebSocket as unknown as BridgeClientOptions['WebSocket']);
   const base = new URL(opts.baseUrl);
   const listeners = new Set<(e: ApiEvent) => void>();
   let socket: WebSocketLike | undefined;
@@ -61,9 +62,13 @@ export function bridgeApi(opts: BridgeClientOptions): GradBenchApi & { close(): 
     try {
       body = (await res.json()) as typeof body;
     } catch {
-      throw new BridgeError(`${name}: the server answered HTTP ${res.status} without JSON`, res.status);
+      throw new BridgeError(
+        `${name}: the server answered HTTP ${res.status} without JSON`,
+        res.status,
+      );
     }
-    if (!res.ok || !body.ok) throw new BridgeError(body.error ?? `${name}: HTTP ${res.status}`, res.status);
+    if (!res.ok || !body.ok)
+      throw new BridgeError(body.error ?? `${name}: HTTP ${res.status}`, res.status);
     return body.result ?? undefined;
   };
 

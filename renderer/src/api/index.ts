@@ -11,7 +11,10 @@ const TOKEN_KEY = 'gradbench.token';
 let current: GradBenchApi | undefined;
 
 /** Takes the token from the URL (then removes it from the address bar) or from session storage. */
-export function sessionToken(loc: Location = window.location, store: Storage = sessionStorage): string {
+export function sessionToken(
+  loc: Location = window.location,
+  store: Storage = sessionStorage,
+): string {
   const url = new URL(loc.href);
   const fromUrl = url.searchParams.get('token');
   if (fromUrl) {

@@ -66,7 +66,10 @@ export const useProfilesStore = defineStore('profiles', () => {
 
   /** A copy of a profile under a free name, ready to edit. */
   function duplicate(profile: ProfileDoc): ProfileDoc {
-    return { ...structuredClone(profile), name: freeName(profile.name, names.value) };
+    return {
+      ...(JSON.parse(JSON.stringify(profile)) as ProfileDoc),
+      name: freeName(profile.name, names.value),
+    };
   }
 
   return { entries, loading, error, names, load, find, validate, save, remove, duplicate };

@@ -29,7 +29,10 @@ export const useResultsStore = defineStore('results', () => {
     open.value = open.value.filter((r) => r.id !== id);
   }
 
-  async function exportCsv(id: string, kind: 'steps' | 'summary'): Promise<{ filename: string; text: string }> {
+  async function exportCsv(
+    id: string,
+    kind: 'steps' | 'summary',
+  ): Promise<{ filename: string; text: string }> {
     return useApi().exportCsv(id, kind);
   }
 

@@ -63,5 +63,18 @@ export const useRunsStore = defineStore('runs', () => {
     unsubscribe = undefined;
   }
 
-  return { live, liveList, running, history, error, init, refresh, start, cancel, remove, stop, onEvent };
+  return {
+    live,
+    liveList,
+    running,
+    history,
+    error,
+    init,
+    refresh,
+    start,
+    cancel,
+    remove,
+    stop,
+    onEvent,
+  };
 });
