@@ -294,4 +294,17 @@ describe('gradbench CLI', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('run npm run build:engine first');
   });
+
+  it('start without a display serves the app, runs the default benchmark headless and stops', async () => {
+    const r = await gradbench(['start', '--steps', '3'], { DISPLAY: '', WAYLAND_DISPLAY: '' });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(
+      /(Electron's binary is not available|there is no display): serving the app to a browser instead/,
+    );
+    expect(r.stdout).toMatch(/^open http:\/\/127\.0\.0\.1:\d+\/\?token=\S+$/m);
+    expect(r.stderr).toContain('running the built-in "default" benchmark headless');
+    expect(r.stdout).toMatch(/FSDP \(fp32\)/);
+    const runs = await readdir(path.join(home, 'runs'));
+    expect(runs).toHaveLength(1);
+  });
 });
