@@ -6,7 +6,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import type { CodecContext, Compressor } from '../../engine/compress/compressor.js';
+import {
+  ScratchPool,
+  type CodecContext,
+  type Compressor,
+} from '../../engine/compress/compressor.js';
 import { tableSize } from '../../engine/compress/count-sketch.js';
 import { METHODS, parseMethodParams } from '../../engine/compress/registry.js';
 import { useBackend } from '../../engine/model/backend.js';
@@ -188,8 +192,10 @@ async function main(): Promise<void> {
           );
           continue;
         }
-        let enc = c.encode(x, ctx);
-        const te = time(() => (enc = c.encode(x, ctx)), n > 4e6 ? 3 : 5);
+        // As in training: the payload goes into memory the reducer keeps per tensor.
+        const steady: CodecContext = { ...ctx, scratch: new ScratchPool().forKey(label) };
+        let enc = c.encode(x, steady);
+        const te = time(() => (enc = c.encode(x, steady)), n > 4e6 ? 3 : 5);
         const td = time(() => c.decode(enc, n, ctx), n > 4e6 ? 3 : 5);
         row.push(
           (gb / te / 1e9).toFixed(3),

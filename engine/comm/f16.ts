@@ -61,39 +61,41 @@ export function f16BitsToF32(h: number): number {
   return f16Table()[h & 0xffff];
 }
 
+const magicF32 = new Float32Array(1);
+const magicU32 = new Uint32Array(magicF32.buffer);
+
 /**
- * Converts a whole f32 array to f16 bits. Reads the bits through one Uint32Array view of the
- * source (no per-element round trip through a scratch float) and takes the common normal-range
- * path inline; everything else goes through f32ToF16Bits.
+ * Converts a whole f32 array to f16 bits, round to nearest even, with two short paths and no
+ * function call per element (gradients straddle the f16 normal/subnormal boundary, so a branchy
+ * per-case conversion mispredicted on most elements):
+ * - normal f16 range: rebias the exponent and add the rounding increment to the whole bit
+ *   pattern; a carry out of the mantissa bumps the exponent, which is the right result.
+ * - below 2^-14 (subnormal or zero): adding 0.5 in f32 aligns the value to the f16 subnormal
+ *   spacing (2^-24) and lets the FPU round to nearest even; the low mantissa bits are the result.
+ *   (The f64 sum is exact for every value that does not round to zero, so rounding once to f32
+ *   is the only rounding.)
  */
-export function f32ArrayToF16(src: Float32Array, dst = new Uint16Array(src.length)): Uint16Array {
-  const bits =
-    src.byteOffset % 4 === 0
-      ? new Uint32Array(src.buffer, src.byteOffset, src.length)
-      : new Uint32Array(src.slice().buffer);
+export function f32ArrayToF16(
+  src: Float32Array,
+  dst: Uint16Array = new Uint16Array(src.length),
+): Uint16Array {
+  const aligned = src.byteOffset % 4 === 0;
+  const f = aligned ? src : src.slice();
+  const bits = new Uint32Array(f.buffer, f.byteOffset, f.length);
   for (let i = 0; i < bits.length; i++) {
     const b = bits[i];
-    const exp = (b >>> 23) & 0xff;
-    // f32 exponents 113..141 are normal f16 numbers (rounding may carry into the exponent, which is still right).
-    if (exp > 112 && exp < 142) {
-      let half = (((exp - 112) << 10) | ((b >>> 13) & 0x3ff)) + 0;
-      const rem = b & 0x1fff;
-      if (rem > 0x1000 || (rem === 0x1000 && (half & 1) !== 0)) half++;
-      dst[i] = ((b >>> 16) & 0x8000) | half;
-    } else if (exp > 101 && exp <= 112) {
-      // f16 subnormal (small gradients live here): shift the implicit bit in, round to even.
-      const shift = 126 - exp;
-      const m = (b & 0x7fffff) | 0x800000;
-      let half = m >>> shift;
-      const rem = m & ((1 << shift) - 1);
-      const halfway = 1 << (shift - 1);
-      if (rem > halfway || (rem === halfway && (half & 1) !== 0)) half++;
-      dst[i] = ((b >>> 16) & 0x8000) | half;
-    } else if (exp <= 101) {
-      dst[i] = (b >>> 16) & 0x8000; // rounds to a signed zero
+    const a = b & 0x7fffffff;
+    let h: number;
+    if (a < 0x38800000) {
+      magicF32[0] = Math.abs(f[i]) + 0.5;
+      h = magicU32[0] - 0x3f000000;
+    } else if (a < 0x47800000) {
+      // -(127 - 15) << 23 (mod 2^32), plus just under half an f16 ulp, plus the tie-to-even bit.
+      h = (a + 0xc8000fff + ((a >>> 13) & 1)) >>> 13;
     } else {
-      dst[i] = f32ToF16Bits(src[i]);
+      h = a > 0x7f800000 ? 0x7e00 : 0x7c00; // NaN stays a quiet NaN; overflow saturates to Inf
     }
+    dst[i] = ((b >>> 16) & 0x8000) | h;
   }
   return dst;
 }

@@ -9,8 +9,15 @@
  *   same scales, so codes add exactly in int32 at the owner and are dequantised once:
  *   the aggregate of encodings is the encoding of the sum (up to each rank's rounding).
  */
-import type { Compressor, RoundsIo, RoundsResult } from './compressor.js';
-import { Reader, blockCount, pack, packCodes, packedBytes, unpackCodes } from './bits.js';
+import { bytesOf } from '../comm/dtype.js';
+import {
+  payloadBuffer,
+  type CodecContext,
+  type Compressor,
+  type RoundsIo,
+  type RoundsResult,
+} from './compressor.js';
+import { Reader, blockCount, packCodes, packedBytes, unpackCodes } from './bits.js';
 
 export interface BlockwiseIntOptions {
   bits: 8 | 4;
@@ -52,8 +59,13 @@ export function blockAbsMax(x: Float32Array, block: number): Float32Array {
  * codes = round(x * L / max) per block (one multiplier per block). |x * L / max| <= L <= 127, so
  * adding 128.5 and truncating rounds half up without Math.round (3x faster here) or clamping.
  */
-function quantize(x: Float32Array, absmax: Float32Array, block: number, L: number): Int8Array {
-  const codes = new Int8Array(x.length);
+function quantize(
+  x: Float32Array,
+  absmax: Float32Array,
+  block: number,
+  L: number,
+  codes: Int8Array = new Int8Array(x.length),
+): Int8Array {
   for (let b = 0; b < absmax.length; b++) {
     const m = absmax[b];
     if (!(m > 0)) continue;
@@ -66,9 +78,21 @@ function quantize(x: Float32Array, absmax: Float32Array, block: number, L: numbe
 
 export function createBlockwiseInt(id: string, o: BlockwiseIntOptions): Compressor {
   const L = levels(o.bits);
-  const encode = (x: Float32Array): Uint8Array => {
+  const encode = (x: Float32Array, ctx?: CodecContext): Uint8Array => {
     const absmax = blockAbsMax(x, o.block);
-    return pack(absmax, encodeCodes(quantize(x, absmax, o.block, L), o.bits));
+    // Layout: [max|x| per block, f32][codes]; int8 codes are written straight into the payload.
+    const out = payloadBuffer(ctx, absmax.byteLength + packedBytes(x.length, o.bits));
+    new Uint8Array(out.buffer, out.byteOffset, absmax.byteLength).set(bytesOf(absmax));
+    if (o.bits === 8)
+      quantize(
+        x,
+        absmax,
+        o.block,
+        L,
+        new Int8Array(out.buffer, out.byteOffset + absmax.byteLength, x.length),
+      );
+    else out.set(encodeCodes(quantize(x, absmax, o.block, L), o.bits), absmax.byteLength);
+    return out;
   };
   const decode = (payload: Uint8Array, n: number): Float32Array => {
     const r = new Reader(payload);

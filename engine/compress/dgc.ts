@@ -9,7 +9,7 @@
  */
 import { rng } from '../util/rng.js';
 import type { CodecContext, Compressor } from './compressor.js';
-import { kthLargest, sparseDecode, sparseEncode, topKIndices } from './select.js';
+import { kthLargest, sparseDecode, sparseEncode, topKAtOrAbove, topKIndices } from './select.js';
 
 export interface DgcOptions {
   sparsity: number;
@@ -38,11 +38,7 @@ function select(v: Float32Array, k: number, sampleRatio: number, seed: number): 
   for (let i = 0; i < samples; i++) s[i] = Math.abs(v[Math.floor(r() * n)]);
   // Aim a little low so the candidates almost always cover k.
   const thr = kthLargest(s, Math.max(1, Math.floor((k / n) * samples * 0.8)));
-  const cand: number[] = [];
-  for (let i = 0; i < n; i++) if (Math.abs(v[i]) >= thr) cand.push(i);
-  if (cand.length < k) return topKIndices(v, k);
-  const cv = Float32Array.from(cand, (i) => v[i]);
-  return Uint32Array.from(topKIndices(cv, k), (j) => cand[j]).sort();
+  return topKAtOrAbove(v, k, thr) ?? topKIndices(v, k);
 }
 
 export function createDgc(o: DgcOptions): Compressor {

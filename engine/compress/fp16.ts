@@ -1,7 +1,6 @@
 /** fp16: round to IEEE half precision before the reduce-scatter; each hop accumulates in f32. */
-import { bytesOf } from '../comm/dtype.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../comm/f16.js';
-import type { Compressor } from './compressor.js';
+import { payloadBuffer, type Compressor } from './compressor.js';
 import { sumHalfPayloads } from './half-sum.js';
 
 export function createFp16(): Compressor {
@@ -10,7 +9,11 @@ export function createFp16(): Compressor {
     pattern: 'reduce-scatter',
     sparse: false,
     wireDtype: 'f16',
-    encode: (x) => bytesOf(f32ArrayToF16(x)),
+    encode: (x, ctx) => {
+      const out = payloadBuffer(ctx, x.length * 2);
+      f32ArrayToF16(x, new Uint16Array(out.buffer, out.byteOffset, x.length));
+      return out;
+    },
     decode: (payload, n) => f16ArrayToF32(new Uint16Array(payload.slice(0, n * 2).buffer)),
     aggregate: (payloads, n) => sumHalfPayloads('f16', payloads, n),
   };

@@ -1,5 +1,5 @@
 /** top-k: send the k = ratio * n entries of largest magnitude as (index, value) pairs. */
-import type { Compressor } from './compressor.js';
+import { payloadBuffer, type Compressor } from './compressor.js';
 import { sparseDecode, sparseEncode, topKIndices } from './select.js';
 
 export function createTopK(ratio: number): Compressor {
@@ -7,7 +7,10 @@ export function createTopK(ratio: number): Compressor {
     id: 'topk',
     pattern: 'all-to-all',
     sparse: true,
-    encode: (x) => sparseEncode(topKIndices(x, Math.max(1, Math.ceil(ratio * x.length))), x),
+    encode: (x, ctx) => {
+      const idx = topKIndices(x, Math.max(1, Math.ceil(ratio * x.length)));
+      return sparseEncode(idx, x, payloadBuffer(ctx, idx.length * 8));
+    },
     decode: (payload, n) => sparseDecode(payload, n),
   };
 }

@@ -13,7 +13,7 @@
  *      of the compressed aggregate (that probe's traffic is not counted as the method's).
  */
 import { chunkOffsets } from '../comm/collectives.js';
-import type { Compressor } from '../compress/compressor.js';
+import { ScratchPool, type Compressor } from '../compress/compressor.js';
 import { mixSeed } from '../util/rng.js';
 import type { ErrorFeedback } from './error-feedback.js';
 import {
@@ -29,6 +29,9 @@ export interface CompressedReducerOptions {
 }
 
 export class CompressedReducer implements GradientReducer {
+  /** Payload memory per tensor, reused every step (a payload is done with by the unit's end). */
+  private readonly payloads = new ScratchPool();
+
   constructor(
     readonly id: string,
     private readonly compressor: Compressor,
@@ -50,6 +53,7 @@ export class CompressedReducer implements GradientReducer {
       rank: plan.rank,
       sharedSeed: mixSeed(this.opts.seed, step, unit.index, j),
       localSeed: mixSeed(this.opts.seed, step, unit.index, j, plan.rank + 1),
+      scratch: this.payloads.forKey(`${key}/${j}`),
     });
     const c = this.compressor;
 

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { chunkOffsets } from '../../engine/comm/collectives.js';
-import type { CodecContext, Compressor } from '../../engine/compress/compressor.js';
+import {
+  ScratchPool,
+  type CodecContext,
+  type Compressor,
+} from '../../engine/compress/compressor.js';
 import { METHODS, methodInfo, parseMethodParams } from '../../engine/compress/registry.js';
 import { createPowerSgd, orthonormalize } from '../../engine/compress/powersgd.js';
 import { topKIndices } from '../../engine/compress/select.js';
@@ -60,6 +64,35 @@ describe('codec round trips', () => {
       expect(Math.abs(x[i])).toBeGreaterThanOrEqual(kth);
     }
     expect(topKIndices(Float32Array.of(1, -5, 5, 2), 2)).toEqual(Uint32Array.of(1, 2));
+  });
+
+  it('encoding into reused payload memory gives the same bytes', () => {
+    const pool = new ScratchPool();
+    for (const id of ['fp16', 'bf16', 'int8', 'int4', 'topk']) {
+      const c = make(id);
+      const scratch = pool.forKey(id);
+      const fresh = c.encode(x, ctx());
+      const reused = c.encode(x, ctx({ scratch }));
+      expect(Buffer.from(reused).equals(Buffer.from(fresh)), id).toBe(true);
+      expect(relErr(c.decode(reused, x.length, ctx()), roundTrip(c, x))).toBe(0);
+    }
+  });
+
+  it('top-k selection on large vectors equals a full sort, ties by position', () => {
+    const reference = (v: Float32Array, k: number): Uint32Array =>
+      Uint32Array.from(
+        [...v.keys()].sort((a, b) => Math.abs(v[b]) - Math.abs(v[a]) || a - b).slice(0, k),
+      ).sort();
+    const big = randn(300_007, 5);
+    // Heavy ties: a few distinct magnitudes, so the k-th value is shared by many positions.
+    const tied = Float32Array.from(big, (v) => Math.round(v * 2) / 2);
+    // Structure the strided sample sees differently from the rest (large values off the stride).
+    const skewed = Float32Array.from({ length: 262_144 }, (_, i) =>
+      i % 16 === 3 ? 5 + (i % 7) : i % 5,
+    );
+    for (const v of [big, tied, skewed])
+      for (const k of [1, 300, 3001, Math.floor(v.length / 8)])
+        expect(topKIndices(v, k)).toEqual(reference(v, k));
   });
 
   it("signSGD keeps signs and each block's mean magnitude (1 bit per value)", () => {
