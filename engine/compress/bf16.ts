@@ -1,4 +1,5 @@
 /** bf16: keep the f32 exponent, 8 mantissa bits; summable like fp16 (no overflow to Inf). */
+import { ownBytes } from './bits.js';
 import { bf16BitsToF32, f32ToBf16Bits } from '../comm/bf16.js';
 import { bytesOf } from '../comm/dtype.js';
 import type { Compressor } from './compressor.js';
@@ -16,7 +17,7 @@ export function createBf16(): Compressor {
       return bytesOf(out);
     },
     decode: (payload, n) => {
-      const h = new Uint16Array(payload.slice(0, n * 2).buffer);
+      const h = new Uint16Array(ownBytes(payload, 0, n * 2).buffer);
       const out = new Float32Array(n);
       for (let i = 0; i < n; i++) out[i] = bf16BitsToF32(h[i]);
       return out;

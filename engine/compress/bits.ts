@@ -12,6 +12,15 @@ export function pack(...sections: ArrayBufferView[]): Uint8Array {
   return out;
 }
 
+/**
+ * A copy of `bytes[start, end)` in its own ArrayBuffer. Received payloads may be Node Buffers,
+ * whose `slice` is a view and whose `buffer` is a shared pool: `payload.slice().buffer` would read
+ * someone else's bytes.
+ */
+export function ownBytes(bytes: Uint8Array, start = 0, end = bytes.byteLength): Uint8Array {
+  return Uint8Array.prototype.slice.call(bytes, start, end);
+}
+
 /** Reads consecutive sections back (copying into aligned arrays). */
 export class Reader {
   private off = 0;
@@ -22,7 +31,7 @@ export class Reader {
       throw new Error(
         `payload too short: need ${this.off + n} bytes, have ${this.bytes.byteLength}`,
       );
-    const out = this.bytes.slice(this.off, this.off + n);
+    const out = ownBytes(this.bytes, this.off, this.off + n);
     this.off += n;
     return out;
   }

@@ -1,4 +1,5 @@
 /** fp16: round to IEEE half precision before the reduce-scatter; each hop accumulates in f32. */
+import { ownBytes } from './bits.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../comm/f16.js';
 import { payloadBuffer, type Compressor } from './compressor.js';
 import { sumHalfPayloads } from './half-sum.js';
@@ -14,7 +15,7 @@ export function createFp16(): Compressor {
       f32ArrayToF16(x, new Uint16Array(out.buffer, out.byteOffset, x.length));
       return out;
     },
-    decode: (payload, n) => f16ArrayToF32(new Uint16Array(payload.slice(0, n * 2).buffer)),
+    decode: (payload, n) => f16ArrayToF32(new Uint16Array(ownBytes(payload, 0, n * 2).buffer)),
     aggregate: (payloads, n) => sumHalfPayloads('f16', payloads, n),
   };
 }

@@ -3,6 +3,7 @@
  * and tensor), so only values travel and they add position by position: summable, reduced with a
  * plain reduce-scatter of the k-value vectors.
  */
+import { ownBytes } from './bits.js';
 import { rng } from '../util/rng.js';
 import type { Compressor, RoundsIo, RoundsResult } from './compressor.js';
 
@@ -29,7 +30,7 @@ export function createRandomK(ratio: number): Compressor {
   };
   const decode = (payload: Uint8Array, n: number, ctx: { sharedSeed: number }): Float32Array => {
     const idx = sharedIndices(n, kOf(n), ctx.sharedSeed);
-    const vals = new Float32Array(payload.slice().buffer);
+    const vals = new Float32Array(ownBytes(payload).buffer);
     const out = new Float32Array(n);
     for (let i = 0; i < idx.length; i++) out[idx[i]] = vals[i];
     return out;
@@ -68,9 +69,9 @@ export function createRandomK(ratio: number): Compressor {
     encode,
     decode,
     aggregate: (payloads) => {
-      const acc = new Float32Array(payloads[0].slice().buffer);
+      const acc = new Float32Array(ownBytes(payloads[0]).buffer);
       for (const pl of payloads.slice(1)) {
-        const v = new Float32Array(pl.slice().buffer);
+        const v = new Float32Array(ownBytes(pl).buffer);
         for (let i = 0; i < acc.length; i++) acc[i] += v[i];
       }
       return new Uint8Array(acc.buffer);

@@ -1,4 +1,5 @@
 /** Magnitude selection shared by the sparsifiers (top-k, DGC). */
+import { ownBytes } from './bits.js';
 
 /** The k-th largest value of `a` (1-based), by quickselect; reorders `a`. */
 export function kthLargest(a: Float32Array, k: number): number {
@@ -102,7 +103,7 @@ export function sparseEncode(
 
 export function sparseDecode(payload: Uint8Array, n: number): Float32Array {
   const k = payload.byteLength / 8;
-  const copy = payload.slice();
+  const copy = ownBytes(payload);
   const idx = new Uint32Array(copy.buffer, 0, k);
   const vals = new Float32Array(copy.buffer, k * 4, k);
   const out = new Float32Array(n);

@@ -4,10 +4,13 @@
  * fp32 to their owner. The two methods differ in the sketch flow:
  * - LHC (whole unit): all-reduce the index and the sketch of the whole vector; every rank peels
  *   everything and keeps its chunk.
- * - TAGC (sharded): per owner chunk r, all-reduce r's index and reduce r's sketch to r only, so
- *   every sketch byte goes where it is needed; the index and sparsification of chunk r+1 are
- *   computed while chunk r's collectives are in flight.
+ * - TAGC (sharded): per owner chunk r, all-reduce r's index, and send r's sketch to r only (an
+ *   all-to-all of int32 tables that r sums), so every sketch byte crosses the network once and
+ *   goes where it is needed; the index and sparsification of chunk r+1 are computed while chunk
+ *   r's index round is in flight.
+ * The index and the sketch cover only the positions the layer policy compresses.
  */
+import { ownBytes } from './bits.js';
 import type { RoundsIo, RoundsResult, Segment } from './compressor.js';
 import {
   buildSketch,
@@ -36,6 +39,11 @@ export interface SketchStats extends Record<string, number> {
   peelRate: number;
   /** Fraction of the unit's values that went through the sketch. */
   compressedFraction: number;
+  /**
+   * Wire bytes spent on the compressed values (index, scales, sketch) over what an fp32
+   * reduce-scatter of the same values sends; the exact positions are left out of both.
+   */
+  compressedWireRatio: number;
 }
 
 /** 1 where a position goes through the sketch. Padding (outside every segment) follows the policy-free default: compressed. */
@@ -83,88 +91,97 @@ export async function sketchFlow(
   });
   const exactP = comm.allToAllV(exactParts, group);
   exactParts.forEach((part, j) => (wireBytes += j === index ? 0 : part.byteLength));
+  const exactBytes = wireBytes;
 
-  // Sparsify only the values that go through the sketch: counting the exact positions as
-  // zeros would let the sparsifier keep almost every compressed value.
-  const maskedChunk = (lo: number, hi: number): Float32Array => {
+  // Index and sketch cover only the positions that go through the sketch: every rank knows the
+  // mask, so the exact positions cost no index bits, and counting them as zeros would let the
+  // sparsifier keep almost every compressed value.
+  const compressedAt = (lo: number, hi: number): Uint32Array => {
     const at: number[] = [];
-    for (let i = lo; i < hi; i++) if (mask[i]) at.push(i);
-    const kept = o.sparsify(Float32Array.from(at, (i) => p[i]));
-    const x = new Float32Array(hi - lo);
-    at.forEach((i, k) => (x[i - lo] = kept[k]));
-    return x;
+    for (let i = lo; i < hi; i++) if (mask[i]) at.push(i - lo);
+    return Uint32Array.from(at);
   };
+  const sparsifyAt = (lo: number, at: Uint32Array): Float32Array =>
+    o.sparsify(Float32Array.from(at, (k) => p[lo + k]));
+  const scatter = (dst: Float32Array, lo: number, at: Uint32Array, vals: Float32Array): void => {
+    for (let k = 0; k < at.length; k++) dst[lo + at[k]] = vals[k];
+  };
+  const maxAbs = (x: Float32Array): number => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 
   const chunk = new Float32Array(chunks[index + 1] - chunks[index]);
   let peeled = 0;
   let support = 0;
   if (o.sharded) {
     // Index round per owner, issued as soon as that owner's chunk is sparsified.
-    const sparse: Float32Array[] = [];
+    const at: Uint32Array[] = [];
+    const vals: Float32Array[] = [];
     const indexP: Promise<Uint8Array>[] = [];
     for (let j = 0; j < n; j++) {
-      sparse[j] = timed('encode', () => maskedChunk(chunks[j], chunks[j + 1]));
-      const bits = timed('encode', () => supportBitmap(sparse[j], o.indexGroup));
+      at[j] = compressedAt(chunks[j], chunks[j + 1]);
+      vals[j] = timed('encode', () => sparsifyAt(chunks[j], at[j]));
+      const bits = timed('encode', () => supportBitmap(vals[j], o.indexGroup));
       indexP[j] = comm.allReduce(bits, { op: 'bor', ranks: group });
       wireBytes += ring(bits.byteLength);
+      scatter(sent, chunks[j], at[j], vals[j]);
     }
     // Fixed-point scales: one small all-reduce of every owner chunk's max |value|.
-    const absmax = await comm.allReduce(
-      Float32Array.from(sparse, (x) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0)),
-      { op: 'max', ranks: group },
-    );
+    const absmax = await comm.allReduce(Float32Array.from(vals, maxAbs), {
+      op: 'max',
+      ranks: group,
+    });
     wireBytes += ring(absmax.byteLength);
-    // Sketch round per owner: reduced to that owner only.
-    const sketchP: Promise<Int32Array | null>[] = [];
+    // Sketch of owner j's chunk goes straight to j (an all-to-all: each table crosses the
+    // network once); the owner sums the int32 tables exactly and peels.
     const supports: Uint32Array[] = [];
     const scales: number[] = [];
+    const tables: Uint8Array[] = [];
     for (let j = 0; j < n; j++) {
-      const len = chunks[j + 1] - chunks[j];
       const bits = await indexP[j];
-      supports[j] = timed('encode', () => supportOf(bits, len, o.indexGroup));
-      // The table is sized by the values that go through it, not by the whole chunk.
-      let compressed = 0;
-      for (let i = chunks[j]; i < chunks[j + 1]; i++) compressed += mask[i];
-      const size = tableSize(compressed, o.compressRatio);
+      supports[j] = timed('encode', () => supportOf(bits, at[j].length, o.indexGroup));
+      const size = tableSize(at[j].length, o.compressRatio);
       const table = timed('encode', () => {
         scales[j] = fixedScale(
           absmax[j],
           fixedPointBits(n, maxBucketLoad(supports[j], size, j + 1)),
         );
-        return buildSketch(sparse[j], supports[j], size, j + 1, scales[j]);
+        return buildSketch(vals[j], supports[j], size, j + 1, scales[j]);
       });
-      sketchP[j] = comm.reduce(table, group[j], { ranks: group });
-      wireBytes += (table.byteLength * (n - 1)) / n + (j === index ? 0 : table.byteLength / n);
-      sent.set(sparse[j], chunks[j]);
+      tables[j] = new Uint8Array(table.buffer, table.byteOffset, table.byteLength);
+      if (j !== index) wireBytes += table.byteLength;
     }
-    const mine = (await Promise.all(sketchP))[index]!;
-    const r = timed('decode', () =>
-      peel(mine, supports[index], chunk.length, index + 1, scales[index]),
-    );
-    chunk.set(r.values);
+    const received = await comm.allToAllV(tables, group);
+    const r = timed('decode', () => {
+      const sum = new Int32Array(tableSize(at[index].length, o.compressRatio));
+      for (const part of received) {
+        const t = new Int32Array(ownBytes(part).buffer);
+        for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] + t[i]) | 0;
+      }
+      return peel(sum, supports[index], at[index].length, index + 1, scales[index]);
+    });
+    scatter(chunk, 0, at[index], r.values);
     peeled = r.peeled;
     support = r.support;
   } else {
-    const sparse = maskedChunk(0, p.length);
-    const bits = await comm.allReduce(supportBitmap(sparse, o.indexGroup), {
+    const at = compressedAt(0, p.length);
+    const vals = sparsifyAt(0, at);
+    const bits = await comm.allReduce(supportBitmap(vals, o.indexGroup), {
       op: 'bor',
       ranks: group,
     });
-    const absmax = await comm.allReduce(
-      Float32Array.of(sparse.reduce((m, v) => Math.max(m, Math.abs(v)), 0)),
-      { op: 'max', ranks: group },
-    );
-    const S = supportOf(bits, p.length, o.indexGroup);
-    const size = tableSize(
-      mask.reduce((a, b) => a + b, 0),
-      o.compressRatio,
-    );
+    const absmax = await comm.allReduce(Float32Array.of(maxAbs(vals)), {
+      op: 'max',
+      ranks: group,
+    });
+    const S = supportOf(bits, at.length, o.indexGroup);
+    const size = tableSize(at.length, o.compressRatio);
     const scale = fixedScale(absmax[0], fixedPointBits(n, maxBucketLoad(S, size, 1)));
-    const table = await comm.allReduce(buildSketch(sparse, S, size, 1, scale), { ranks: group });
+    const table = await comm.allReduce(buildSketch(vals, S, size, 1, scale), { ranks: group });
     wireBytes += ring(bits.byteLength) + ring(table.byteLength) + ring(4);
-    const r = timed('decode', () => peel(table, S, p.length, 1, scale));
-    chunk.set(r.values.subarray(chunks[index], chunks[index + 1]));
-    sent.set(sparse);
+    const r = timed('decode', () => peel(table, S, at.length, 1, scale));
+    const full = new Float32Array(p.length);
+    scatter(full, 0, at, r.values);
+    chunk.set(full.subarray(chunks[index], chunks[index + 1]));
+    scatter(sent, 0, at, vals);
     peeled = r.peeled;
     support = r.support;
   }
@@ -175,7 +192,7 @@ export async function sketchFlow(
   for (let i = chunks[index]; i < chunks[index + 1]; i++)
     if (!mask[i]) exactIdx.push(i - chunks[index]);
   for (const part of received) {
-    const vals = new Float32Array(part.slice().buffer);
+    const vals = new Float32Array(ownBytes(part).buffer);
     exactIdx.forEach((at, k) => (chunk[at] += vals[k]));
   }
   for (let i = 0; i < p.length; i++) if (!mask[i]) sent[i] = p[i];
@@ -190,6 +207,8 @@ export async function sketchFlow(
     stats: {
       peelRate: support > 0 ? peeled / support : 1,
       compressedFraction: compressed / p.length,
+      compressedWireRatio:
+        compressed > 0 && n > 1 ? (wireBytes - exactBytes) / ((compressed * 4 * (n - 1)) / n) : 0,
     },
   };
 }

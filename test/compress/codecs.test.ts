@@ -66,6 +66,30 @@ describe('codec round trips', () => {
     expect(topKIndices(Float32Array.of(1, -5, 5, 2), 2)).toEqual(Uint32Array.of(1, 2));
   });
 
+  it('decodes payloads that arrive as pooled Node Buffers (views into a shared slab)', () => {
+    const small = randn(300, 9, 0.01);
+    for (const m of METHODS.filter((m) => m.pattern !== 'rounds')) {
+      const c = make(m.id);
+      const enc = c.encode(small, ctx());
+      // Small Buffers are carved out of one pool: byteOffset != 0 and .buffer is the whole slab.
+      Buffer.alloc(13);
+      const pooled = Buffer.from(enc);
+      expect(pooled.buffer.byteLength).toBeGreaterThan(pooled.byteLength);
+      const want = c.decode(enc, small.length, ctx());
+      expect(relErr(c.decode(pooled, small.length, ctx()), want), m.id).toBe(0);
+      if (c.aggregate) {
+        const agg = c.aggregate([pooled, Buffer.from(enc)], small.length);
+        expect(
+          relErr(
+            c.decode(agg, small.length, ctx()),
+            want.map((v) => 2 * v),
+          ),
+          m.id,
+        ).toBeLessThan(1e-3);
+      }
+    }
+  });
+
   it('encoding into reused payload memory gives the same bytes', () => {
     const pool = new ScratchPool();
     for (const id of ['fp16', 'bf16', 'int8', 'int4', 'topk']) {
