@@ -162,6 +162,7 @@ export interface Catalog {
 /** A method of a live run, as the Live page shows it. */
 export type MethodPhase = 'pending' | RunStatus;
 
+/** One step of one method: loss and times are means over ranks, stepMs the slowest rank's, wireBytes summed. */
 export interface LivePoint {
   step: number;
   loss: number;
@@ -219,15 +220,7 @@ export interface RunListEntry {
 }
 
 /** Per-step figures of one method, aggregated over ranks (as the CSV export writes them). */
-export interface StepPoint {
-  step: number;
-  loss: number;
-  stepMs: number;
-  computeMs: number;
-  exposedCommMs: number;
-  encodeMs: number;
-  decodeMs: number;
-  wireBytes: number;
+export interface StepPoint extends LivePoint {
   rawBytes: number;
   relError?: number;
   /** Wall-clock seconds since the method's first step started. */

@@ -25,6 +25,7 @@ import {
   type RunStatus,
   type RunSummary,
 } from './metrics.js';
+import type { LivePoint } from './api.js';
 import type { Profile } from './profile.js';
 import { methodKey, resolveMethods, type RunConfig, type RunMethod } from './run-config.js';
 import { compareToBaseline, summarizeMethod } from './summary.js';
@@ -32,22 +33,13 @@ import { compareToBaseline, summarizeMethod } from './summary.js';
 export type RunEvent =
   | { type: 'run-start'; run: string; dir: string; methods: RunMethod[] }
   | { type: 'method-start'; method: string; label: string; index: number; total: number }
-  | {
+  | ({
       type: 'progress';
       method: string;
-      step: number;
       steps: number;
-      loss: number;
-      stepMs: number;
-      /** Means over ranks, except wireBytes (summed). */
-      computeMs: number;
-      exposedCommMs: number;
-      encodeMs: number;
-      decodeMs: number;
-      wireBytes: number;
       tokensPerSec: number;
       etaSec: number;
-    }
+    } & LivePoint)
   | { type: 'rank-log'; method: string; rank: number; line: string }
   | { type: 'ranks-started'; method: string; pids: number[] }
   | { type: 'rank-exit'; method: string; rank: number; code: number | null; signal: string | null }
