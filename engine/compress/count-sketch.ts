@@ -49,13 +49,15 @@ export function supportBitmap(x: Float32Array, group: number): Uint8Array {
 
 /** Positions of S (ascending) from a bitmap over n elements. */
 export function supportOf(bits: Uint8Array, n: number, group: number): Uint32Array {
-  const out: number[] = [];
   const groups = Math.ceil(n / group);
-  for (let g = 0; g < groups; g++) {
-    if (bits[g >> 3] & (1 << (g & 7)))
-      for (let i = g * group; i < Math.min(n, (g + 1) * group); i++) out.push(i);
-  }
-  return Uint32Array.from(out);
+  const inGroup = (g: number): number =>
+    bits[g >> 3] & (1 << (g & 7)) ? Math.min(n, (g + 1) * group) - g * group : 0;
+  let count = 0;
+  for (let g = 0; g < groups; g++) count += inGroup(g);
+  const out = new Uint32Array(count);
+  for (let g = 0, k = 0; g < groups; g++)
+    if (inGroup(g)) for (let i = g * group; i < Math.min(n, (g + 1) * group); i++) out[k++] = i;
+  return out;
 }
 
 // ---- sketch -------------------------------------------------------------------------------

@@ -85,9 +85,11 @@ export async function sketchFlow(
 
   // Exact positions: each owner receives the fp32 values of its chunk's exact positions.
   const exactParts = group.map((_, j) => {
-    const vals: number[] = [];
-    for (let i = chunks[j]; i < chunks[j + 1]; i++) if (!mask[i]) vals.push(p[i]);
-    return new Uint8Array(Float32Array.from(vals).buffer);
+    let count = 0;
+    for (let i = chunks[j]; i < chunks[j + 1]; i++) count += 1 - mask[i];
+    const vals = new Float32Array(count);
+    for (let i = chunks[j], k = 0; i < chunks[j + 1]; i++) if (!mask[i]) vals[k++] = p[i];
+    return new Uint8Array(vals.buffer);
   });
   const exactP = comm.allToAllV(exactParts, group);
   exactParts.forEach((part, j) => (wireBytes += j === index ? 0 : part.byteLength));
@@ -96,17 +98,28 @@ export async function sketchFlow(
   // Index and sketch cover only the positions that go through the sketch: every rank knows the
   // mask, so the exact positions cost no index bits, and counting them as zeros would let the
   // sparsifier keep almost every compressed value.
+  // Typed arrays filled by plain loops: TypedArray.from with a map function or from a number[]
+  // goes through the iterator protocol, which cost more than the sketch itself.
   const compressedAt = (lo: number, hi: number): Uint32Array => {
-    const at: number[] = [];
-    for (let i = lo; i < hi; i++) if (mask[i]) at.push(i - lo);
-    return Uint32Array.from(at);
+    let count = 0;
+    for (let i = lo; i < hi; i++) count += mask[i];
+    const at = new Uint32Array(count);
+    for (let i = lo, k = 0; i < hi; i++) if (mask[i]) at[k++] = i - lo;
+    return at;
   };
-  const sparsifyAt = (lo: number, at: Uint32Array): Float32Array =>
-    o.sparsify(Float32Array.from(at, (k) => p[lo + k]));
+  const sparsifyAt = (lo: number, at: Uint32Array): Float32Array => {
+    const v = new Float32Array(at.length);
+    for (let k = 0; k < at.length; k++) v[k] = p[lo + at[k]];
+    return o.sparsify(v);
+  };
   const scatter = (dst: Float32Array, lo: number, at: Uint32Array, vals: Float32Array): void => {
     for (let k = 0; k < at.length; k++) dst[lo + at[k]] = vals[k];
   };
-  const maxAbs = (x: Float32Array): number => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const maxAbs = (x: Float32Array): number => {
+    let m = 0;
+    for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]));
+    return m;
+  };
 
   const chunk = new Float32Array(chunks[index + 1] - chunks[index]);
   let peeled = 0;
