@@ -49,6 +49,9 @@ function rankList(ranks: number[]): string {
   return ranks.length === 1 ? `rank ${ranks[0]}` : `ranks ${ranks.join(', ')}`;
 }
 
+/** How long a broken link waits for an Abort from another peer to name the real culprit. */
+const DISCONNECT_GRACE_MS = 200;
+
 export class TcpMesh implements PeerTransport {
   readonly rank: number;
   readonly world: number;
@@ -57,6 +60,8 @@ export class TcpMesh implements PeerTransport {
   private closing = false;
   private draining = false;
   private failureListeners: ((err: Error) => void)[] = [];
+  private pendingFailure:
+    { err: Error; waiters: (() => void)[]; timer: NodeJS.Timeout } | undefined;
   private linkWaiters: (() => void)[] = [];
 
   private constructor(
@@ -197,7 +202,7 @@ export class TcpMesh implements PeerTransport {
       onClose: (err) => {
         // While draining, a peer that finished first and closed is expected, not a crash.
         if (this.closing || this.draining) return;
-        this.fail(
+        void this.failAfterGrace(
           new PeerError(peer, `rank ${peer} disconnected: ${err?.message ?? 'connection closed'}`),
         );
       },
@@ -252,8 +257,30 @@ export class TcpMesh implements PeerTransport {
     this.fail(new PeerError(culprit, message));
   }
 
+  /**
+   * A link broke. The peer may only be a messenger: a survivor that saw the real failure exits
+   * right after sending us an Abort naming the culprit, and our write to it can fail before that
+   * frame, already in our receive buffer, is read. So wait a moment for an Abort to name the
+   * cause, then fail with this error. Resolves once the mesh has failed.
+   */
+  private failAfterGrace(err: Error): Promise<void> {
+    if (this.mailbox.error) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.pendingFailure ??= {
+        err,
+        waiters: [],
+        timer: setTimeout(() => this.fail(err), DISCONNECT_GRACE_MS),
+      };
+      this.pendingFailure.waiters.push(resolve);
+    });
+  }
+
   private fail(err: Error): void {
-    if (this.mailbox.error) return;
+    const pending = this.pendingFailure;
+    this.pendingFailure = undefined;
+    if (pending) clearTimeout(pending.timer);
+    const settle = (): void => pending?.waiters.forEach((w) => w());
+    if (this.mailbox.error) return settle();
     // Nothing more is received after a failure; stopping reads first also guarantees that no
     // socket writes into a receive buffer once its collective has failed and handed it back.
     for (const l of this.links.values()) l.stopReading();
@@ -267,6 +294,7 @@ export class TcpMesh implements PeerTransport {
       }
     }
     for (const l of this.failureListeners) l(err);
+    settle();
   }
 
   /**
@@ -289,8 +317,8 @@ export class TcpMesh implements PeerTransport {
     if (this.failure) return Promise.reject(this.failure);
     const link = this.links.get(peer);
     if (!link) return Promise.reject(new Error(`rank ${this.rank} has no link to rank ${peer}`));
-    return link.send(MsgType.Data, tag, data).catch((e: Error) => {
-      this.fail(new PeerError(peer, `rank ${peer} disconnected: ${e.message}`));
+    return link.send(MsgType.Data, tag, data).catch(async (e: Error) => {
+      await this.failAfterGrace(new PeerError(peer, `rank ${peer} disconnected: ${e.message}`));
       throw this.failure;
     });
   }
