@@ -28,11 +28,7 @@ const SCENARIOS: Record<string, { profile: ProfileInput; title: string; notes: s
       train: { steps: 200, batchPerRank: 8, lr: 3e-3, warmupSteps: 10 },
       parallel: { worldSize: 4, nodes: 2, sharding: 'FULL_SHARD' },
       network: { intra: 'off', inter: { gbps: 0.1, latencyUs: 100 } },
-      methods: [
-        { id: 'tagc' },
-        { id: 'lhc' },
-        { id: 'tagc', label: 'TAGC (compress all layers)', params: { compressAll: true } },
-      ],
+      methods: [{ id: 'tagc' }, { id: 'lhc' }],
     },
     notes: [
       'The communication fraction of the FSDP baseline is (exposed comm ms) / (step ms): the regime the TAGC paper reports on is 30-60 %.',
