@@ -180,13 +180,8 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
     state.id = handle.id;
     this.live.set(handle.id, live);
     handle.done.then(
-      (summary) => {
-        state.status = summary.status;
-        state.finishedAt = summary.finishedAt;
-        if (summary.error) state.error = summary.error;
-        this.flush(live);
-        this.emit({ type: 'runs-changed' });
-      },
+      // The run-end event has already settled the live state; the history changed too.
+      () => this.emit({ type: 'runs-changed' }),
       (e: Error) => {
         state.status = 'failed';
         state.error = e.message;
@@ -270,8 +265,7 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
           if (m) m.summary = ms;
         }
         for (const m of s.methods)
-          if (m.status === 'pending' || m.status === 'running')
-            m.status = e.summary.status === 'completed' ? 'completed' : e.summary.status;
+          if (m.status === 'pending' || m.status === 'running') m.status = e.summary.status;
         this.flush(live);
         return;
     }
