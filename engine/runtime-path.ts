@@ -5,14 +5,18 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { unpackedPath } from './asar-path.js';
 
 const here = fileURLToPath(import.meta.url);
 const fromSources = here.endsWith('.ts');
 
-/** The package root (the folder with package.json). */
-export const packageRoot = fromSources
-  ? path.resolve(path.dirname(here), '..')
-  : path.resolve(path.dirname(here), '../..');
+/**
+ * The package root (the folder with package.json). In a packaged app this is the unpacked copy
+ * beside app.asar, so rank processes can run from it and use it as their working directory.
+ */
+export const packageRoot = unpackedPath(
+  fromSources ? path.resolve(path.dirname(here), '..') : path.resolve(path.dirname(here), '../..'),
+);
 
 /** Absolute path of a compiled module, given its source path relative to the package root. */
 export function compiledFile(sourceRelative: string): string {

@@ -15,6 +15,7 @@ import {
   type MenuItemConstructorOptions,
 } from 'electron';
 import type { Host } from '../../engine/app/host';
+import { unpackedPath } from '../../engine/asar-path';
 import { CALL_CHANNEL, EVENT_CHANNEL, handleCall } from './ipc';
 
 const devServerUrl = app.isPackaged ? undefined : process.env.ELECTRON_RENDERER_URL;
@@ -97,9 +98,12 @@ app.on('web-contents-created', (_event, contents) => {
   contents.setWindowOpenHandler(() => ({ action: 'deny' }));
 });
 
-/** The engine, from its compiled output (rank processes need the same files anyway). */
+/**
+ * The engine, from its compiled output (rank processes need the same files anyway); in a packaged
+ * app from the unpacked copy beside app.asar, where ranks also find node_modules and data/.
+ */
 async function loadHost(): Promise<Host> {
-  const entry = join(app.getAppPath(), 'dist', 'engine', 'app', 'host.js');
+  const entry = join(unpackedPath(app.getAppPath()), 'dist', 'engine', 'app', 'host.js');
   const engine = (await import(
     pathToFileURL(entry).href
   )) as typeof import('../../engine/app/host');
