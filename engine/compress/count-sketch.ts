@@ -1,25 +1,30 @@
 /**
  * The lossless homomorphic compression core (LHC, Li et al., ICML 2024):
  * - a bitmap index of the support, aggregated across ranks by bitwise OR;
- * - a table of `ceil(blocks / compressRatio) * BLOCK` f32 buckets, split into h = 3 equal parts;
+ * - a table of about `m / compressRatio` buckets for m values, split into h = 3 equal parts;
  *   every element of the global support S adds its value into one bucket of each part (position
- *   hashes), so tables from different ranks simply add up (summable);
- * - bucket counts follow from S and the hashes, so every rank computes them and they never travel;
- * - bucket values are integers: every value is fixed-point with a scale all ranks agree on and as
- *   many bits as the fullest bucket allows without overflowing int32 over the whole group, so the
- *   summed table and the peeling are exact integer arithmetic. (With float buckets, the rounding
- *   of each bucket compounds along peeling chains: measured errors of 1e4 at 57 % load.)
+ *   hashes), so tables from different ranks simply add up (summable). A rank adds only its own
+ *   non-zeros: the zeros of S would add nothing, so a rank can build its table before it knows S;
+ * - bucket counts follow from S and the hashes, so the decoder computes them and they never travel;
+ * - bucket values are int32 fixed-point codes with a scale all ranks agree on. Sums and peeling
+ *   are exact integer arithmetic modulo 2^32: a bucket may wrap while it holds several elements,
+ *   but an element's own sum fits in int32 (codes are clamped to `codeLimit`), so every element
+ *   that peels is recovered exactly whatever the bucket loads were. (With float buckets, the
+ *   rounding of each bucket compounds along peeling chains: measured errors of 1e4 at 57 % load.)
  * - decoding peels: a bucket holding exactly one unresolved element holds that element's exact
  *   sum; record it, subtract it from its other buckets, repeat. What never peels is estimated
- *   (median of its buckets after peeling) and reported, never silent.
+ *   (median of its buckets' residues) and reported, never silent.
  */
-export const SKETCH_BLOCK = 1024;
 export const HASHES = 3;
 
-export function tableSize(n: number, compressRatio: number): number {
-  const blocks = Math.ceil(n / SKETCH_BLOCK);
-  const t = Math.ceil(blocks / compressRatio) * SKETCH_BLOCK;
-  return Math.max(HASHES, t - (t % HASHES)); // equal parts, one per hash
+/**
+ * Buckets for m values: ceil(m / compressRatio), rounded up to a whole number of buckets per hash.
+ * The reference sizes tables in blocks of 1024 buckets (ceil(blocks / ratio) * 1024), a GPU kernel
+ * granularity; on the small shards of small models that rounding alone cost up to 2x the table
+ * (a shard of 1.5k values got 1024 buckets instead of 768), so tables here grow in steps of h.
+ */
+export function tableSize(m: number, compressRatio: number): number {
+  return HASHES * Math.max(1, Math.ceil(m / compressRatio / HASHES));
 }
 
 function mix(x: number): number {
@@ -33,11 +38,49 @@ export function bucketOf(i: number, k: number, part: number, seed: number): numb
   return k * part + (mix(i * 3 + k + 1 + Math.imul(seed, 0x9e3779b1)) % part);
 }
 
+// ---- fixed point ---------------------------------------------------------------------------
+
+/**
+ * How far above the scale's reference magnitude a value may be before its code clamps. The scale
+ * comes from the previous step's agreed max |value| (so a rank can encode without a round trip);
+ * what a clamp cuts off stays in the sender's error feedback, because the decoded contribution
+ * (`sent`) is the clamped code.
+ */
+export const SCALE_HEADROOM = 8;
+/**
+ * Unresolved elements a bucket may hold for its residue to be read without wrap-around: the
+ * estimate of what does not peel only trusts buckets up to this load.
+ */
+export const ESTIMATE_LOAD = 16;
+
+/** Fraction bits of the codes for a group of `ranks`: |sum| of ESTIMATE_LOAD clamped codes of every rank < 2^31. */
+export function fixedPointBits(ranks: number): number {
+  const b = Math.floor(31 - Math.log2(Math.max(1, ranks) * SCALE_HEADROOM * ESTIMATE_LOAD));
+  return Math.max(1, Math.min(24, b));
+}
+
+/** Fixed-point scale for values of magnitude up to about `absmax`: q = round(v * scale). */
+export const fixedScale = (absmax: number, bits: number): number =>
+  absmax > 0 ? 2 ** bits / absmax : 1;
+
+/** Largest |code|: SCALE_HEADROOM times the reference magnitude. */
+export const codeLimit = (bits: number): number => SCALE_HEADROOM * 2 ** bits;
+
+/** The clamped fixed-point code of v. */
+export function encodeValue(v: number, scale: number, limit: number): number {
+  const q = Math.round(v * scale);
+  return q > limit ? limit : q < -limit ? -limit : q;
+}
+
 // ---- index (support bitmap) ----------------------------------------------------------------
+
+/** Bytes of a bitmap with one bit per `group` of m elements. */
+export const bitmapBytes = (m: number, group: number): number =>
+  Math.ceil(Math.ceil(m / group) / 8);
 
 /** Bitmap with one bit per `group` elements (group 1: exact support; 4: the coarser 4-bit index). */
 export function supportBitmap(x: Float32Array, group: number): Uint8Array {
-  const bits = new Uint8Array(Math.ceil(Math.ceil(x.length / group) / 8));
+  const bits = new Uint8Array(bitmapBytes(x.length, group));
   for (let i = 0; i < x.length; i++) {
     if (x[i] !== 0) {
       const g = (i / group) | 0;
@@ -47,59 +90,53 @@ export function supportBitmap(x: Float32Array, group: number): Uint8Array {
   return bits;
 }
 
-/** Positions of S (ascending) from a bitmap over n elements. */
-export function supportOf(bits: Uint8Array, n: number, group: number): Uint32Array {
+/** Positions of S (ascending) from a bitmap over n elements, into `out` when it is large enough. */
+export function supportOf(
+  bits: Uint8Array,
+  n: number,
+  group: number,
+  out?: Uint32Array,
+): Uint32Array {
   const groups = Math.ceil(n / group);
-  const inGroup = (g: number): number =>
-    bits[g >> 3] & (1 << (g & 7)) ? Math.min(n, (g + 1) * group) - g * group : 0;
   let count = 0;
-  for (let g = 0; g < groups; g++) count += inGroup(g);
-  const out = new Uint32Array(count);
-  for (let g = 0, k = 0; g < groups; g++)
-    if (inGroup(g)) for (let i = g * group; i < Math.min(n, (g + 1) * group); i++) out[k++] = i;
-  return out;
+  for (let g = 0; g < groups; g++)
+    if (bits[g >> 3] & (1 << (g & 7))) count += Math.min(n, (g + 1) * group) - g * group;
+  const s = out && out.length >= count ? out.subarray(0, count) : new Uint32Array(count);
+  for (let g = 0, k = 0; g < groups; g++) {
+    if (!(bits[g >> 3] & (1 << (g & 7)))) continue;
+    const end = Math.min(n, (g + 1) * group);
+    for (let i = g * group; i < end; i++) s[k++] = i;
+  }
+  return s;
 }
 
 // ---- sketch -------------------------------------------------------------------------------
 
-/** Most elements of S in any one bucket (known to every rank, since S and the hashes are). */
-export function maxBucketLoad(support: Uint32Array, size: number, seed: number): number {
-  const part = size / HASHES;
-  const count = new Uint16Array(size);
-  let max = 0;
-  for (const i of support) {
-    for (let k = 0; k < HASHES; k++) {
-      const b = bucketOf(i, k, part, seed);
-      if (++count[b] > max) max = count[b];
-    }
+/** Adds code q of element i into its h buckets of `table` (wrapping int32 arithmetic). */
+export function addToSketch(table: Int32Array, i: number, q: number, seed: number): void {
+  const part = table.length / HASHES;
+  for (let k = 0; k < HASHES; k++) {
+    const b = bucketOf(i, k, part, seed);
+    table[b] = (table[b] + q) | 0;
   }
-  return max;
 }
 
-/** Fixed-point fraction bits such that `ranks` ranks' sums of `load` values of |q| <= 2^bits fit in int32. */
-export function fixedPointBits(ranks: number, load: number): number {
-  return Math.max(1, Math.min(24, Math.floor(30 - Math.log2(Math.max(1, ranks * load)))));
-}
-
-/** Fixed-point scale for values up to `absmax`: q = round(v * scale). */
-export const fixedScale = (absmax: number, bits: number): number =>
-  absmax > 0 ? 2 ** bits / absmax : 1;
-
-/** This rank's table: x's values at the global support S, fixed-point, hashed into h buckets each. */
+/**
+ * A table of `size` buckets holding x's non-zeros as codes (v * scale, rounded and clamped to
+ * `limit`). Tables of several ranks sum (with wrap-around) to the table of their summed codes.
+ */
 export function buildSketch(
   x: Float32Array,
-  support: Uint32Array,
   size: number,
   seed: number,
   scale: number,
+  limit = Infinity,
+  table = new Int32Array(size),
 ): Int32Array {
-  const table = new Int32Array(size);
-  const part = size / HASHES;
-  for (const i of support) {
+  table.fill(0);
+  for (let i = 0; i < x.length; i++) {
     const v = x[i];
-    if (v === 0) continue;
-    const q = Math.round(v * scale);
-    for (let k = 0; k < HASHES; k++) table[bucketOf(i, k, part, seed)] += q;
+    if (v !== 0) addToSketch(table, i, encodeValue(v, scale, limit), seed);
   }
   return table;
 }
@@ -111,62 +148,102 @@ export interface PeelResult {
   peeled: number;
 }
 
-/** Recovers the summed values at S from a summed table (exact for every element that peels). */
+/** Working memory of `peel`, reusable across calls (grown on demand). */
+export class PeelScratch {
+  private count = new Int32Array(0);
+  private idxXor = new Int32Array(0);
+  private buckets = new Uint32Array(0);
+  private resolved = new Uint8Array(0);
+  private queue = new Int32Array(0);
+
+  arrays(size: number, support: number) {
+    if (this.count.length < size) {
+      this.count = new Int32Array(size);
+      this.idxXor = new Int32Array(size);
+    }
+    if (this.resolved.length < support) {
+      this.resolved = new Uint8Array(support);
+      this.buckets = new Uint32Array(support * HASHES);
+    }
+    // Every bucket is queued at most once at the start and once per decrement to 1.
+    if (this.queue.length < size + support * HASHES)
+      this.queue = new Int32Array(size + support * HASHES);
+    return {
+      count: this.count.subarray(0, size).fill(0),
+      idxXor: this.idxXor.subarray(0, size).fill(0),
+      buckets: this.buckets.subarray(0, support * HASHES),
+      resolved: this.resolved.subarray(0, support).fill(0),
+      queue: this.queue,
+    };
+  }
+}
+
+/**
+ * Recovers the summed values at S from a summed table, exact for every element that peels.
+ * `table` is consumed (peeling subtracts in place). `values` (length n) receives the values at S
+ * and is left untouched elsewhere.
+ */
 export function peel(
   table: Int32Array,
   support: Uint32Array,
   n: number,
   seed: number,
   scale: number,
+  values: Float32Array = new Float32Array(n),
+  scratch: PeelScratch = new PeelScratch(),
+  /** Largest |sum of one element's codes| (ranks x code limit): decides which residues are unwrapped. */
+  elementLimit = 2 ** 31 / ESTIMATE_LOAD,
 ): PeelResult {
   const size = table.length;
   const part = size / HASHES;
-  const t = Float64Array.from(table); // integers: every subtraction below is exact
-  const count = new Int32Array(size);
-  const idxXor = new Int32Array(size); // XOR of unresolved element positions per bucket
-  const buckets = new Uint32Array(support.length * HASHES);
-  support.forEach((i, s) => {
+  const m = support.length;
+  const { count, idxXor, buckets, resolved, queue } = scratch.arrays(size, m);
+  for (let s = 0; s < m; s++) {
+    const i = support[s];
     for (let k = 0; k < HASHES; k++) {
       const b = bucketOf(i, k, part, seed);
       buckets[s * HASHES + k] = b;
       count[b]++;
       idxXor[b] ^= s;
     }
-  });
-  const values = new Float32Array(n);
-  const resolved = new Uint8Array(support.length);
-  const queue: number[] = [];
-  for (let b = 0; b < size; b++) if (count[b] === 1) queue.push(b);
+  }
+  let head = 0;
+  for (let b = 0; b < size; b++) if (count[b] === 1) queue[head++] = b;
   let peeled = 0;
-  while (queue.length > 0) {
-    const b = queue.pop()!;
+  while (head > 0) {
+    const b = queue[--head];
     if (count[b] !== 1) continue;
     const s = idxXor[b];
     if (resolved[s]) continue;
-    const v = t[b];
+    const v = table[b]; // int32: the element's exact sum of codes
     resolved[s] = 1;
     peeled++;
     values[support[s]] = v / scale;
     for (let k = 0; k < HASHES; k++) {
       const o = buckets[s * HASHES + k];
-      t[o] -= v;
+      table[o] = (table[o] - v) | 0;
       count[o]--;
       idxXor[o] ^= s;
-      if (count[o] === 1) queue.push(o);
+      if (count[o] === 1) queue[head++] = o;
     }
   }
   // Estimate what did not peel: the median of its buckets' residues, shared by the unresolved
-  // elements still in each bucket.
-  if (peeled < support.length) {
-    for (let s = 0; s < support.length; s++) {
+  // elements still in each bucket. A residue is only read where it cannot have wrapped (load x
+  // element limit < 2^31); with no such bucket the estimate is 0 (and the probe reports it).
+  if (peeled < m) {
+    const est: number[] = [];
+    for (let s = 0; s < m; s++) {
       if (resolved[s]) continue;
-      const est = [0, 1, 2].map((k) => {
+      est.length = 0;
+      for (let k = 0; k < HASHES; k++) {
         const b = buckets[s * HASHES + k];
-        return t[b] / Math.max(1, count[b]);
-      });
+        if (count[b] * elementLimit < 2 ** 31) est.push(table[b] / count[b]);
+      }
       est.sort((a, b) => a - b);
-      values[support[s]] = est[1] / scale;
+      const median =
+        est.length === 0 ? 0 : est.length === 2 ? (est[0] + est[1]) / 2 : est[est.length >> 1];
+      values[support[s]] = median / scale;
     }
   }
-  return { values, support: support.length, peeled };
+  return { values, support: m, peeled };
 }

@@ -10,7 +10,7 @@ import {
   type RoundsResult,
 } from './compressor.js';
 import { topKIndices } from './select.js';
-import { sketchFlow, type SketchStats } from './sketch-flow.js';
+import { SketchFlowState, sketchFlow, type SketchStats } from './sketch-flow.js';
 
 export interface LhcOptions {
   density: number;
@@ -18,26 +18,37 @@ export interface LhcOptions {
   compressRatio: number;
 }
 
-export function createLhc(o: LhcOptions): Compressor & { lastStats?: SketchStats } {
-  const sparsify = (x: Float32Array): Float32Array => {
-    const out = new Float32Array(x.length);
-    for (const i of topKIndices(x, Math.ceil(o.density * x.length))) out[i] = x[i];
-    return out;
+export function createLhc(
+  o: LhcOptions,
+): Compressor & { lastStats?: SketchStats & Record<string, number> } {
+  const state = new SketchFlowState();
+  /** Keeps the top `density` fraction by magnitude, in place. */
+  const drop = (x: Float32Array): void => {
+    const keep = topKIndices(x, Math.ceil(o.density * x.length));
+    const kept = new Float32Array(keep.length);
+    for (let k = 0; k < keep.length; k++) kept[k] = x[keep[k]];
+    x.fill(0);
+    for (let k = 0; k < keep.length; k++) x[keep[k]] = kept[k];
   };
-  const c: Compressor & { lastStats?: SketchStats } = {
+  const c: Compressor & { lastStats?: SketchStats & Record<string, number> } = {
     id: 'lhc',
     pattern: 'rounds',
     sparse: true,
     ...roundsOnlyCodec('lhc'),
     communicate: async (p: Float32Array, io: RoundsIo): Promise<RoundsResult> => {
-      const r = await sketchFlow(p, io, {
-        sharded: false,
-        sparsify,
-        indexGroup: o.indexBits === 1 ? 1 : 4,
-        compressRatio: o.compressRatio,
-        compresses: () => true,
-      });
-      c.lastStats = r.stats;
+      const r = await sketchFlow(
+        p,
+        io,
+        {
+          sharded: false,
+          drop,
+          indexGroup: o.indexBits === 1 ? 1 : 4,
+          compressRatio: o.compressRatio,
+          compresses: () => true,
+        },
+        state,
+      );
+      c.lastStats = r.stats as SketchStats & Record<string, number>;
       return r;
     },
   };

@@ -1,32 +1,45 @@
 /**
- * How LHC and TAGC move a unit's gradient: compressed positions as bitmap index (OR-reduced) plus
- * count sketch (sum-reduced, peeled by the receiver); positions a layer policy keeps exact go as
+ * How LHC and TAGC move a unit's gradient: compressed positions as bitmap index (OR-aggregated)
+ * plus count sketch (summed, peeled by the receiver); positions a layer policy keeps exact go as
  * fp32 to their owner. The two methods differ in the sketch flow:
  * - LHC (whole unit): all-reduce the index and the sketch of the whole vector; every rank peels
  *   everything and keeps its chunk.
- * - TAGC (sharded): per owner chunk r, all-reduce r's index, and send r's sketch to r only (an
- *   all-to-all of int32 tables that r sums), so every sketch byte crosses the network once and
- *   goes where it is needed; the index and sparsification of chunk r+1 are computed while chunk
- *   r's index round is in flight.
- * The index and the sketch cover only the positions the layer policy compresses.
+ * - TAGC (sharded): per owner chunk r, r's index and r's sketch go to r only, in one all-to-all
+ *   whose part for r also carries r's exact positions: r ORs the bitmaps, sums the int32 tables
+ *   (a reduce to r) and peels. Each byte crosses the network once and only goes where it is needed.
+ *
+ * No collective waits for another one, so a unit's whole reduction is issued at once and travels
+ * while backward computes the next unit (as FSDP's reduce-scatter does). Two things make that
+ * possible: a rank's sketch holds only its own non-zeros (the zeros of the global support add
+ * nothing), so it can be built before the support is known; and the fixed-point scale of step t
+ * comes from the max |value| all ranks reported in step t-1 (carried in the same messages), so it
+ * is agreed without a round trip. The first step of a unit agrees on its scale with one all-reduce.
+ * The reference pipelines owner r+1's sparsification with owner r's sketch reduction; here all
+ * owners' parts leave in one call, and the overlap is with the next unit's backward instead.
+ *
+ * The index and the sketch cover only the positions the layer policy compresses: every rank knows
+ * the mask, so the exact positions cost no index bits (and counted as zeros they would let the
+ * sparsifier keep almost every compressed value).
  */
 import { ownBytes } from './bits.js';
 import type { RoundsIo, RoundsResult, Segment } from './compressor.js';
 import {
-  buildSketch,
+  addToSketch,
+  bitmapBytes,
+  codeLimit,
+  encodeValue,
   fixedPointBits,
   fixedScale,
-  maxBucketLoad,
   peel,
-  supportBitmap,
+  PeelScratch,
   supportOf,
   tableSize,
 } from './count-sketch.js';
 
 export interface SketchFlowOptions {
   sharded: boolean;
-  /** Drops small values of one chunk (returns a sparse copy). */
-  sparsify: (x: Float32Array) => Float32Array;
+  /** Zeroes, in place, the values of one block (an owner chunk, or LHC's whole unit) that are dropped. */
+  drop: (x: Float32Array) => void;
   /** Elements per index bit: 1 (1-bit index) or 4 (4-bit index: one bit per group of four). */
   indexGroup: 1 | 4;
   compressRatio: number;
@@ -34,16 +47,20 @@ export interface SketchFlowOptions {
   compresses: (segment: Segment) => boolean;
 }
 
-export interface SketchStats extends Record<string, number> {
-  /** Elements of the global support decoded by peeling, over all elements of the support. */
-  peelRate: number;
+export interface SketchStats {
+  /**
+   * Elements of the global support decoded by peeling, over all elements of the support (absent
+   * where this rank's block had an empty support).
+   */
+  peelRate?: number;
   /** Fraction of the unit's values that went through the sketch. */
   compressedFraction: number;
   /**
    * Wire bytes spent on the compressed values (index, scales, sketch) over what an fp32
-   * reduce-scatter of the same values sends; the exact positions are left out of both.
+   * reduce-scatter of the same values sends; the exact positions are left out of both (absent
+   * for a unit without compressed values).
    */
-  compressedWireRatio: number;
+  compressedWireRatio?: number;
 }
 
 /** 1 where a position goes through the sketch. Padding (outside every segment) follows the policy-free default: compressed. */
@@ -61,167 +78,342 @@ export function compressedMask(
   return mask;
 }
 
+/** Positions in [lo, hi) where mask equals `want`, relative to lo. */
+function positions(mask: Uint8Array, lo: number, hi: number, want: 0 | 1): Uint32Array {
+  let count = 0;
+  for (let i = lo; i < hi; i++) if (mask[i] === want) count++;
+  const out = new Uint32Array(count);
+  for (let i = lo, k = 0; i < hi; i++) if (mask[i] === want) out[k++] = i - lo;
+  return out;
+}
+
+const align4 = (b: number): number => (b + 3) & ~3;
+
+/** A stretch of the unit that gets one index and one sketch: an owner chunk (TAGC) or the unit (LHC). */
+interface Block {
+  lo: number;
+  /** Compressed positions, relative to lo. */
+  at: Uint32Array;
+  /** The block's compressed values this step (reused). */
+  vals: Float32Array;
+  tableSize: number;
+  /** Bytes of the bitmap, padded so that the table after it is 4-byte aligned. */
+  bitmapBytes: number;
+  /** Hash seed: differs between blocks so collisions do not repeat across owners. */
+  seed: number;
+}
+
+/** Byte offsets in an owner's part: absmax vector at e, bitmap at a, table at t; total bytes. */
+interface PartLayout {
+  e: number;
+  a: number;
+  t: number;
+  bytes: number;
+}
+
+/** What stays fixed for one unit between steps (positions, sizes, buffers) and the agreed scales. */
+interface UnitState {
+  n: number;
+  chunks: number[];
+  mask: Uint8Array;
+  compressed: number;
+  blocks: Block[];
+  /** Exact positions of each owner chunk, relative to the chunk start. */
+  exact: Uint32Array[];
+  /** Max |value| of each block over all ranks in the last step: the reference of the scales. */
+  agreed?: Float32Array;
+  sent: Float32Array;
+  /**
+   * TAGC: this rank's outgoing part for each owner (the all-to-all copies them when issued), laid
+   * out as [exact fp32 | this rank's max |value| of every block | bitmap | table] at these offsets.
+   */
+  parts: Uint8Array[];
+  layout: PartLayout[];
+  /** The owner's OR of the bitmaps and sum of the tables of its block. */
+  ownerBits: Uint8Array;
+  ownerTable: Int32Array;
+  decoded: Float32Array;
+  support: Uint32Array;
+  peelScratch: PeelScratch;
+}
+
+/** Per-unit state of one rank's LHC or TAGC compressor, kept across steps. */
+export class SketchFlowState {
+  private readonly units = new Map<string, UnitState>();
+
+  /** State of one unit on one rank (several in-process ranks may share a compressor). */
+  unit(p: Float32Array, io: RoundsIo, o: SketchFlowOptions): UnitState {
+    const { chunks, segments, group } = io;
+    const key = `${io.ctx.rank}:${io.ctx.key}`;
+    const u = this.units.get(key);
+    if (u && u.sent.length === p.length && u.chunks.every((c, i) => c === chunks[i])) return u;
+    const mask = compressedMask(p.length, segments, o.compresses);
+    const spans = o.sharded ? group.map((_, j) => [chunks[j], chunks[j + 1]]) : [[0, p.length]];
+    const blocks = spans.map(([lo, hi], j): Block => {
+      const at = positions(mask, lo, hi, 1);
+      return {
+        lo,
+        at,
+        vals: new Float32Array(at.length),
+        tableSize: tableSize(at.length, o.compressRatio),
+        bitmapBytes: align4(bitmapBytes(at.length, o.indexGroup)),
+        seed: j + 1,
+      };
+    });
+    let compressed = 0;
+    for (let i = 0; i < mask.length; i++) compressed += mask[i];
+    const largest = Math.max(...blocks.map((b) => b.at.length));
+    const exact = group.map((_, j) => positions(mask, chunks[j], chunks[j + 1], 0));
+    const n = group.length;
+    const layout = o.sharded
+      ? blocks.map((b, j): PartLayout => {
+          const e = exact[j].length * 4;
+          const a = e + 4 * n;
+          const t = a + b.bitmapBytes;
+          return { e, a, t, bytes: t + 4 * b.tableSize };
+        })
+      : [];
+    const own = o.sharded ? blocks[io.index] : undefined;
+    const fresh: UnitState = {
+      n,
+      chunks: [...chunks],
+      mask,
+      compressed,
+      blocks,
+      exact,
+      sent: new Float32Array(p.length),
+      parts: layout.map((L) => new Uint8Array(L.bytes)),
+      layout,
+      ownerBits: new Uint8Array(own?.bitmapBytes ?? 0),
+      ownerTable: new Int32Array(own?.tableSize ?? 0),
+      decoded: new Float32Array(largest),
+      support: new Uint32Array(largest),
+      peelScratch: new PeelScratch(),
+    };
+    this.units.set(key, fresh);
+    return fresh;
+  }
+}
+
+/** Max |p| over each block's compressed positions (the kept values always include the max). */
+function blockAbsmax(p: Float32Array, blocks: Block[]): Float32Array {
+  const out = new Float32Array(blocks.length);
+  blocks.forEach((b, j) => {
+    let m = 0;
+    for (let k = 0; k < b.at.length; k++) {
+      const a = Math.abs(p[b.lo + b.at[k]]);
+      if (a > m) m = a;
+    }
+    out[j] = m;
+  });
+  return out;
+}
+
+/**
+ * Sparsifies one block and writes its bitmap and sketch (codes at the agreed scale); `sent`
+ * receives what this rank contributes (the clamped codes, decoded), 0 where nothing is sent.
+ */
+function encodeBlock(
+  p: Float32Array,
+  b: Block,
+  drop: (x: Float32Array) => void,
+  group: number,
+  scale: number,
+  limit: number,
+  bits: Uint8Array,
+  table: Int32Array,
+  sent: Float32Array,
+): void {
+  const { at, vals, lo } = b;
+  for (let k = 0; k < at.length; k++) vals[k] = p[lo + at[k]];
+  drop(vals);
+  bits.fill(0);
+  table.fill(0);
+  for (let k = 0; k < at.length; k++) {
+    const v = vals[k];
+    const q = v === 0 ? 0 : encodeValue(v, scale, limit);
+    sent[lo + at[k]] = q / scale;
+    if (q === 0) continue;
+    const g = group === 1 ? k : (k / group) | 0;
+    bits[g >> 3] |= 1 << (g & 7);
+    addToSketch(table, k, q, b.seed);
+  }
+}
+
+/** Peels a block's summed table; returns the decoded values (by compressed position) and counts. */
+function decodeBlock(
+  u: UnitState,
+  b: Block,
+  bits: Uint8Array,
+  table: Int32Array,
+  group: number,
+  scale: number,
+  elementLimit: number,
+) {
+  const m = b.at.length;
+  const values = u.decoded.subarray(0, m).fill(0);
+  const S = supportOf(bits, m, group, u.support);
+  return peel(table, S, m, b.seed, scale, values, u.peelScratch, elementLimit);
+}
+
+/**
+ * The 4-byte-aligned memory of `len` words at byte `offset` of a received part: a view where the
+ * part allows one, else a copy (received parts may be Node Buffers at any offset of a pool).
+ */
+function wordsAt(
+  part: Uint8Array,
+  offset: number,
+  len: number,
+): ArrayBuffer | [ArrayBufferLike, number] {
+  const at = part.byteOffset + offset;
+  if (at % 4 === 0) return [part.buffer, at];
+  return ownBytes(part, offset, offset + 4 * len).buffer as ArrayBuffer;
+}
+
+function f32At(part: Uint8Array, offset: number, len: number): Float32Array {
+  const w = wordsAt(part, offset, len);
+  return Array.isArray(w) ? new Float32Array(w[0], w[1], len) : new Float32Array(w, 0, len);
+}
+
+function i32At(part: Uint8Array, offset: number, len: number): Int32Array {
+  const w = wordsAt(part, offset, len);
+  return Array.isArray(w) ? new Int32Array(w[0], w[1], len) : new Int32Array(w, 0, len);
+}
+
 export async function sketchFlow(
   p: Float32Array,
   io: RoundsIo,
   o: SketchFlowOptions,
-): Promise<RoundsResult & { stats: SketchStats & Record<string, number> }> {
-  const { comm, group, index, chunks, segments } = io;
+  state: SketchFlowState,
+): Promise<RoundsResult> {
+  const { comm, group, index } = io;
   const n = group.length;
+  const u = state.unit(p, io, o);
+  const { blocks, chunks, exact, sent } = u;
   let encodeMs = 0;
   let decodeMs = 0;
-  /** Runs `f`, adding its time to encode or decode (waits for collectives are not counted). */
-  const timed = <T>(kind: 'encode' | 'decode', f: () => T): T => {
-    const t0 = performance.now();
-    const r = f();
-    if (kind === 'encode') encodeMs += performance.now() - t0;
-    else decodeMs += performance.now() - t0;
-    return r;
-  };
-  const mask = compressedMask(p.length, segments, o.compresses);
-  const sent = new Float32Array(p.length);
   let wireBytes = 0;
   const ring = (bytes: number): number => (bytes * 2 * (n - 1)) / n;
 
-  // Exact positions: each owner receives the fp32 values of its chunk's exact positions.
-  const exactParts = group.map((_, j) => {
-    let count = 0;
-    for (let i = chunks[j]; i < chunks[j + 1]; i++) count += 1 - mask[i];
-    const vals = new Float32Array(count);
-    for (let i = chunks[j], k = 0; i < chunks[j + 1]; i++) if (!mask[i]) vals[k++] = p[i];
-    return new Uint8Array(vals.buffer);
-  });
-  const exactP = comm.allToAllV(exactParts, group);
-  exactParts.forEach((part, j) => (wireBytes += j === index ? 0 : part.byteLength));
-  const exactBytes = wireBytes;
-
-  // Index and sketch cover only the positions that go through the sketch: every rank knows the
-  // mask, so the exact positions cost no index bits, and counting them as zeros would let the
-  // sparsifier keep almost every compressed value.
-  // Typed arrays filled by plain loops: TypedArray.from with a map function or from a number[]
-  // goes through the iterator protocol, which cost more than the sketch itself.
-  const compressedAt = (lo: number, hi: number): Uint32Array => {
-    let count = 0;
-    for (let i = lo; i < hi; i++) count += mask[i];
-    const at = new Uint32Array(count);
-    for (let i = lo, k = 0; i < hi; i++) if (mask[i]) at[k++] = i - lo;
-    return at;
-  };
-  const sparsifyAt = (lo: number, at: Uint32Array): Float32Array => {
-    const v = new Float32Array(at.length);
-    for (let k = 0; k < at.length; k++) v[k] = p[lo + at[k]];
-    return o.sparsify(v);
-  };
-  const scatter = (dst: Float32Array, lo: number, at: Uint32Array, vals: Float32Array): void => {
-    for (let k = 0; k < at.length; k++) dst[lo + at[k]] = vals[k];
-  };
-  const maxAbs = (x: Float32Array): number => {
-    let m = 0;
-    for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]));
-    return m;
-  };
-
+  // The first step of a unit agrees on the scales' reference with one all-reduce.
+  if (!u.agreed) {
+    u.agreed = await comm.allReduce(blockAbsmax(p, blocks), { op: 'max', ranks: group });
+    wireBytes += ring(4 * blocks.length);
+  }
+  const bitsOf = fixedPointBits(n);
+  const limit = codeLimit(bitsOf);
+  const scales = Array.from(u.agreed, (a) => fixedScale(a, bitsOf));
+  const elementLimit = n * limit;
   const chunk = new Float32Array(chunks[index + 1] - chunks[index]);
+  let exactBytes = 0;
   let peeled = 0;
   let support = 0;
+
+  const t0 = performance.now();
+  const absmax = blockAbsmax(p, blocks);
   if (o.sharded) {
-    // Index round per owner, issued as soon as that owner's chunk is sparsified.
-    const at: Uint32Array[] = [];
-    const vals: Float32Array[] = [];
-    const indexP: Promise<Uint8Array>[] = [];
-    for (let j = 0; j < n; j++) {
-      at[j] = compressedAt(chunks[j], chunks[j + 1]);
-      vals[j] = timed('encode', () => sparsifyAt(chunks[j], at[j]));
-      const bits = timed('encode', () => supportBitmap(vals[j], o.indexGroup));
-      indexP[j] = comm.allReduce(bits, { op: 'bor', ranks: group });
-      wireBytes += ring(bits.byteLength);
-      scatter(sent, chunks[j], at[j], vals[j]);
-    }
-    // Fixed-point scales: one small all-reduce of every owner chunk's max |value|.
-    const absmax = await comm.allReduce(Float32Array.from(vals, maxAbs), {
-      op: 'max',
-      ranks: group,
-    });
-    wireBytes += ring(absmax.byteLength);
-    // Sketch of owner j's chunk goes straight to j (an all-to-all: each table crosses the
-    // network once); the owner sums the int32 tables exactly and peels.
-    const supports: Uint32Array[] = [];
-    const scales: number[] = [];
-    const tables: Uint8Array[] = [];
-    for (let j = 0; j < n; j++) {
-      const bits = await indexP[j];
-      supports[j] = timed('encode', () => supportOf(bits, at[j].length, o.indexGroup));
-      const size = tableSize(at[j].length, o.compressRatio);
-      const table = timed('encode', () => {
-        scales[j] = fixedScale(
-          absmax[j],
-          fixedPointBits(n, maxBucketLoad(supports[j], size, j + 1)),
-        );
-        return buildSketch(vals[j], supports[j], size, j + 1, scales[j]);
-      });
-      tables[j] = new Uint8Array(table.buffer, table.byteOffset, table.byteLength);
-      if (j !== index) wireBytes += table.byteLength;
-    }
-    const received = await comm.allToAllV(tables, group);
-    const r = timed('decode', () => {
-      const sum = new Int32Array(tableSize(at[index].length, o.compressRatio));
-      for (const part of received) {
-        const t = new Int32Array(ownBytes(part).buffer);
-        for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] + t[i]) | 0;
+    const { layout, parts } = u;
+    blocks.forEach((b, j) => {
+      const L = layout[j];
+      const part = parts[j];
+      const ex = new Float32Array(part.buffer, 0, exact[j].length);
+      const lo = chunks[j];
+      for (let k = 0; k < ex.length; k++) {
+        const v = p[lo + exact[j][k]];
+        ex[k] = v;
+        sent[lo + exact[j][k]] = v;
       }
-      return peel(sum, supports[index], at[index].length, index + 1, scales[index]);
+      new Float32Array(part.buffer, L.e, n).set(absmax);
+      encodeBlock(
+        p,
+        b,
+        o.drop,
+        o.indexGroup,
+        scales[j],
+        limit,
+        new Uint8Array(part.buffer, L.a, b.bitmapBytes),
+        new Int32Array(part.buffer, L.t, b.tableSize),
+        sent,
+      );
+      if (j !== index) {
+        wireBytes += L.bytes;
+        exactBytes += L.e;
+      }
     });
-    scatter(chunk, 0, at[index], r.values);
+    encodeMs += performance.now() - t0;
+    const received = await comm.allToAllV(parts, group);
+
+    const d0 = performance.now();
+    const b = blocks[index];
+    const L = layout[index];
+    const bits = u.ownerBits.fill(0);
+    const sum = u.ownerTable.fill(0);
+    const next = new Float32Array(n);
+    const ex = exact[index];
+    for (const part of received) {
+      const vals = f32At(part, 0, ex.length);
+      for (let k = 0; k < ex.length; k++) chunk[ex[k]] += vals[k];
+      const reported = f32At(part, L.e, n);
+      for (let j = 0; j < n; j++) if (reported[j] > next[j]) next[j] = reported[j];
+      for (let i = 0; i < b.bitmapBytes; i++) bits[i] |= part[L.a + i];
+      const t = i32At(part, L.t, b.tableSize);
+      for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] + t[i]) | 0;
+    }
+    const r = decodeBlock(u, b, bits, sum, o.indexGroup, scales[index], elementLimit);
+    for (let k = 0; k < b.at.length; k++) chunk[b.at[k]] = r.values[k];
+    u.agreed = next;
     peeled = r.peeled;
     support = r.support;
+    decodeMs += performance.now() - d0;
   } else {
-    const at = compressedAt(0, p.length);
-    const vals = sparsifyAt(0, at);
-    const bits = await comm.allReduce(supportBitmap(vals, o.indexGroup), {
-      op: 'bor',
-      ranks: group,
+    const b = blocks[0];
+    const bits = new Uint8Array(b.bitmapBytes);
+    const table = new Int32Array(b.tableSize);
+    encodeBlock(p, b, o.drop, o.indexGroup, scales[0], limit, bits, table, sent);
+    // Exact positions (none under LHC's own policy) go to their owners as fp32.
+    const anyExact = exact.some((e) => e.length > 0);
+    const exactParts = exact.map((e, j) => {
+      const vals = new Float32Array(e.length);
+      for (let k = 0; k < e.length; k++) {
+        vals[k] = p[chunks[j] + e[k]];
+        sent[chunks[j] + e[k]] = vals[k];
+      }
+      if (j !== index) exactBytes += vals.byteLength;
+      return new Uint8Array(vals.buffer);
     });
-    const absmax = await comm.allReduce(Float32Array.of(maxAbs(vals)), {
-      op: 'max',
-      ranks: group,
-    });
-    const S = supportOf(bits, at.length, o.indexGroup);
-    const size = tableSize(at.length, o.compressRatio);
-    const scale = fixedScale(absmax[0], fixedPointBits(n, maxBucketLoad(S, size, 1)));
-    const table = await comm.allReduce(buildSketch(vals, S, size, 1, scale), { ranks: group });
-    wireBytes += ring(bits.byteLength) + ring(table.byteLength) + ring(4);
-    const r = timed('decode', () => peel(table, S, at.length, 1, scale));
-    const full = new Float32Array(p.length);
-    scatter(full, 0, at, r.values);
-    chunk.set(full.subarray(chunks[index], chunks[index + 1]));
-    scatter(sent, 0, at, vals);
+    encodeMs += performance.now() - t0;
+    const bitsP = comm.allReduce(bits, { op: 'bor', ranks: group });
+    const tableP = comm.allReduce(table, { ranks: group });
+    const absP = comm.allReduce(absmax, { op: 'max', ranks: group });
+    const exactP = anyExact ? comm.allToAllV(exactParts, group) : undefined;
+    wireBytes += ring(bits.byteLength) + ring(table.byteLength) + ring(4) + exactBytes;
+    const [S, summed, next, received] = await Promise.all([bitsP, tableP, absP, exactP]);
+
+    const d0 = performance.now();
+    const r = decodeBlock(u, b, S, summed, o.indexGroup, scales[0], elementLimit);
+    const lo = chunks[index];
+    for (let k = 0; k < b.at.length; k++) {
+      const i = b.at[k] - lo;
+      if (i >= 0 && i < chunk.length) chunk[i] = r.values[k];
+    }
+    const ex = exact[index];
+    for (const part of received ?? []) {
+      const vals = f32At(part, 0, ex.length);
+      for (let k = 0; k < ex.length; k++) chunk[ex[k]] += vals[k];
+    }
+    u.agreed = next;
     peeled = r.peeled;
     support = r.support;
+    decodeMs += performance.now() - d0;
   }
 
-  // Exact positions of our chunk: the sum of what every rank sent for them.
-  const received = await exactP;
-  const exactIdx: number[] = [];
-  for (let i = chunks[index]; i < chunks[index + 1]; i++)
-    if (!mask[i]) exactIdx.push(i - chunks[index]);
-  for (const part of received) {
-    const vals = new Float32Array(ownBytes(part).buffer);
-    exactIdx.forEach((at, k) => (chunk[at] += vals[k]));
-  }
-  for (let i = 0; i < p.length; i++) if (!mask[i]) sent[i] = p[i];
-  let compressed = 0;
-  for (let i = 0; i < mask.length; i++) compressed += mask[i];
-  return {
-    chunk,
-    sent,
-    wireBytes,
-    encodeMs,
-    decodeMs,
-    stats: {
-      peelRate: support > 0 ? peeled / support : 1,
-      compressedFraction: compressed / p.length,
-      compressedWireRatio:
-        compressed > 0 && n > 1 ? (wireBytes - exactBytes) / ((compressed * 4 * (n - 1)) / n) : 0,
-    },
+  // A figure only where it means something: a unit (or owner) without compressed values has no
+  // wire ratio or peel rate, and reporting 1 or 0 there would skew the per-step means over units.
+  const stats: SketchStats & Record<string, number> = {
+    compressedFraction: u.compressed / p.length,
   };
+  if (support > 0) stats.peelRate = peeled / support;
+  if (u.compressed > 0 && n > 1)
+    stats.compressedWireRatio = (wireBytes - exactBytes) / ((u.compressed * 4 * (n - 1)) / n);
+  return { chunk, sent, wireBytes, encodeMs, decodeMs, stats };
 }

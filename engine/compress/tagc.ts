@@ -16,7 +16,7 @@ import {
   type RoundsResult,
   type Segment,
 } from './compressor.js';
-import { sketchFlow, type SketchStats } from './sketch-flow.js';
+import { SketchFlowState, sketchFlow, type SketchStats } from './sketch-flow.js';
 
 export const THRESHOLD_LADDER: number[] = (() => {
   const out: number[] = [];
@@ -25,31 +25,74 @@ export const THRESHOLD_LADDER: number[] = (() => {
   return out;
 })();
 
-/** Fraction of |x| strictly below t. */
-function fractionBelow(x: Float32Array, t: number): number {
-  let c = 0;
-  for (let i = 0; i < x.length; i++) if (x[i] < t && x[i] > -t) c++;
-  return c / Math.max(1, x.length);
-}
+/**
+ * Bit patterns of the rungs as float32: the smallest float32 not below each rung, so that for a
+ * float32 magnitude a, a < rung exactly when bits(a) < RUNG_BITS[k] (positive floats order like
+ * their bit patterns).
+ */
+const RUNG_BITS: Uint32Array = (() => {
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  return Uint32Array.from(THRESHOLD_LADDER, (t) => {
+    f[0] = t;
+    if (f[0] < t) u[0]++;
+    return u[0];
+  });
+})();
 
-/** The smallest ladder threshold dropping at least `fraction` of x (bisection over the ladder). */
-export function ladderThreshold(x: Float32Array, fraction: number): number {
-  let lo = 0;
-  let hi = THRESHOLD_LADDER.length - 1;
-  if (fractionBelow(x, THRESHOLD_LADDER[hi]) < fraction) return THRESHOLD_LADDER[hi];
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (fractionBelow(x, THRESHOLD_LADDER[mid]) >= fraction) hi = mid;
-    else lo = mid + 1;
+/** For each float32 exponent, how many rungs lie at or below the smallest value with it. */
+const RUNGS_BELOW_EXPONENT: Uint8Array = (() => {
+  const out = new Uint8Array(256);
+  for (let e = 0; e < 256; e++) {
+    let k = 0;
+    while (k < RUNG_BITS.length && RUNG_BITS[k] <= e << 23) k++;
+    out[e] = k;
   }
-  return THRESHOLD_LADDER[lo];
+  return out;
+})();
+
+const rungCounts = new Int32Array(THRESHOLD_LADDER.length + 1);
+
+/**
+ * The smallest ladder threshold dropping at least `fraction` of x (values with |v| < threshold),
+ * or the top rung when none does. One pass: each magnitude's rung (how many rungs are at or
+ * below it) from its float exponent and at most a couple of comparisons, then a cumulative count;
+ * a bisection over the rungs would pass over x once per probe.
+ */
+export function ladderThreshold(x: Float32Array, fraction: number): number {
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const L = RUNG_BITS.length;
+  const counts = rungCounts.fill(0);
+  for (let i = 0; i < bits.length; i++) {
+    const a = bits[i] & 0x7fffffff; // NaN and infinities land above every rung
+    let k = RUNGS_BELOW_EXPONENT[a >>> 23];
+    while (k < L && a >= RUNG_BITS[k]) k++;
+    counts[k]++;
+  }
+  // |v| < rung k exactly when fewer than k + 1 rungs lie at or below |v|.
+  const n = Math.max(1, x.length);
+  let below = 0;
+  for (let k = 0; k < L; k++) {
+    below += counts[k];
+    if (below / n >= fraction) return THRESHOLD_LADDER[k];
+  }
+  return THRESHOLD_LADDER[L - 1];
 }
 
-export function dynamicSparsify(fraction: number): (x: Float32Array) => Float32Array {
+/** Zeroes, in place, the values below the ladder threshold for `fraction`. */
+export function dropBelowLadder(fraction: number): (x: Float32Array) => void {
   return (x) => {
     const t = ladderThreshold(x, fraction);
-    const out = new Float32Array(x.length);
-    for (let i = 0; i < x.length; i++) if (!(x[i] < t && x[i] > -t)) out[i] = x[i];
+    for (let i = 0; i < x.length; i++) if (x[i] < t && x[i] > -t) x[i] = 0;
+  };
+}
+
+/** A sparsified copy of x (what `dropBelowLadder` leaves). */
+export function dynamicSparsify(fraction: number): (x: Float32Array) => Float32Array {
+  const drop = dropBelowLadder(fraction);
+  return (x) => {
+    const out = x.slice();
+    drop(out);
     return out;
   };
 }
@@ -95,21 +138,30 @@ export interface TagcOptions {
   policy: LayerPolicy;
 }
 
-export function createTagc(o: TagcOptions): Compressor & { lastStats?: SketchStats } {
-  const c: Compressor & { lastStats?: SketchStats } = {
+export function createTagc(
+  o: TagcOptions,
+): Compressor & { lastStats?: SketchStats & Record<string, number> } {
+  const state = new SketchFlowState();
+  const drop = dropBelowLadder(o.sparsifyFraction);
+  const c: Compressor & { lastStats?: SketchStats & Record<string, number> } = {
     id: 'tagc',
     pattern: 'rounds',
     sparse: true,
     ...roundsOnlyCodec('tagc'),
     communicate: async (p: Float32Array, io: RoundsIo): Promise<RoundsResult> => {
-      const r = await sketchFlow(p, io, {
-        sharded: true,
-        sparsify: dynamicSparsify(o.sparsifyFraction),
-        indexGroup: o.indexBits === 1 ? 1 : 4,
-        compressRatio: o.compressRatio,
-        compresses: (s) => policyCompresses(o.policy, s),
-      });
-      c.lastStats = r.stats;
+      const r = await sketchFlow(
+        p,
+        io,
+        {
+          sharded: true,
+          drop,
+          indexGroup: o.indexBits === 1 ? 1 : 4,
+          compressRatio: o.compressRatio,
+          compresses: (s) => policyCompresses(o.policy, s),
+        },
+        state,
+      );
+      c.lastStats = r.stats as SketchStats & Record<string, number>;
       return r;
     },
   };
