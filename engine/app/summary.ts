@@ -63,6 +63,14 @@ export function aggregateSteps(lines: MetricLine[]): StepAggregate[] {
   );
 }
 
+/** The steps whose timings count: past the warm-up, and not the ones that probed the error. */
+export function timedSteps(steps: StepAggregate[]): StepAggregate[] {
+  const warm = Math.min(WARMUP_STEPS, Math.max(0, steps.length - 1));
+  // Steps that probed the compression error ran an extra reduction: not representative timings.
+  const unprobed = steps.slice(warm).filter((s) => s.relError === undefined);
+  return unprobed.length > 0 ? unprobed : steps.slice(warm);
+}
+
 export function summarizeMethod(
   method: RunMethod,
   lines: MetricLine[],
@@ -70,10 +78,7 @@ export function summarizeMethod(
   error?: string,
 ): MethodSummary {
   const steps = aggregateSteps(lines.filter((l) => l.method === methodKey(method)));
-  const warm = Math.min(WARMUP_STEPS, Math.max(0, steps.length - 1));
-  // Steps that probed the compression error ran an extra reduction: not representative timings.
-  const unprobed = steps.slice(warm).filter((s) => s.relError === undefined);
-  const timed = unprobed.length > 0 ? unprobed : steps.slice(warm);
+  const timed = timedSteps(steps);
   const meanStepMs = mean(timed.map((s) => s.stepMs));
   const raw = mean(steps.map((s) => s.rawBytes));
   const wire = mean(steps.map((s) => s.wireBytes));

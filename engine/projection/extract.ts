@@ -1,0 +1,219 @@
+/**
+ * The measured inputs of a projection, from a run directory: per method, the compute the ranks
+ * measured (split over units by FLOPs), the encode/decode time, the wire bytes (as a payload
+ * ratio applied per unit) and the layout. The measured step time is kept beside the profile for
+ * comparison and never used as an input.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { MetricLine, RunSummary } from '../app/metrics.js';
+import { RunSummarySchema } from '../app/metrics.js';
+import { RunConfigSchema, methodKey, modelConfig, type RunConfig } from '../app/run-config.js';
+import { readMetrics } from '../app/runs-store.js';
+import { aggregateSteps, timedSteps } from '../app/summary.js';
+import { resolveTier } from '../comm/emulation.js';
+import { methodInfo, parseMethodParams } from '../compress/registry.js';
+import { buildCorpus } from '../model/data.js';
+import {
+  BACKWARD_FLOPS_FACTOR,
+  forwardFlops,
+  groupShapes,
+  reductionReference,
+  unitCollectives,
+  unitShapes,
+  type Layout,
+} from './fsdp-plan.js';
+import type { ClusterSpec, LinkTier, MethodProfile, ModelDims, ReducePattern } from './types.js';
+
+/**
+ * AdamW on the local shard plus its gradient-norm pass, per parameter, in V8 on a 2-core x86 box
+ * (a loop over 1 M elements: 21 ns each). The optimizer's time is not in the metrics; this
+ * estimate takes it out of the measured compute so it can be placed after the reductions.
+ */
+export const OPTIMIZER_NS_PER_PARAM = 21;
+/**
+ * A tier with emulation off is raw loopback TCP between rank processes: BENCHMARKS.md measures
+ * 0.74 GB/s per link for a 4-process ring (about 6 Gb/s); latency is the comm worker's hop.
+ */
+export const LOOPBACK: LinkTier = { gbps: 6, latencyUs: 50 };
+
+export interface MeasuredRun {
+  run: string;
+  dir?: string;
+  /** The run's own machine and links as a cluster (no GPU figure: compute stays as measured). */
+  cluster: ClusterSpec;
+  profiles: MethodProfile[];
+  params: number;
+  /** What the profiles were built from, in words. */
+  inputs: string[];
+}
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+function tierOf(t: string | LinkTier, emulate: boolean): LinkTier {
+  if (!emulate) return LOOPBACK;
+  return resolveTier(t) ?? LOOPBACK;
+}
+
+/** The measured run's links and layout as a cluster description. */
+export function measuredCluster(config: RunConfig): ClusterSpec {
+  const p = config.profile;
+  const { intra, inter, emulate } = p.network;
+  const label = (t: string | LinkTier): string =>
+    !emulate || t === 'off' ? 'loopback' : typeof t === 'string' ? t : `${t.gbps} Gb/s`;
+  return {
+    name: 'measured',
+    description: `the measured run: ${p.parallel.nodes} node(s) x ${p.parallel.worldSize / p.parallel.nodes} rank(s), intra ${label(intra)}, inter ${label(inter)}`,
+    nodes: p.parallel.nodes,
+    gpusPerNode: p.parallel.worldSize / p.parallel.nodes,
+    intra: tierOf(intra, emulate),
+    inter: tierOf(inter, emulate),
+    // Link emulation paces every directed rank pair on its own.
+    sharedNic: false,
+  };
+}
+
+/** The run's model dimensions (the vocabulary comes from the corpus, as the ranks build it). */
+export function runModel(config: RunConfig): ModelDims {
+  const p = config.profile;
+  const m = modelConfig(p, buildCorpus(p.data.corpus, p.data.seed).vocab.length);
+  return { ...m };
+}
+
+function patternOf(id: string, params: Record<string, unknown>, world: number): ReducePattern {
+  if (id === 'fsdp') return 'fsdp';
+  const info = methodInfo(id);
+  // The compressor decides (int8 with agreed scales runs rounds, unlike its registry default).
+  return info.create(parseMethodParams(id, params), { world, warmupSteps: 0, gradClip: 1 }).pattern;
+}
+
+/** Profiles of every method that reported timed steps. */
+export function profilesFromRun(
+  config: RunConfig,
+  lines: MetricLine[],
+  summary?: RunSummary,
+): MeasuredRun {
+  const p = config.profile;
+  const layout: Layout = {
+    world: p.parallel.worldSize,
+    nodes: p.parallel.nodes,
+    sharding: p.parallel.sharding,
+  };
+  const model = runModel(config);
+  const shapes = unitShapes(model);
+  const tokens = p.train.batchPerRank * model.seqLen;
+  const flops = shapes.map((s) => forwardFlops(s.kind, model, tokens, true));
+  const totalFlops = flops.reduce((a, f) => a + f * (1 + BACKWARD_FLOPS_FACTOR), 0);
+  const params = shapes.reduce((a, s) => a + s.numel, 0);
+  const shardParams = params / groupShapes(layout).shard.size;
+  const refs = shapes.map((s) => reductionReference(layout, s.numel));
+  const fixedSent = refs.reduce((a, r) => a + r.fixedSent, 0);
+  const compressibleSent = refs.reduce((a, r) => a + r.compressibleSent, 0);
+  const inputs = [
+    `compute per unit: each method's measured compute-thread time per step (the slowest rank's, mean over timed steps), less coding and an optimizer estimate (${OPTIMIZER_NS_PER_PARAM} ns per shard parameter), split over units by FLOPs (backward ${BACKWARD_FLOPS_FACTOR}x forward: it recomputes the forward)`,
+    'bytes per unit: from the model dimensions and the sharding; compressed methods scale the reduction by their measured wire bytes',
+    "links: the run's emulated tiers (raw loopback taken as 6 Gb/s, 50 us), every rank pair paced on its own",
+  ];
+  const profiles: MethodProfile[] = [];
+  for (const m of config.methods) {
+    const key = methodKey(m);
+    const mine = lines.filter((l) => l.method === key);
+    const steps = aggregateSteps(mine);
+    const timed = timedSteps(steps);
+    // Ranks meet at every collective, so a step waits for its slowest rank's compute.
+    const slowest = new Map<number, number>();
+    for (const l of mine) slowest.set(l.step, Math.max(slowest.get(l.step) ?? 0, l.computeMs));
+    if (!timed.length) {
+      inputs.push(`${key}: no timed steps, left out`);
+      continue;
+    }
+    const ranks = steps[0].ranks;
+    const computeMs = mean(timed.map((s) => slowest.get(s.step) ?? s.computeMs));
+    const rawCodec = mean(timed.map((s) => s.encodeMs + s.decodeMs));
+    const pattern = patternOf(m.id, m.params, layout.world);
+    // A method with its own rounds times coding and communication together unless it reports
+    // its coding; never let that swallow more than half the compute thread.
+    const codecMs = Math.min(rawCodec, computeMs / 2);
+    if (codecMs < rawCodec)
+      inputs.push(
+        `${key}: coding time capped at half the compute (${rawCodec.toFixed(1)} ms reported, includes its rounds)`,
+      );
+    const optimizerMs = Math.min((shardParams * OPTIMIZER_NS_PER_PARAM) / 1e6, computeMs / 5);
+    const unitMs = Math.max(computeMs - codecMs - optimizerMs, computeMs / 2);
+    const wire = mean(steps.map((s) => s.wireBytes / s.ranks));
+    const raw = mean(steps.map((s) => s.rawBytes / s.ranks));
+    const payloadRatio =
+      pattern === 'fsdp' || compressibleSent === 0
+        ? 1
+        : Math.max(0, (wire - fixedSent) / compressibleSent);
+    const msPerFlop = unitMs / totalFlops;
+    const summaryOf = summary?.methods.find((s) => s.method === key);
+    profiles.push({
+      method: key,
+      id: m.id,
+      label: m.label,
+      pattern,
+      wireRatio: raw > 0 ? wire / raw : 1,
+      payloadRatio,
+      world: layout.world,
+      nodes: layout.nodes,
+      sharding: layout.sharding,
+      model,
+      batchPerRank: p.train.batchPerRank,
+      optimizerMs,
+      units: shapes.map((s, index) => ({
+        name: s.name,
+        kind: s.kind,
+        numel: s.numel,
+        forwardFlops: flops[index],
+        backwardFlops: BACKWARD_FLOPS_FACTOR * flops[index],
+        forwardMs: flops[index] * msPerFlop,
+        backwardMs: BACKWARD_FLOPS_FACTOR * flops[index] * msPerFlop,
+        codecMs: (codecMs * s.numel) / params,
+        ...unitCollectives(
+          layout,
+          { numel: s.numel, index, count: shapes.length, tied: model.tied },
+          pattern,
+          payloadRatio,
+        ),
+      })),
+      measured: {
+        stepMs: summaryOf?.meanStepMs ?? mean(timed.map((s) => s.stepMs)),
+        computeMs,
+        exposedCommMs: mean(timed.map((s) => s.exposedCommMs)),
+        steps: timed.length,
+      },
+    });
+    if (ranks !== layout.world)
+      inputs.push(`${key}: only ${ranks} of ${layout.world} ranks reported`);
+  }
+  return { run: config.run, cluster: measuredCluster(config), profiles, params, inputs };
+}
+
+/** Reads config.json, metrics.jsonl and summary.json (if there) of a run directory. */
+export async function readRunProfiles(dir: string): Promise<MeasuredRun> {
+  const read = async (name: string): Promise<unknown> => {
+    const file = path.join(dir, name);
+    try {
+      return JSON.parse(await readFile(file, 'utf8'));
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOENT') return undefined;
+      throw new Error(`${file}: ${err.message}`);
+    }
+  };
+  const rawConfig = await read('config.json');
+  if (rawConfig === undefined) throw new Error(`${dir} has no config.json: not a run directory`);
+  const config = RunConfigSchema.safeParse(rawConfig);
+  if (!config.success)
+    throw new Error(`${path.join(dir, 'config.json')} is not a valid run config`);
+  const rawSummary = await read('summary.json');
+  const summary = rawSummary === undefined ? undefined : RunSummarySchema.safeParse(rawSummary);
+  const { metrics } = await readMetrics(path.join(dir, 'metrics.jsonl'));
+  const measured = profilesFromRun(
+    config.data,
+    metrics,
+    summary?.success ? summary.data : undefined,
+  );
+  return { ...measured, dir };
+}

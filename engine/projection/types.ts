@@ -1,0 +1,154 @@
+/**
+ * The projection's data types, browser-safe (types only) so the renderer and the report generator
+ * can import them without pulling in Node or tfjs.
+ *
+ * A `MethodProfile` is what one measured method of one run says about itself: per unit, how long
+ * its compute took on the box that ran it and which collectives moved how many bytes. A
+ * `ClusterSpec` describes a machine to project onto. `projectMethod` (engine/projection/index.ts)
+ * turns the two into a predicted step.
+ */
+
+export type ShardingName = 'FULL_SHARD' | 'SHARD_GRAD_OP' | 'NO_SHARD' | 'HYBRID_SHARD';
+
+/** How a method's gradient reduction travels (the FSDP baseline is a plain ring reduce-scatter). */
+export type ReducePattern = 'fsdp' | 'reduce-scatter' | 'all-to-all' | 'rounds';
+
+/** The collective algorithms the engine runs (engine/comm/collectives.ts). */
+export type CollectiveOp =
+  'all-gather' | 'reduce-scatter' | 'all-reduce' | 'hierarchical-all-reduce' | 'all-to-all';
+
+/** Which ranks a collective spans: the unit's shard group, its replica group, or everyone. */
+export type GroupName = 'shard' | 'replica' | 'world';
+
+/** One collective of one unit: `bytes` is the logical vector (all ranks' parts), not what is sent. */
+export interface CollectiveCall {
+  op: CollectiveOp;
+  group: GroupName;
+  bytes: number;
+  /** Extra latency-bound rounds (methods with their own rounds: one per extra exchange). */
+  rounds?: number;
+}
+
+export type UnitKind = 'embedding' | 'block' | 'head';
+
+export interface UnitProfile {
+  name: string;
+  kind: UnitKind;
+  /** Parameters in the unit (unpadded). */
+  numel: number;
+  /** Forward and backward (with the forward recomputed inside it) FLOPs of one rank's step. */
+  forwardFlops: number;
+  backwardFlops: number;
+  /** Compute-thread time on the measured box, ms per step. */
+  forwardMs: number;
+  backwardMs: number;
+  /** Encode + decode of this unit's gradient, on the compute thread, ms per step. */
+  codecMs: number;
+  /** Parameter all-gather before forward, again before backward (FULL_SHARD), and the gradient reduction. */
+  forwardGather?: CollectiveCall;
+  backwardGather?: CollectiveCall;
+  reduce: CollectiveCall[];
+}
+
+/** GPT dimensions the projection needs (engine/model/gpt.ts GptConfig). */
+export interface ModelDims {
+  layers: number;
+  dModel: number;
+  heads: number;
+  seqLen: number;
+  vocab: number;
+  tied: boolean;
+}
+
+/** One measured method of a run, as the projection consumes it. */
+export interface MethodProfile {
+  /** Method key in the run (metrics lines carry it), id and label. */
+  method: string;
+  id: string;
+  label: string;
+  pattern: ReducePattern;
+  /** Wire bytes / fp32 bytes of the gradient reduction, as measured (1 for the baseline). */
+  wireRatio: number;
+  /**
+   * The compressed payload's bytes over the fp32 bytes of the same gradient on the compression
+   * group (1 for the baseline): what resizes a unit's reduction for another model or cluster.
+   */
+  payloadRatio: number;
+  world: number;
+  nodes: number;
+  sharding: ShardingName;
+  model: ModelDims;
+  batchPerRank: number;
+  units: UnitProfile[];
+  /** Gradient-norm all-reduce and AdamW on the local shard after the reductions, ms per step. */
+  optimizerMs: number;
+  /** The run's own figures, for comparison only (never an input to the prediction). */
+  measured?: { stepMs: number; computeMs: number; exposedCommMs: number; steps: number };
+}
+
+export interface LinkTier {
+  gbps: number;
+  latencyUs: number;
+}
+
+/** A cluster to project onto (validated by ClusterSchema in engine/projection/cluster.ts). */
+export interface ClusterSpec {
+  name: string;
+  description?: string;
+  nodes: number;
+  gpusPerNode: number;
+  /**
+   * Dense bf16/fp32 TFLOP/s of one GPU and the fraction a training step reaches; without it the
+   * measured box's compute is kept (a "what if the network were different" projection).
+   */
+  gpu?: { tflops: number; efficiency: number; name?: string };
+  intra: LinkTier;
+  inter: LinkTier;
+  /**
+   * true: a GPU's inter-node traffic to all peers shares its one NIC (real clusters); false: every
+   * rank pair has its own link (how GradBench's link emulation paces).
+   */
+  sharedNic: boolean;
+  /** Model to project (default: the measured run's). */
+  model?: ModelDims;
+  /** Sequences per GPU per step (default: the measured run's). */
+  batchPerGpu?: number;
+  sharding?: ShardingName;
+}
+
+export interface ProjectedStep {
+  stepMs: number;
+  computeMs: number;
+  /** Compute-thread time spent waiting on communication. */
+  exposedCommMs: number;
+  /** Time the comm stream is busy. */
+  commMs: number;
+  /** Parts of the exposed time: the last reduction + optimizer tail, everything before it. */
+  tailMs: number;
+}
+
+export interface MethodProjection extends ProjectedStep {
+  method: string;
+  label: string;
+  pattern: ReducePattern;
+  wireRatio: number;
+  /** Against the fp32 FSDP baseline and the bf16-reduce FSDP baseline on the same cluster. */
+  speedupVsFsdp: number;
+  speedupVsBf16?: number;
+  measured?: MethodProfile['measured'];
+  /** (predicted - measured) / measured step time, when the run was measured on this cluster. */
+  errorVsMeasured?: number;
+}
+
+export interface RunProjection {
+  run: string;
+  cluster: ClusterSpec;
+  world: number;
+  nodes: number;
+  sharding: ShardingName;
+  model: ModelDims;
+  params: number;
+  /** Plain-language list of what went in: measured compute, assumed efficiencies, estimates. */
+  inputs: string[];
+  methods: MethodProjection[];
+}
