@@ -6,8 +6,19 @@ import { z } from 'zod';
 import { LinkSpecSchema, LINK_PRESET_NAMES } from '../comm/emulation.js';
 import { ErrorFeedbackSchema, METHODS } from '../compress/registry.js';
 import type { FieldIssue, ProfileDoc } from './api.js';
+import { jsonShapeIssues, type JsonShapeLimits } from './json-shape.js';
 
 export const PROFILE_VERSION = 1;
+
+/** Largest profile accepted from outside (import, validate, IPC, the HTTP bridge). */
+export const PROFILE_MAX_BYTES = 256 * 1024;
+/** A profile is a handful of levels deep; free-form parts (method params) get some room. */
+const PROFILE_SHAPE: JsonShapeLimits = {
+  maxDepth: 32,
+  maxBytes: PROFILE_MAX_BYTES,
+  what: 'a profile',
+  root: '(profile)',
+};
 
 export const MODEL_PRESET_NAMES = ['nano', 'micro', 'small', 'gpt2-124m'] as const;
 export const SHARDING_STRATEGIES = [
@@ -218,6 +229,9 @@ export class ProfileError extends Error {
 export function checkProfile(
   input: unknown,
 ): { ok: true; profile: Profile } | { ok: false; issues: FieldIssue[] } {
+  // Structure first: the schema lets free-form parts through as they are.
+  const shape = jsonShapeIssues(input, PROFILE_SHAPE);
+  if (shape.length) return { ok: false, issues: shape };
   const r = ProfileSchema.safeParse(input);
   if (r.success) return { ok: true, profile: r.data };
   const issues = r.error.issues.map((i) => ({ path: issuePath(i.path), message: i.message }));

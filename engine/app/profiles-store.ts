@@ -4,12 +4,17 @@
  */
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { BUILTIN_PROFILES, ProfileSchema, parseProfile, type Profile } from './profile.js';
+import {
+  BUILTIN_PROFILES,
+  PROFILE_MAX_BYTES,
+  ProfileSchema,
+  parseProfile,
+  type Profile,
+} from './profile.js';
 import { FileProblem, readJsonFile, writeFileAtomic } from './atomic-file.js';
 import { ensureHome, profilesDir } from './home.js';
 
-/** Largest profile file accepted by import and validate. */
-export const PROFILE_MAX_BYTES = 256 * 1024;
+export { PROFILE_MAX_BYTES };
 
 export interface ProfileEntry {
   name: string;
