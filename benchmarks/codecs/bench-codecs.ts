@@ -13,6 +13,7 @@ import {
 } from '../../engine/compress/compressor.js';
 import { tableSize } from '../../engine/compress/count-sketch.js';
 import { METHODS, parseMethodParams } from '../../engine/compress/registry.js';
+import { setSimdKernels, simdAvailable } from '../../engine/compress/simd-kernels.js';
 import { useBackend } from '../../engine/model/backend.js';
 import { Gpt, MODEL_PRESETS } from '../../engine/model/gpt.js';
 import { buildCorpus, rankBatch } from '../../engine/model/data.js';
@@ -157,10 +158,18 @@ async function main(): Promise<void> {
     memcpy[n] = (n * 4) / time(() => dst.set(src), 5) / 1e9;
   }
   for (const m of METHODS) {
-    const variants =
-      m.id === 'int8' || m.id === 'int4' ? [{ scale: 'per-rank' }, { scale: 'agreed' }] : [{}];
-    for (const params of variants) {
-      const label = 'scale' in params ? `${m.id} (${params.scale})` : m.id;
+    const variants: { params: Record<string, string>; label: string; js?: boolean }[] =
+      m.id === 'int8' || m.id === 'int4'
+        ? [
+            { params: { scale: 'per-rank' }, label: `${m.id} (per-rank)` },
+            { params: { scale: 'agreed' }, label: `${m.id} (agreed)` },
+          ]
+        : [{ params: {}, label: m.id }];
+    // The encoders with a SIMD kernel, once more with the plain JS loops (the same bytes).
+    if (m.id === 'fp16' || m.id === 'int8')
+      variants.splice(1, 0, { ...variants[0], label: `${variants[0].label}, JS loop`, js: true });
+    for (const { params, label, js } of variants) {
+      setSimdKernels(!js);
       const c = m.create(parseMethodParams(m.id, params), {
         world: 4,
         warmupSteps: 0,
@@ -206,6 +215,7 @@ async function main(): Promise<void> {
       rows.push(row);
     }
   }
+  setSimdKernels(true);
   const header = [
     'method',
     'pattern',
@@ -228,6 +238,7 @@ async function main(): Promise<void> {
     mdTable(header, rows),
     '',
     '- PowerSGD, LHC and TAGC have no standalone payload: their rows time one whole round on one rank (PowerSGD: P = MQ, orthonormalise, Q = M^T P, P Q^T on the vector viewed as a 1024-column matrix, rank 4; LHC and TAGC: sparsify, index, sketch, peel, with every value in one compressed layer). Their ratios come from the formats: P and Q; the sketch table plus the 1-bit index (before the union of supports across ranks, which can only add index bits, not table size).',
+    `- fp16 and int8/int4 per-rank encode with WebAssembly SIMD kernels (${simdAvailable() ? 'available here' : 'NOT available here: every row used the JS loops'}), bit-identical to the JS loops; the "JS loop" rows time the same codec with the kernels off. The kernel rows include copying each 64 KiB chunk of input into the module's memory and the output back out.`,
     '- Stochastic codecs (QSGD, TernGrad) are unbiased, so their single-draw error is larger than their error in expectation.',
   ].join('\n');
   process.stdout.write(`${body}\n`);

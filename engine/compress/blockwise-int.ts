@@ -18,6 +18,7 @@ import {
   type RoundsResult,
 } from './compressor.js';
 import { Reader, blockCount, packCodes, packedBytes, unpackCodes } from './bits.js';
+import { quantizeBlocksSimd } from './simd-kernels.js';
 
 export interface BlockwiseIntOptions {
   bits: 8 | 4;
@@ -42,22 +43,28 @@ function decodeCodes(bytes: Uint8Array, n: number, bits: 8 | 4): Int8Array {
   return out;
 }
 
-/** max|x| per block. */
-export function blockAbsMax(x: Float32Array, block: number): Float32Array {
-  const out = new Float32Array(blockCount(x.length, block));
-  for (let b = 0; b < out.length; b++) {
+/** max|x| per block, into `out` from block `from` on. */
+function absMaxInto(x: Float32Array, block: number, out: Float32Array, from = 0): Float32Array {
+  for (let b = from; b < out.length; b++) {
     let m = 0;
     const end = Math.min(x.length, (b + 1) * block);
     // Math.max/abs compile branch-free; a compare-and-branch mispredicts on gradient signs (4x slower).
     for (let i = b * block; i < end; i++) m = Math.max(m, Math.abs(x[i]));
-    out[b] = m;
+    // One NaN pattern whatever sign the FPU's default NaN has (x86: negative), as the kernel does.
+    out[b] = m === m ? m : NaN;
   }
   return out;
 }
 
+/** max|x| per block. */
+export function blockAbsMax(x: Float32Array, block: number): Float32Array {
+  return absMaxInto(x, block, new Float32Array(blockCount(x.length, block)));
+}
+
 /**
- * codes = round(x * L / max) per block (one multiplier per block). |x * L / max| <= L <= 127, so
- * adding 128.5 and truncating rounds half up without Math.round (3x faster here) or clamping.
+ * codes = round(x * L / max) per block (one multiplier per block), from block `from` on; blocks
+ * whose max is not positive get zero codes. |x * L / max| <= L <= 127, so adding 128.5 and
+ * truncating rounds half up without Math.round (3x faster here) or clamping.
  */
 function quantize(
   x: Float32Array,
@@ -65,33 +72,50 @@ function quantize(
   block: number,
   L: number,
   codes: Int8Array = new Int8Array(x.length),
+  from = 0,
 ): Int8Array {
-  for (let b = 0; b < absmax.length; b++) {
+  for (let b = from; b < absmax.length; b++) {
     const m = absmax[b];
-    if (!(m > 0)) continue;
+    const start = b * block;
+    const end = Math.min(x.length, start + block);
+    if (!(m > 0)) {
+      codes.fill(0, start, end);
+      continue;
+    }
     const mul = L / m;
-    const end = Math.min(x.length, (b + 1) * block);
-    for (let i = b * block; i < end; i++) codes[i] = ((x[i] * mul + 128.5) | 0) - 128;
+    for (let i = start; i < end; i++) codes[i] = ((x[i] * mul + 128.5) | 0) - 128;
   }
   return codes;
+}
+
+/**
+ * Scales and codes of x with per-block scales (the payload of per-rank encoding): the full blocks
+ * by the SIMD kernel where it runs, the rest by the loops above, with identical results.
+ */
+export function quantizeBlocks(
+  x: Float32Array,
+  block: number,
+  L: number,
+  codes: Int8Array = new Int8Array(x.length),
+): { absmax: Float32Array; codes: Int8Array } {
+  const absmax = new Float32Array(blockCount(x.length, block));
+  const done = quantizeBlocksSimd(x, block, L, absmax, codes);
+  absMaxInto(x, block, absmax, done);
+  quantize(x, absmax, block, L, codes, done);
+  return { absmax, codes };
 }
 
 export function createBlockwiseInt(id: string, o: BlockwiseIntOptions): Compressor {
   const L = levels(o.bits);
   const encode = (x: Float32Array, ctx?: CodecContext): Uint8Array => {
-    const absmax = blockAbsMax(x, o.block);
     // Layout: [max|x| per block, f32][codes]; int8 codes are written straight into the payload.
-    const out = payloadBuffer(ctx, absmax.byteLength + packedBytes(x.length, o.bits));
-    new Uint8Array(out.buffer, out.byteOffset, absmax.byteLength).set(bytesOf(absmax));
-    if (o.bits === 8)
-      quantize(
-        x,
-        absmax,
-        o.block,
-        L,
-        new Int8Array(out.buffer, out.byteOffset + absmax.byteLength, x.length),
-      );
-    else out.set(encodeCodes(quantize(x, absmax, o.block, L), o.bits), absmax.byteLength);
+    const scaleBytes = blockCount(x.length, o.block) * 4;
+    const out = payloadBuffer(ctx, scaleBytes + packedBytes(x.length, o.bits));
+    const direct =
+      o.bits === 8 ? new Int8Array(out.buffer, out.byteOffset + scaleBytes, x.length) : undefined;
+    const { absmax, codes } = quantizeBlocks(x, o.block, L, direct);
+    new Uint8Array(out.buffer, out.byteOffset, scaleBytes).set(bytesOf(absmax));
+    if (!direct) out.set(encodeCodes(codes, o.bits), scaleBytes);
     return out;
   };
   const decode = (payload: Uint8Array, n: number): Float32Array => {

@@ -3,6 +3,17 @@ import { ownBytes } from './bits.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../comm/f16.js';
 import { payloadBuffer, type Compressor } from './compressor.js';
 import { sumHalfPayloads } from './half-sum.js';
+import { f32ToF16Simd } from './simd-kernels.js';
+
+/** f16 bits of x: the SIMD kernel where it runs, the (bit-identical) JS loop for the rest. */
+export function f32ToF16Array(
+  x: Float32Array,
+  dst: Uint16Array = new Uint16Array(x.length),
+): Uint16Array {
+  const done = f32ToF16Simd(x, dst);
+  if (done < x.length) f32ArrayToF16(x.subarray(done), dst.subarray(done));
+  return dst;
+}
 
 export function createFp16(): Compressor {
   return {
@@ -12,7 +23,7 @@ export function createFp16(): Compressor {
     wireDtype: 'f16',
     encode: (x, ctx) => {
       const out = payloadBuffer(ctx, x.length * 2);
-      f32ArrayToF16(x, new Uint16Array(out.buffer, out.byteOffset, x.length));
+      f32ToF16Array(x, new Uint16Array(out.buffer, out.byteOffset, x.length));
       return out;
     },
     decode: (payload, n) => f16ArrayToF32(new Uint16Array(ownBytes(payload, 0, n * 2).buffer)),

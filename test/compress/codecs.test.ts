@@ -5,10 +5,14 @@ import {
   type CodecContext,
   type Compressor,
 } from '../../engine/compress/compressor.js';
+import { f32ArrayToF16, f32ToF16Bits } from '../../engine/comm/f16.js';
+import { quantizeBlocks } from '../../engine/compress/blockwise-int.js';
+import { f32ToF16Array } from '../../engine/compress/fp16.js';
 import { METHODS, methodInfo, parseMethodParams } from '../../engine/compress/registry.js';
+import { setSimdKernels, simdAvailable } from '../../engine/compress/simd-kernels.js';
 import { createPowerSgd, orthonormalize } from '../../engine/compress/powersgd.js';
 import { topKIndices } from '../../engine/compress/select.js';
-import { gaussian } from '../../engine/util/rng.js';
+import { gaussian, rng } from '../../engine/util/rng.js';
 import { relativeError as relErr } from '../../engine/util/vector.js';
 import { localComms } from '../helpers/local-comm.js';
 
@@ -162,6 +166,115 @@ describe('codec round trips', () => {
     );
     expect(() => methodInfo('zip')).toThrow(/unknown method "zip"/);
     for (const m of METHODS) expect(() => parseMethodParams(m.id, {})).not.toThrow();
+  });
+});
+
+describe('WebAssembly SIMD encoders agree bit for bit with the JavaScript loops', () => {
+  /** Runs f with the kernels off, then on. */
+  function bothWays<T>(f: () => T): [js: T, simd: T] {
+    setSimdKernels(false);
+    try {
+      const js = f();
+      setSimdKernels(true);
+      return [js, f()];
+    } finally {
+      setSimdKernels(true);
+    }
+  }
+
+  // Every f16 rounding case: ties (odd/even), the subnormal boundary and spacing, rounding into
+  // and out of the subnormals, overflow at 65520, Inf, NaN with payloads, signed zeros.
+  const edges = [
+    0,
+    -0,
+    1,
+    -1,
+    1 + 2 ** -11,
+    1 + 3 * 2 ** -11,
+    1 + 2 ** -11 + 2 ** -23,
+    65504,
+    65519.99,
+    65520,
+    -65520,
+    1e6,
+    2 ** -14,
+    2 ** -14 - 2 ** -24,
+    2 ** -14 - 2 ** -25,
+    2 ** -24,
+    2 ** -25,
+    2 ** -25 + 2 ** -40,
+    3 * 2 ** -25,
+    5 * 2 ** -25,
+    2 ** -26,
+    1e-45,
+    -1e-45,
+    2 ** -126,
+    Infinity,
+    -Infinity,
+    NaN,
+  ];
+  /** Random bit patterns (every class of f32), values across 60 binades, then the edge cases. */
+  function awkward(n: number, seed: number): Float32Array {
+    const r = rng(seed);
+    const x = new Float32Array(n);
+    const bits = new Uint32Array(x.buffer);
+    for (let i = 0; i < n; i++)
+      if (i % 3 === 0) bits[i] = Math.floor(r() * 2 ** 32);
+      else x[i] = (r() - 0.5) * 2 ** (Math.floor(r() * 60) - 40);
+    if (n < 300) {
+      x.set(edges.slice(0, n));
+      return x;
+    }
+    x.set(edges, 100);
+    bits[200] = 0x7f800001; // signalling NaN
+    bits[201] = 0xffc12345; // negative NaN with payload
+    return x;
+  }
+
+  it('the kernels load in this runtime (Node 20 has WebAssembly SIMD)', () => {
+    expect(simdAvailable()).toBe(true);
+  });
+
+  it('fp16: random bit patterns and every rounding edge, across chunk and tail boundaries', () => {
+    for (const n of [5, 8, 37, 16_384 * 2 + 13]) {
+      const x = awkward(n, n);
+      const [js, simd] = bothWays(() => f32ToF16Array(x));
+      expect(Buffer.from(simd.buffer).equals(Buffer.from(js.buffer)), `n = ${n}`).toBe(true);
+      // And both equal the scalar reference conversion.
+      const scalar = Uint16Array.from(x, (v) => f32ToF16Bits(v));
+      expect(Buffer.from(js.buffer).equals(Buffer.from(scalar.buffer))).toBe(true);
+      expect(Buffer.from(f32ArrayToF16(x).buffer).equals(Buffer.from(scalar.buffer))).toBe(true);
+    }
+  });
+
+  it('int8/int4 blockwise: same scales and codes, zero blocks, Inf and NaN blocks, odd blocks', () => {
+    const x = awkward(70_000 + 45, 3);
+    for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i]) && i > 300) x[i] = 0.5;
+    x.fill(0, 1024, 1536); // all-zero blocks
+    x.fill(-0, 2048, 2304);
+    for (const [block, L] of [
+      [256, 127],
+      [16, 127],
+      [48, 127],
+      [100, 127], // not a multiple of 16: JavaScript only
+      [256, 7],
+      [65536, 127],
+    ]) {
+      // Stale bytes in reused memory must not survive (zero blocks get zero codes).
+      const [js, simd] = bothWays(() =>
+        quantizeBlocks(x, block, L, new Int8Array(x.length).fill(99)),
+      );
+      expect(
+        Buffer.from(simd.codes.buffer).equals(Buffer.from(js.codes.buffer)),
+        `block ${block}`,
+      ).toBe(true);
+      expect(Buffer.from(simd.absmax.buffer).equals(Buffer.from(js.absmax.buffer))).toBe(true);
+    }
+    // The whole payload of the codec, through reused memory.
+    const c = make('int8');
+    const pool = new ScratchPool();
+    const [js, simd] = bothWays(() => Buffer.from(c.encode(x, ctx({ scratch: pool.forKey('k') }))));
+    expect(simd.equals(js)).toBe(true);
   });
 });
 
