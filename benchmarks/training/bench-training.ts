@@ -7,9 +7,13 @@
  *   npm run bench:training -- tagc      TAGC and LHC against FSDP at 100 Mb/s between nodes
  *   npm run bench:training -- sweep     TAGC against FSDP over inter-node bandwidths
  *                                       (0.05, 0.1, 0.2, 1, 10 Gb/s): where compression stops paying
- * Options: --steps N (override), --no-write.
+ * Options: --steps N (override), --no-write, --methods A,B (only those methods, by label or id,
+ * "fsdp" for the baseline alone; their rows are kept in benchmarks/training/pieces/<scenario>.json
+ * and the section is written from every stored piece, so a long scenario can run in several
+ * shorter calls), --no-baseline (with --methods: compare against the stored baseline piece
+ * instead of running it again).
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,6 +21,8 @@ import { startRun } from '../../engine/app/launcher.js';
 import type { MethodSummary, MetricLine } from '../../engine/app/metrics.js';
 import { parseProfile, type ProfileInput } from '../../engine/app/profile.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
+import { compareToBaseline } from '../../engine/app/summary.js';
+import { packageRoot } from '../../engine/runtime-path.js';
 import { machineLine, mdTable, writeSection } from '../report.js';
 
 const SCENARIOS: Record<string, { profile: ProfileInput; title: string; notes: string[] }> = {
@@ -131,15 +137,28 @@ function commFraction(m: MethodSummary | undefined): string {
   return `exposed communication ${fmt(m.meanExposedCommMs)} ms of a ${fmt(m.meanStepMs)} ms step = **${fmt((100 * m.meanExposedCommMs) / m.meanStepMs)} %** (time in collectives, overlapped or not: ${fmt(m.meanCommMs)} ms)`;
 }
 
-function methodRows(methods: MethodSummary[], lines: MetricLine[]): (string | number)[][] {
-  return methods.map((m) => {
-    const meanErr = mean(
+/** What a row shows beyond the summary: means over the run's metric lines. */
+interface RowExtras {
+  relError?: number;
+  peelRate?: number;
+  wireRatio?: number;
+}
+
+function extrasOf(m: MethodSummary, lines: MetricLine[]): RowExtras {
+  return {
+    relError: mean(
       lines
         .filter((l) => l.method === m.method && l.relError !== undefined)
         .map((l) => l.relError!),
-    );
-    const peel = statMean(lines, m.method, 'peelRate');
-    const cw = statMean(lines, m.method, 'compressedWireRatio');
+    ),
+    peelRate: statMean(lines, m.method, 'peelRate'),
+    wireRatio: statMean(lines, m.method, 'compressedWireRatio'),
+  };
+}
+
+function methodRows(methods: MethodSummary[], extras: RowExtras[]): (string | number)[][] {
+  return methods.map((m, k) => {
+    const { relError: meanErr, peelRate: peel, wireRatio: cw } = extras[k];
     return [
       m.label,
       m.status,
@@ -177,6 +196,36 @@ async function execute(profile: ReturnType<typeof parseProfile>) {
   const summary = await handle.done;
   const detail = await new RunsStore(home).get(handle.id);
   return { summary, detail };
+}
+
+/** One method's result from a `--methods` call, as stored between calls. */
+interface Piece {
+  summary: MethodSummary;
+  extras: RowExtras;
+  measuredAt: string;
+  minutes: string;
+  machine: string;
+  backend: string;
+}
+
+interface PieceStore {
+  /** The profile the pieces ran (without its method list): pieces of other profiles are dropped. */
+  profileKey: string;
+  pieces: Record<string, Piece>;
+}
+
+const piecesFile = (name: string): string =>
+  path.join(packageRoot, 'benchmarks', 'training', 'pieces', `${name}.json`);
+
+function loadPieces(name: string, profileKey: string): PieceStore {
+  const file = piecesFile(name);
+  const stored = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as PieceStore) : null;
+  return stored?.profileKey === profileKey ? stored : { profileKey, pieces: {} };
+}
+
+function savePieces(name: string, store: PieceStore): void {
+  mkdirSync(path.dirname(piecesFile(name)), { recursive: true });
+  writeFileSync(piecesFile(name), `${JSON.stringify(store, null, 1)}\n`);
 }
 
 const SWEEP_GBPS = [0.05, 0.1, 0.2, 1, 10];
@@ -242,7 +291,12 @@ async function sweep(steps: number): Promise<string> {
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { steps: { type: 'string' }, 'no-write': { type: 'boolean', default: false } },
+    options: {
+      steps: { type: 'string' },
+      'no-write': { type: 'boolean', default: false },
+      methods: { type: 'string' },
+      'no-baseline': { type: 'boolean', default: false },
+    },
   });
   const name = positionals[0] ?? 'overlap';
   if (name === 'sweep') {
@@ -258,16 +312,62 @@ async function main(): Promise<void> {
     );
   const input = structuredClone(scenario.profile);
   if (values.steps) input.train = { ...input.train, steps: Number(values.steps) };
+  const only = values.methods?.split(',').map((s) => s.trim());
+  if (only) {
+    const all = input.methods ?? [];
+    // "fsdp" names the baseline alone.
+    const unknown = only.filter(
+      (o) => o !== 'fsdp' && !all.some((m) => m.id === o || m.label === o),
+    );
+    if (unknown.length)
+      throw new Error(
+        `--methods: ${unknown.join(', ')} not in scenario "${name}"; it has ${all.map((m) => m.label ?? m.id).join(', ')}`,
+      );
+    input.methods = all.filter((m) => only.includes(m.id) || only.includes(m.label ?? m.id));
+    if (values['no-baseline']) input.baseline = false;
+  } else if (values['no-baseline']) throw new Error('--no-baseline needs --methods');
   const profile = parseProfile(input);
   const machine = machineLine();
   const t0 = Date.now();
   const { summary, detail } = await execute(profile);
   const minutes = ((Date.now() - t0) / 60000).toFixed(1);
+  const backend = detail.metrics[0]?.backend ?? '?';
+  let methods = summary.methods;
+  let extras = methods.map((m) => extrasOf(m, detail.metrics));
+  let measured = `Measured by \`npm run bench:training -- ${name}\` on ${new Date().toISOString()} (${minutes} min), backend ${backend}, run status ${summary.status}${summary.error ? ` (${summary.error.split('\n')[0]})` : ''}.`;
+  let machineNote = `Machine: ${machine}.`;
+  if (only) {
+    const { model, train, parallel, network } = profile;
+    const store = loadPieces(name, JSON.stringify({ model, train, parallel, network }));
+    summary.methods.forEach((m, k) => {
+      store.pieces[m.label] = {
+        summary: m,
+        extras: extras[k],
+        measuredAt: new Date().toISOString(),
+        minutes,
+        machine,
+        backend,
+      };
+    });
+    savePieces(name, store);
+    // Scenario order, the baseline first; gaps and speedups against the stored baseline.
+    const order = ['FSDP (fp32)', ...(scenario.profile.methods ?? []).map((m) => m.label ?? m.id)];
+    const pieces = order.map((l) => store.pieces[l]).filter((p): p is Piece => !!p);
+    methods = compareToBaseline(pieces.map((p) => p.summary));
+    extras = pieces.map((p) => p.extras);
+    measured = `Measured in pieces by \`npm run bench:training -- ${name} --methods ...\` (one call per method, same profile and seed; rows from benchmarks/training/pieces/${name}.json), backend ${backend}, run status ${summary.status}${summary.error ? ` (${summary.error.split('\n')[0]})` : ''} for the last piece:`;
+    machineNote = pieces
+      .map(
+        (p) =>
+          `- ${p.summary.label}: ${p.measuredAt} (${p.minutes} min), backend ${p.backend}, status ${p.summary.status}; ${p.machine}.`,
+      )
+      .join('\n');
+  }
   const body = [
     `## ${scenario.title}`,
     '',
-    `Measured by \`npm run bench:training -- ${name}\` on ${new Date().toISOString()} (${minutes} min), backend ${detail.metrics[0]?.backend ?? '?'}, run status ${summary.status}${summary.error ? ` (${summary.error.split('\n')[0]})` : ''}.`,
-    `Machine: ${machine}.`,
+    measured,
+    machineNote,
     `Profile: ${profile.model && 'preset' in profile.model ? profile.model.preset : 'custom'} model, world ${profile.parallel.worldSize} (${profile.parallel.nodes} node(s)), ${profile.parallel.sharding}, network intra ${JSON.stringify(profile.network.intra)} / inter ${JSON.stringify(profile.network.inter)}, ${profile.train.steps} steps, batch ${profile.train.batchPerRank} per rank, seed ${profile.train.seed}.`,
     '',
     mdTable(
@@ -288,10 +388,10 @@ async function main(): Promise<void> {
         'peel rate',
         'compressed-layer wire vs fp32',
       ],
-      methodRows(summary.methods, detail.metrics),
+      methodRows(methods, extras),
     ),
     '',
-    `FSDP baseline: ${commFraction(summary.methods.find((m) => m.method === 'fsdp'))}.`,
+    `FSDP baseline: ${commFraction(methods.find((m) => m.method === 'fsdp'))}.`,
     '',
     ...scenario.notes.map((n) => `- ${n}`),
   ].join('\n');
