@@ -5,7 +5,10 @@
  * config.json) and GRADBENCH_METHOD (index into the run's methods).
  *
  * Protocol with the launcher: lines on stdout starting with "@gb " are JSON events (one metrics
- * line per step, then "done"); everything else is log.
+ * line per step, preceded by this rank's "health" warnings of that step, then "done"); everything
+ * else is log. A rank stopped by the health check (profile health.stopOnError) exits with
+ * HEALTH_STOP_EXIT after the step line of the step that raised the warning; every rank stops at
+ * the same step.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,6 +21,8 @@ import { useBackend } from './model/backend.js';
 import { buildCorpus, rankBatch } from './model/data.js';
 import { Gpt } from './model/gpt.js';
 import { FsdpTrainer } from './parallel/fsdp-trainer.js';
+import { HEALTH_STOP_EXIT } from './parallel/health.js';
+import { withNanFault } from './parallel/nan-fault.js';
 import { createReducer } from './parallel/reducers.js';
 import { makeShardPlan } from './parallel/shard-plan.js';
 
@@ -33,7 +38,8 @@ function log(msg: string): void {
   process.stderr.write(`[rank ${process.env.RANK ?? '?'}] ${msg}\n`);
 }
 
-async function main(): Promise<void> {
+/** Resolves to the process exit code: 0, or HEALTH_STOP_EXIT. */
+async function main(): Promise<number> {
   const comm0 = commConfigFromEnv();
   const runDir = process.env.GRADBENCH_RUN_DIR;
   if (!runDir)
@@ -71,14 +77,18 @@ async function main(): Promise<void> {
     process.exit(1);
   });
   const plan = makeShardPlan(p.parallel.sharding, comm.rank, comm.world, p.parallel.nodes);
-  const reducer = createReducer(method, {
-    world: comm.world,
-    warmupSteps: p.train.warmupSteps,
-    gradClip: p.train.gradClip,
-    seed: p.train.seed,
-    relErrorEvery: RELERROR_EVERY,
-  });
-  const trainer = new FsdpTrainer(model, comm, plan, reducer, { ...p.train });
+  const reducer = withNanFault(
+    createReducer(method, {
+      world: comm.world,
+      warmupSteps: p.train.warmupSteps,
+      gradClip: p.train.gradClip,
+      seed: p.train.seed,
+      relErrorEvery: RELERROR_EVERY,
+    }),
+    fault,
+    model.units.length,
+  );
+  const trainer = new FsdpTrainer(model, comm, plan, reducer, { ...p.train }, p.health);
   if (comm.rank === 0) {
     log(
       `${method.label}: ${model.paramCount} parameters, ${trainer.units.length} units, ${p.parallel.sharding}, world ${comm.world}, backend ${backend}`,
@@ -87,7 +97,8 @@ async function main(): Promise<void> {
   emit({ ev: 'ready', rank: comm.rank, backend, params: model.paramCount });
 
   const B = p.train.batchPerRank;
-  for (let step = 0; step < p.train.steps; step++) {
+  let stoppedAt: number | undefined;
+  for (let step = 0; step < p.train.steps && stoppedAt === undefined; step++) {
     maybeInjectFault(fault, comm.rank, step);
     const { x, y } = rankBatch(corpus.train, {
       seqLen: model.config.seqLen,
@@ -98,6 +109,12 @@ async function main(): Promise<void> {
       step,
     });
     const s = await trainer.step(step, { x, y, batch: B });
+    for (const f of s.health) {
+      if (f.rank !== comm.rank) continue; // every rank knows every finding; each reports its own
+      emit({ ev: 'health', method: methodKey(method), ...f });
+      log(`health: step ${step}: ${f.message}`);
+    }
+    if (trainer.health.stops(s.health)) stoppedAt = step;
     const line: MetricLine = {
       run: cfg.run,
       method: methodKey(method),
@@ -115,18 +132,24 @@ async function main(): Promise<void> {
       tokens: B * model.config.seqLen,
       backend,
       lr: s.lr,
-      gradNorm: s.gradNorm,
+      ...(Number.isFinite(s.gradNorm) ? { gradNorm: s.gradNorm } : {}),
+      ...(s.skipped ? { skipped: true } : {}),
       ...(s.relError !== undefined ? { relError: s.relError } : {}),
       ...(s.stats ? { stats: s.stats } : {}),
     };
     emit({ ev: 'step', ...line });
   }
   await comm.close();
+  if (stoppedAt !== undefined) {
+    log(`stopped by the health check at step ${stoppedAt} (health.stopOnError)`);
+    return HEALTH_STOP_EXIT;
+  }
   emit({ ev: 'done', rank: comm.rank, traffic: comm.traffic });
+  return 0;
 }
 
 main().then(
-  () => process.exit(0),
+  (code) => process.exit(code),
   (e: Error) => {
     log(`error: ${e.message}`);
     process.exit(1);

@@ -37,6 +37,8 @@ import { packageRoot } from '../runtime-path.js';
 
 /** Rank output lines kept per live run for the Live page. */
 const MAX_LOG_LINES = 200;
+/** Health warnings kept per live run for the Live page (the rest are in metrics.jsonl). */
+const MAX_LIVE_WARNINGS = 200;
 /** Live updates are coalesced to at most one per run per this many ms. */
 const EVENT_INTERVAL_MS = 150;
 /** Rank logs larger than this are cut to their tail. */
@@ -169,6 +171,7 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
       methods: [],
       ranks: [],
       logs: [],
+      warnings: [],
     };
     const live = { state } as Live;
     const handle = await startRun(profile, {
@@ -240,6 +243,9 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
       case 'rank-log':
         s.logs.push({ rank: e.rank, method: e.method, line: e.line });
         if (s.logs.length > MAX_LOG_LINES) s.logs.splice(0, s.logs.length - MAX_LOG_LINES);
+        break;
+      case 'health':
+        if (s.warnings.length < MAX_LIVE_WARNINGS) s.warnings.push(e.warning);
         break;
       case 'rank-exit': {
         const r = s.ranks.find((x) => x.rank === e.rank);
@@ -350,6 +356,7 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
       ...(profile.success ? { profile: profile.data } : {}),
       ...(detail.summary ? { summary: detail.summary } : {}),
       steps,
+      warnings: detail.metrics.flatMap((m) => m.warnings ?? []),
       problems,
     };
   }

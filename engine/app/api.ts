@@ -6,9 +6,9 @@
  * Every call is `name(args...)`: a transport only has to carry `{ call, args }` one way and a
  * result or an error message back, plus a stream of `ApiEvent`s.
  */
-import type { MethodSummary, MetricLine, RunStatus, RunSummary } from './metrics.js';
+import type { HealthWarning, MethodSummary, MetricLine, RunStatus, RunSummary } from './metrics.js';
 
-export type { MethodSummary, MetricLine, RunStatus, RunSummary };
+export type { HealthWarning, MethodSummary, MetricLine, RunStatus, RunSummary };
 
 export interface VersionInfo {
   name: string;
@@ -105,6 +105,7 @@ export interface ProfileDoc {
   network: { intra: TierDoc; inter: TierDoc; emulate: boolean };
   methods: MethodDoc[];
   baseline: boolean;
+  health: { spikeFactor: number; window: number; stopOnError: boolean };
   backend: string;
 }
 
@@ -207,6 +208,8 @@ export interface LiveRun {
   ranks: RankState[];
   /** The latest rank output lines (not metrics), newest last. */
   logs: { rank: number; method: string; line: string }[];
+  /** Numerical-health warnings so far, oldest first (the first 200 are kept). */
+  warnings: HealthWarning[];
 }
 
 export interface RunListEntry {
@@ -234,6 +237,8 @@ export interface RunView {
   summary?: RunSummary;
   /** Per method key: its steps in order. */
   steps: Record<string, StepPoint[]>;
+  /** Numerical-health warnings of every method, in run order. */
+  warnings: HealthWarning[];
   /** Damaged files and skipped metrics lines, one message each. */
   problems: string[];
 }

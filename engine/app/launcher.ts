@@ -4,6 +4,10 @@
  * method and the run as failed, every other rank is killed, and the error carries the dead rank's
  * last log lines. Cancel: SIGTERM to every rank, SIGKILL after a grace period.
  *
+ * Numerical health: ranks send 'health' warnings (engine/parallel/health.ts) before their step
+ * line, which records them in metrics.jsonl; ranks stopped by the health check (health.stopOnError)
+ * exit with HEALTH_STOP_EXIT at the same step, and the method fails with that warning as its error.
+ *
  * Run directory (all writes atomic except the append-only logs):
  *   config.json  resolved profile, methods, versions, host   metrics.jsonl  one line per rank per step
  *   summary.json status and per-method summaries             ranks/<r>.log  each rank's output
@@ -18,8 +22,12 @@ import { compiledFile, packageRoot } from '../runtime-path.js';
 import { killRanks, spawnRanks, type RankProcess } from '../launch/local-ranks.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { ensureHome, runsDir } from './home.js';
+import { HEALTH_STOP_EXIT } from '../parallel/health.js';
 import {
+  HealthWarningSchema,
   MetricLineSchema,
+  healthWarningText,
+  type HealthWarning,
   type MethodSummary,
   type MetricLine,
   type RunStatus,
@@ -41,6 +49,7 @@ export type RunEvent =
       etaSec: number;
     } & LivePoint)
   | { type: 'rank-log'; method: string; rank: number; line: string }
+  | { type: 'health'; warning: HealthWarning }
   | { type: 'ranks-started'; method: string; pids: number[] }
   | { type: 'rank-exit'; method: string; rank: number; code: number | null; signal: string | null }
   | { type: 'method-end'; summary: MethodSummary }
@@ -128,6 +137,15 @@ export async function startRun(profile: Profile, opts: StartRunOptions): Promise
   await writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   const run = new Run(id, dir, profile, methods, opts);
   return { id, dir, done: run.execute(), cancel: () => run.cancel() };
+}
+
+/** The run error when the health check stopped it: the first warning of the step it stopped at. */
+export function healthStopMessage(warnings: readonly HealthWarning[]): string {
+  const last = Math.max(...warnings.map((w) => w.step));
+  const first = warnings.filter((w) => w.step === last).sort((a, b) => a.rank - b.rank)[0];
+  return first
+    ? `stopped by the health check (health.stopOnError): ${healthWarningText(first)}`
+    : 'the ranks stopped for a health warning (health.stopOnError) that never reached the launcher';
 }
 
 class Run {
@@ -268,6 +286,10 @@ class Run {
     return new Promise((resolve) => {
       let settled = false;
       let failure: string | undefined;
+      /** Health warnings waiting for their rank's step line, which records them (metrics.jsonl). */
+      const pendingHealth = new Map<number, HealthWarning[]>();
+      const warnings: HealthWarning[] = [];
+      let healthStop = false;
       const finish = (status: RunStatus, err?: string): void => {
         if (settled) return;
         settled = true;
@@ -283,10 +305,23 @@ class Run {
           } catch {
             return;
           }
+          if (ev.ev === 'health') {
+            const w = HealthWarningSchema.safeParse(ev);
+            if (!w.success) return;
+            warnings.push(w.data);
+            pendingHealth.set(rank, [...(pendingHealth.get(rank) ?? []), w.data]);
+            this.emit({ type: 'health', warning: w.data });
+            return;
+          }
           if (ev.ev !== 'step') return;
           const parsed = MetricLineSchema.safeParse(ev);
           if (!parsed.success) return;
           const m = parsed.data;
+          const raised = pendingHealth.get(rank);
+          if (raised) {
+            m.warnings = raised;
+            pendingHealth.delete(rank);
+          }
           this.lines.push(m);
           this.metrics!.write(`${JSON.stringify(m)}\n`);
           const group = byStep.get(m.step) ?? [];
@@ -356,7 +391,9 @@ class Run {
                 code,
                 signal,
               });
-              if (code !== 0 && !failure && !this.cancelled) {
+              // Every rank stops at the same step; the warnings say why (read once drained, below).
+              if (code === HEALTH_STOP_EXIT) healthStop = true;
+              else if (code !== 0 && !failure && !this.cancelled) {
                 const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
                 const tail = proc.stderr.slice(-12).join('\n');
                 failure = `rank ${proc.rank} ${how} during ${method.label}${tail ? `; its last log lines:\n${tail}` : ''}`;
@@ -364,9 +401,12 @@ class Run {
               }
             });
           }
-          void Promise.all(procs.map((x) => x.exited)).then(() => {
+          // 'close' comes after the exit and the end of the rank's output: its last events are in.
+          const drained = procs.map((x) => new Promise((r) => x.child.once('close', r)));
+          void Promise.all(drained).then(() => {
             if (this.cancelled) finish('cancelled', 'cancelled by the user');
             else if (failure) finish('failed', failure);
+            else if (healthStop) finish('failed', healthStopMessage(warnings));
             else finish('completed');
           });
         },

@@ -1,12 +1,43 @@
 /** The records a run writes: one metrics line per rank per step, and a summary per method. */
 import { z } from 'zod';
 
+export const HEALTH_KINDS = ['nan', 'inf', 'zero-grad-norm', 'loss-spike'] as const;
+export type HealthKind = (typeof HEALTH_KINDS)[number];
+
+/** A numerical-health warning of one rank at one step (engine/parallel/health.ts). */
+export const HealthWarningSchema = z.object({
+  method: z.string(),
+  step: z.number().int(),
+  rank: z.number().int(),
+  kind: z.enum(HEALTH_KINDS),
+  /** What was checked: the rank's loss, or its reduced gradient shard (the global norm for 0). */
+  subject: z.enum(['loss', 'gradient']),
+  /** FSDP unit index and the parameter holding the first bad value, e.g. `block1 (mlp.wfc)`. */
+  unit: z.number().int().optional(),
+  layer: z.string().optional(),
+  /** Non-finite values in this rank's gradient shard of that unit. */
+  count: z.number().int().optional(),
+  /** For a loss spike: the loss and the running mean it was compared with. */
+  loss: z.number().optional(),
+  mean: z.number().optional(),
+  message: z.string(),
+});
+export type HealthWarning = z.infer<typeof HealthWarningSchema>;
+
+/** One line of text for logs, the CLI and run errors. */
+export const healthWarningText = (w: HealthWarning): string =>
+  `${w.method} step ${w.step} rank ${w.rank}: ${w.message}`;
+
 export const MetricLineSchema = z.object({
   run: z.string(),
   method: z.string(),
   step: z.number().int(),
   rank: z.number().int(),
-  loss: z.number(),
+  /** JSON has no NaN: a non-finite loss travels as null and reads back as NaN. */
+  loss: z
+    .number()
+    .nullable()
+    .transform((v) => v ?? NaN),
   computeMs: z.number(),
   exposedCommMs: z.number(),
   /** Time the comm worker spent on this step's collectives (overlapped or not). */
@@ -23,6 +54,10 @@ export const MetricLineSchema = z.object({
   gradNorm: z.number().optional(),
   /** Method-specific figures, e.g. { peelRate } for sketch-based methods. */
   stats: z.record(z.string(), z.number()).optional(),
+  /** Health warnings this rank raised at this step. */
+  warnings: z.array(HealthWarningSchema).optional(),
+  /** The optimizer update was skipped on every rank (a non-finite gradient or loss somewhere). */
+  skipped: z.boolean().optional(),
 });
 export type MetricLine = z.infer<typeof MetricLineSchema>;
 
@@ -46,6 +81,8 @@ export const MethodSummarySchema = z.object({
   finalLoss: z.number(),
   speedupVsBaseline: z.number().optional(),
   lossGapVsBaseline: z.number().optional(),
+  /** Health warnings raised during the method, over all ranks. */
+  healthWarnings: z.number().int().optional(),
   error: z.string().optional(),
 });
 export type MethodSummary = z.infer<typeof MethodSummarySchema>;

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { LinkSpecSchema, LINK_PRESET_NAMES } from '../comm/emulation.js';
 import { ErrorFeedbackSchema, METHODS } from '../compress/registry.js';
+import { HEALTH_DEFAULTS } from '../parallel/health.js';
 import type { FieldIssue, ProfileDoc } from './api.js';
 import { jsonShapeIssues, type JsonShapeLimits } from './json-shape.js';
 
@@ -117,6 +118,18 @@ const ProfileSchemaBase = z
     methods: z.array(MethodSchema).default([]),
     /** Run the uncompressed FSDP baseline first (same seed, data and link) to compare against. */
     baseline: z.boolean().default(true),
+    /** Numerical-health checks every step (engine/parallel/health.ts); older profiles get the defaults. */
+    health: z
+      .object({
+        spikeFactor: z
+          .number()
+          .gt(1, 'use a factor above 1, e.g. 3: a loss 3x its recent mean is a spike')
+          .default(HEALTH_DEFAULTS.spikeFactor),
+        window: z.number().int().min(1).max(100_000).default(HEALTH_DEFAULTS.window),
+        stopOnError: z.boolean().default(HEALTH_DEFAULTS.stopOnError),
+      })
+      .strict()
+      .default({ ...HEALTH_DEFAULTS }),
     backend: z.enum(BACKENDS).default('auto'),
   })
   .strict();

@@ -9,7 +9,7 @@ import { packageRoot } from '../runtime-path.js';
 import { formatBytes, formatDuration, formatNumber, table } from './format.js';
 import { dataHome } from './home.js';
 import { startRun, type RunEvent } from './launcher.js';
-import type { RunSummary } from './metrics.js';
+import { healthWarningText, type RunSummary } from './metrics.js';
 import { ProfileError, parseProfile, type Profile } from './profile.js';
 import { ProfilesStore, parseProfileText } from './profiles-store.js';
 
@@ -66,6 +66,12 @@ function progressPrinter(steps: number): (e: RunEvent) => void {
           process.stderr.write(`${line}\n`);
         return;
       }
+      case 'health':
+        // Its own line, above a live progress line.
+        process.stderr.write(
+          `${tty ? '\r\x1b[2K' : ''}${current}  health: ${healthWarningText(e.warning)}\n`,
+        );
+        return;
       case 'method-end':
         if (tty) process.stderr.write('\n');
         if (e.summary.status !== 'completed')

@@ -77,7 +77,9 @@ export function summarizeMethod(
   status: RunStatus,
   error?: string,
 ): MethodSummary {
-  const steps = aggregateSteps(lines.filter((l) => l.method === methodKey(method)));
+  const mine = lines.filter((l) => l.method === methodKey(method));
+  const steps = aggregateSteps(mine);
+  const finite = steps.filter((s) => Number.isFinite(s.loss));
   const timed = timedSteps(steps);
   const meanStepMs = mean(timed.map((s) => s.stepMs));
   const raw = mean(steps.map((s) => s.rawBytes));
@@ -95,8 +97,10 @@ export function summarizeMethod(
     wireBytesPerStep: wire,
     rawBytesPerStep: raw,
     compressionRatio: wire > 0 ? raw / wire : 1,
-    firstLoss: steps[0]?.loss ?? NaN,
-    finalLoss: mean(steps.slice(-FINAL_LOSS_WINDOW).map((s) => s.loss)),
+    // Non-finite losses (reported as health warnings) would make both NaN.
+    firstLoss: finite[0]?.loss ?? NaN,
+    finalLoss: mean(finite.slice(-FINAL_LOSS_WINDOW).map((s) => s.loss)),
+    healthWarnings: mine.reduce((a, l) => a + (l.warnings?.length ?? 0), 0),
     ...(error ? { error } : {}),
   };
 }

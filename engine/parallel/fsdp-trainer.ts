@@ -7,7 +7,10 @@
  *   2. Backward, unit by unit in reverse: gather unit k-1 ahead (FULL_SHARD / HYBRID_SHARD),
  *      recompute unit k's forward inside tf.grads and get its gradients, hand them to the gradient
  *      reducer (the hook compression methods implement) without waiting, move on to unit k-1.
- *   3. Wait for all reductions; clip by the global gradient norm; AdamW on the local shard.
+ *   3. Wait for all reductions; one all-reduce of every rank's loss and per-unit squared gradient
+ *      sums gives the global gradient norm and the health check (health.ts) the same figures on
+ *      every rank; clip by the global norm; AdamW on the local shard, unless a non-finite value
+ *      anywhere makes every rank skip this step's update.
  * Exposed communication is the time the compute thread spends waiting on (1)-(3); total
  * communication is the time the worker spends in collectives.
  */
@@ -16,6 +19,16 @@ import type { Gpt } from '../model/gpt.js';
 import { adamwStep, learningRate } from './adamw.js';
 import { FlatUnit } from './flat-unit.js';
 import type { GradientReducer, ReduceResult } from './grad-reducer.js';
+import {
+  HEALTH_DEFAULTS,
+  HealthMonitor,
+  locateNonFinite,
+  skipsUpdate,
+  sumSquares,
+  type HealthFinding,
+  type HealthOptions,
+  type StepFigures,
+} from './health.js';
 import type { ShardPlan } from './shard-plan.js';
 import type { Comm } from './types.js';
 
@@ -45,6 +58,10 @@ export interface StepStats {
   relError?: number;
   /** Method-specific figures, averaged over the units that report them. */
   stats?: Record<string, number>;
+  /** Health findings of this step, for every rank (the same on every rank). */
+  health: HealthFinding[];
+  /** The optimizer update was skipped (a non-finite gradient or loss on some rank). */
+  skipped: boolean;
 }
 
 export interface Batch {
@@ -55,6 +72,7 @@ export interface Batch {
 
 export class FsdpTrainer {
   readonly units: FlatUnit[];
+  readonly health: HealthMonitor;
   private exposedMs = 0;
 
   constructor(
@@ -63,8 +81,10 @@ export class FsdpTrainer {
     readonly plan: ShardPlan,
     readonly reducer: GradientReducer,
     readonly train: TrainConfig,
+    health: HealthOptions = HEALTH_DEFAULTS,
   ) {
     this.units = model.units.map((u, i) => new FlatUnit(u, i, plan, train.seed));
+    this.health = new HealthMonitor(health, comm.world);
   }
 
   /** Awaits `p`, counting the wait as exposed communication. */
@@ -176,20 +196,22 @@ export class FsdpTrainer {
     targets.dispose();
     idx.dispose();
 
-    // Step 3: wait for the reductions, clip by the global norm, update the local shards.
+    // Step 3: wait for the reductions, exchange the step's figures, check them, clip by the
+    // global norm, update the local shards.
     const results = await this.wait(Promise.all(reductions));
-    let sq = 0;
-    for (const r of results) for (let i = 0; i < r.shard.length; i++) sq += r.shard[i] * r.shard[i];
-    if (this.plan.shardGroup.length > 1) {
-      sq = (
-        await this.wait(this.comm.allReduce(Float64ToF32(sq), { ranks: this.plan.shardGroup }))
-      )[0];
-    }
-    const gradNorm = Math.sqrt(sq);
+    const figures = await this.stepFigures(step, loss, results);
+    const health = this.health.check(figures, (rank, k) => {
+      if (rank !== this.comm.rank) return undefined;
+      const u = this.units[k];
+      const named = u.segments.map((s) => ({ name: s.spec.name, offset: s.offset, size: s.size }));
+      return locateNonFinite(u.spec.name, named, results[k].shard, u.shardStart);
+    });
+    const skipped = skipsUpdate(health);
+    const gradNorm = figures.gradNorm;
     const clip = gradNorm > this.train.gradClip ? this.train.gradClip / (gradNorm + 1e-6) : 1;
     const lr = learningRate(step, this.train.steps, this.train.lr, this.train.warmupSteps);
     const opt = { lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: this.train.weightDecay };
-    results.forEach((r, k) => adamwStep(this.units[k], r.shard, step + 1, opt, clip));
+    if (!skipped) results.forEach((r, k) => adamwStep(this.units[k], r.shard, step + 1, opt, clip));
 
     const stepMs = performance.now() - t0;
     const sum = (f: (r: ReduceResult) => number): number => results.reduce((a, r) => a + f(r), 0);
@@ -208,6 +230,38 @@ export class FsdpTrainer {
       lr,
       ...relativeError(results),
       ...methodStats(results),
+      health,
+      skipped,
+    };
+  }
+
+  /**
+   * Every rank's loss and per-unit sums of squares of its reduced gradient shard, in one small
+   * all-reduce over the world (each rank fills its own slot, the rest are zeros). The global norm
+   * sums the slots of this rank's shard group: replicas (HYBRID_SHARD, NO_SHARD) hold copies of
+   * the same shards. Every rank decides from the same f32 figures, so decisions agree.
+   */
+  private async stepFigures(
+    step: number,
+    loss: number,
+    results: ReduceResult[],
+  ): Promise<StepFigures> {
+    const U = results.length;
+    const slot = U + 1; // [loss, unit 0 .. unit U-1]
+    let v = new Float32Array(this.comm.world * slot);
+    const mine = this.comm.rank * slot;
+    v[mine] = loss;
+    results.forEach((r, k) => (v[mine + 1 + k] = sumSquares(r.shard)));
+    if (this.comm.world > 1) v = await this.wait(this.comm.allReduce(v));
+    const unitSq = (rank: number, k: number): number => v[rank * slot + 1 + k];
+    let sq = 0;
+    for (const rank of this.plan.shardGroup) for (let k = 0; k < U; k++) sq += unitSq(rank, k);
+    return {
+      step,
+      losses: Array.from({ length: this.comm.world }, (_, rank) => v[rank * slot]),
+      units: U,
+      unitSq,
+      gradNorm: Math.sqrt(sq),
     };
   }
 
@@ -241,8 +295,4 @@ function methodStats(results: ReduceResult[]): { stats?: Record<string, number> 
 
 function addInto(dst: Float32Array, src: Float32Array, offset: number): void {
   for (let i = 0; i < src.length; i++) dst[offset + i] += src[i];
-}
-
-function Float64ToF32(x: number): Float32Array {
-  return Float32Array.of(x);
 }

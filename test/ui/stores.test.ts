@@ -39,6 +39,7 @@ const liveRun = (id: string, status: LiveRun['status'], step = 0): LiveRun => ({
   methods: [{ key: 'fsdp', label: 'FSDP', status: 'running', step, steps: 10, points: [] }],
   ranks: [],
   logs: [],
+  warnings: [],
 });
 
 beforeEach(() => setActivePinia(createPinia()));
