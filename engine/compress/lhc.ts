@@ -9,7 +9,7 @@ import {
   type RoundsIo,
   type RoundsResult,
 } from './compressor.js';
-import { topKIndices } from './select.js';
+import { kthLargest } from './select.js';
 import { SketchFlowState, sketchFlow, type SketchStats } from './sketch-flow.js';
 
 export interface LhcOptions {
@@ -22,13 +22,11 @@ export function createLhc(
   o: LhcOptions,
 ): Compressor & { lastStats?: SketchStats & Record<string, number> } {
   const state = new SketchFlowState();
-  /** Keeps the top `density` fraction by magnitude, in place. */
-  const drop = (x: Float32Array): void => {
-    const keep = topKIndices(x, Math.ceil(o.density * x.length));
-    const kept = new Float32Array(keep.length);
-    for (let k = 0; k < keep.length; k++) kept[k] = x[keep[k]];
-    x.fill(0);
-    for (let k = 0; k < keep.length; k++) x[keep[k]] = kept[k];
+  /** The k-th largest magnitude, k = ceil(density x values): values at or above it are kept. */
+  const threshold = (x: Float32Array): number => {
+    if (x.length === 0) return 0;
+    for (let i = 0; i < x.length; i++) x[i] = Math.abs(x[i]);
+    return kthLargest(x, Math.max(1, Math.ceil(o.density * x.length)));
   };
   const c: Compressor & { lastStats?: SketchStats & Record<string, number> } = {
     id: 'lhc',
@@ -41,7 +39,7 @@ export function createLhc(
         io,
         {
           sharded: false,
-          drop,
+          threshold,
           indexGroup: o.indexBits === 1 ? 1 : 4,
           compressRatio: o.compressRatio,
           compresses: () => true,

@@ -38,8 +38,11 @@ import {
 
 export interface SketchFlowOptions {
   sharded: boolean;
-  /** Zeroes, in place, the values of one block (an owner chunk, or LHC's whole unit) that are dropped. */
-  drop: (x: Float32Array) => void;
+  /**
+   * The magnitude below which the values of one block (an owner chunk, or LHC's whole unit) are
+   * dropped; `x` is scratch the method may reorder.
+   */
+  threshold: (x: Float32Array) => number;
   /** Elements per index bit: 1 (1-bit index) or 4 (4-bit index: one bit per group of four). */
   indexGroup: 1 | 4;
   compressRatio: number;
@@ -78,6 +81,24 @@ export function compressedMask(
   return mask;
 }
 
+/**
+ * Runs of positions in [lo, hi) where mask is 1, relative to lo, as (start, length) pairs: the
+ * compressed positions are whole parameter segments, so a block is a few contiguous runs.
+ */
+function runsOf(mask: Uint8Array, lo: number, hi: number): Uint32Array {
+  const out: number[] = [];
+  for (let i = lo; i < hi;) {
+    if (!mask[i]) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < hi && mask[i]) i++;
+    out.push(start - lo, i - start);
+  }
+  return Uint32Array.from(out);
+}
+
 /** Positions in [lo, hi) where mask equals `want`, relative to lo. */
 function positions(mask: Uint8Array, lo: number, hi: number, want: 0 | 1): Uint32Array {
   let count = 0;
@@ -92,8 +113,9 @@ const align4 = (b: number): number => (b + 3) & ~3;
 /** A stretch of the unit that gets one index and one sketch: an owner chunk (TAGC) or the unit (LHC). */
 interface Block {
   lo: number;
-  /** Compressed positions, relative to lo. */
-  at: Uint32Array;
+  /** Compressed positions as (start relative to lo, length) runs, and how many there are in all. */
+  runs: Uint32Array;
+  m: number;
   /** The block's compressed values this step (reused). */
   vals: Float32Array;
   tableSize: number;
@@ -150,19 +172,22 @@ export class SketchFlowState {
     const mask = compressedMask(p.length, segments, o.compresses);
     const spans = o.sharded ? group.map((_, j) => [chunks[j], chunks[j + 1]]) : [[0, p.length]];
     const blocks = spans.map(([lo, hi], j): Block => {
-      const at = positions(mask, lo, hi, 1);
+      const runs = runsOf(mask, lo, hi);
+      let m = 0;
+      for (let r = 1; r < runs.length; r += 2) m += runs[r];
       return {
         lo,
-        at,
-        vals: new Float32Array(at.length),
-        tableSize: tableSize(at.length, o.compressRatio),
-        bitmapBytes: align4(bitmapBytes(at.length, o.indexGroup)),
+        runs,
+        m,
+        vals: new Float32Array(m),
+        tableSize: tableSize(m, o.compressRatio),
+        bitmapBytes: align4(bitmapBytes(m, o.indexGroup)),
         seed: j + 1,
       };
     });
     let compressed = 0;
     for (let i = 0; i < mask.length; i++) compressed += mask[i];
-    const largest = Math.max(...blocks.map((b) => b.at.length));
+    const largest = Math.max(...blocks.map((b) => b.m));
     const exact = group.map((_, j) => positions(mask, chunks[j], chunks[j + 1], 0));
     const n = group.length;
     const layout = o.sharded
@@ -200,9 +225,9 @@ function blockAbsmax(p: Float32Array, blocks: Block[]): Float32Array {
   const out = new Float32Array(blocks.length);
   blocks.forEach((b, j) => {
     let m = 0;
-    for (let k = 0; k < b.at.length; k++) {
-      const a = Math.abs(p[b.lo + b.at[k]]);
-      if (a > m) m = a;
+    for (let r = 0; r < b.runs.length; r += 2) {
+      const end = b.lo + b.runs[r] + b.runs[r + 1];
+      for (let i = b.lo + b.runs[r]; i < end; i++) m = Math.max(m, Math.abs(p[i]));
     }
     out[j] = m;
   });
@@ -212,31 +237,54 @@ function blockAbsmax(p: Float32Array, blocks: Block[]): Float32Array {
 /**
  * Sparsifies one block and writes its bitmap and sketch (codes at the agreed scale); `sent`
  * receives what this rank contributes (the clamped codes, decoded), 0 where nothing is sent.
+ * Returns the block's max |value| (the reference of next step's scale). Three passes over the
+ * block: gather, threshold, encode.
  */
 function encodeBlock(
   p: Float32Array,
   b: Block,
-  drop: (x: Float32Array) => void,
+  threshold: (x: Float32Array) => number,
   group: number,
   scale: number,
   limit: number,
   bits: Uint8Array,
   table: Int32Array,
   sent: Float32Array,
-): void {
-  const { at, vals, lo } = b;
-  for (let k = 0; k < at.length; k++) vals[k] = p[lo + at[k]];
-  drop(vals);
+): number {
+  const { runs, vals, lo } = b;
+  for (let r = 0, k = 0; r < runs.length; r += 2) {
+    vals.set(p.subarray(lo + runs[r], lo + runs[r] + runs[r + 1]), k);
+    k += runs[r + 1];
+  }
+  let absmax = 0;
+  for (let k = 0; k < vals.length; k++) absmax = Math.max(absmax, Math.abs(vals[k]));
+  const t = threshold(vals);
   bits.fill(0);
   table.fill(0);
-  for (let k = 0; k < at.length; k++) {
-    const v = vals[k];
-    const q = v === 0 ? 0 : encodeValue(v, scale, limit);
-    sent[lo + at[k]] = q / scale;
-    if (q === 0) continue;
-    const g = group === 1 ? k : (k / group) | 0;
-    bits[g >> 3] |= 1 << (g & 7);
-    addToSketch(table, k, q, b.seed);
+  for (let r = 0, k = 0; r < runs.length; r += 2) {
+    const start = lo + runs[r];
+    const end = start + runs[r + 1];
+    for (let i = start; i < end; i++, k++) {
+      const v = p[i];
+      const q = v < t && v > -t ? 0 : encodeValue(v, scale, limit);
+      sent[i] = q / scale;
+      if (q === 0) continue;
+      const g = group === 1 ? k : (k / group) | 0;
+      bits[g >> 3] |= 1 << (g & 7);
+      addToSketch(table, k, q, b.seed);
+    }
+  }
+  return absmax;
+}
+
+/** Writes a block's decoded values (by compressed position) to `out`, which starts at `base`. */
+function scatterBlock(b: Block, values: Float32Array, out: Float32Array, base: number): void {
+  for (let r = 0, k = 0; r < b.runs.length; r += 2) {
+    const start = b.lo + b.runs[r] - base;
+    for (let i = 0; i < b.runs[r + 1]; i++, k++) {
+      const at = start + i;
+      if (at >= 0 && at < out.length) out[at] = values[k];
+    }
   }
 }
 
@@ -250,7 +298,7 @@ function decodeBlock(
   scale: number,
   elementLimit: number,
 ) {
-  const m = b.at.length;
+  const m = b.m;
   const values = u.decoded.subarray(0, m).fill(0);
   const S = supportOf(bits, m, group, u.support);
   return peel(table, S, m, b.seed, scale, values, u.peelScratch, elementLimit);
@@ -310,7 +358,7 @@ export async function sketchFlow(
   let support = 0;
 
   const t0 = performance.now();
-  const absmax = blockAbsmax(p, blocks);
+  const absmax = new Float32Array(blocks.length);
   if (o.sharded) {
     const { layout, parts } = u;
     blocks.forEach((b, j) => {
@@ -323,11 +371,10 @@ export async function sketchFlow(
         ex[k] = v;
         sent[lo + exact[j][k]] = v;
       }
-      new Float32Array(part.buffer, L.e, n).set(absmax);
-      encodeBlock(
+      absmax[j] = encodeBlock(
         p,
         b,
-        o.drop,
+        o.threshold,
         o.indexGroup,
         scales[j],
         limit,
@@ -340,6 +387,7 @@ export async function sketchFlow(
         exactBytes += L.e;
       }
     });
+    for (let j = 0; j < n; j++) new Float32Array(parts[j].buffer, layout[j].e, n).set(absmax);
     encodeMs += performance.now() - t0;
     const received = await comm.allToAllV(parts, group);
 
@@ -360,7 +408,7 @@ export async function sketchFlow(
       for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] + t[i]) | 0;
     }
     const r = decodeBlock(u, b, bits, sum, o.indexGroup, scales[index], elementLimit);
-    for (let k = 0; k < b.at.length; k++) chunk[b.at[k]] = r.values[k];
+    scatterBlock(b, r.values, chunk, chunks[index]);
     u.agreed = next;
     peeled = r.peeled;
     support = r.support;
@@ -369,7 +417,7 @@ export async function sketchFlow(
     const b = blocks[0];
     const bits = new Uint8Array(b.bitmapBytes);
     const table = new Int32Array(b.tableSize);
-    encodeBlock(p, b, o.drop, o.indexGroup, scales[0], limit, bits, table, sent);
+    absmax[0] = encodeBlock(p, b, o.threshold, o.indexGroup, scales[0], limit, bits, table, sent);
     // Exact positions (none under LHC's own policy) go to their owners as fp32.
     const anyExact = exact.some((e) => e.length > 0);
     const exactParts = exact.map((e, j) => {
@@ -391,11 +439,7 @@ export async function sketchFlow(
 
     const d0 = performance.now();
     const r = decodeBlock(u, b, S, summed, o.indexGroup, scales[0], elementLimit);
-    const lo = chunks[index];
-    for (let k = 0; k < b.at.length; k++) {
-      const i = b.at[k] - lo;
-      if (i >= 0 && i < chunk.length) chunk[i] = r.values[k];
-    }
+    scatterBlock(b, r.values, chunk, chunks[index]);
     const ex = exact[index];
     for (const part of received ?? []) {
       const vals = f32At(part, 0, ex.length);

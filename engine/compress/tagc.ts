@@ -142,7 +142,7 @@ export function createTagc(
   o: TagcOptions,
 ): Compressor & { lastStats?: SketchStats & Record<string, number> } {
   const state = new SketchFlowState();
-  const drop = dropBelowLadder(o.sparsifyFraction);
+  const threshold = (x: Float32Array): number => ladderThreshold(x, o.sparsifyFraction);
   const c: Compressor & { lastStats?: SketchStats & Record<string, number> } = {
     id: 'tagc',
     pattern: 'rounds',
@@ -154,7 +154,7 @@ export function createTagc(
         io,
         {
           sharded: true,
-          drop,
+          threshold,
           indexGroup: o.indexBits === 1 ? 1 : 4,
           compressRatio: o.compressRatio,
           compresses: (s) => policyCompresses(o.policy, s),
