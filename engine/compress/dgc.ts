@@ -1,11 +1,18 @@
 /**
  * Deep Gradient Compression (Lin et al., ICLR 2018), per tensor:
- *   1. local gradient clipping to `clipNorm / sqrt(world)`;
+ *   1. local gradient clipping to `clipNorm * sqrt(world)` (see `localClipNorm`);
  *   2. momentum correction: u <- m*u + g;  v <- v + u   (v accumulates what was not sent);
  *   3. threshold from a sample of |v| (about 1 %), then exact top-k among the candidates;
  *   4. send v at the selected positions; momentum factor masking: zero u and v there;
  *   5. sparsity warm-up: 75 %, 93.75 %, 98.4375 %, 99.6 %, then the final sparsity.
  * v is DGC's own error accumulation, so it runs without the generic error feedback.
+ *
+ * Momentum correction moves a momentum-SGD optimizer's momentum in front of the sparsification
+ * (the paper's optimizer then applies none). This engine's optimizer is AdamW, which keeps its own
+ * first moment of the aggregated gradient; with m > 0 here as well, every gradient goes through
+ * two momentum filters (larger, later steps on the coordinates that waited longest). The registry
+ * therefore defaults m to 0: v then accumulates the clipped gradient, and masking, clipping,
+ * warm-up and the sampled threshold work as in the paper.
  */
 import { rng } from '../util/rng.js';
 import type { CodecContext, Compressor } from './compressor.js';
@@ -27,6 +34,14 @@ export function dgcSparsity(step: number, o: Pick<DgcOptions, 'sparsity' | 'warm
   const phase = Math.floor((step / o.warmupSteps) * WARMUP_SCHEDULE.length);
   return Math.min(o.sparsity, WARMUP_SCHEDULE[phase]);
 }
+
+/**
+ * The local clipping threshold. The paper clips each node's share G_k = (local mean) / N of the
+ * summed gradient at clipNorm / sqrt(N). Here a rank hands over its local mean and the trainer
+ * clips the world mean at clipNorm, so the same rule on the local mean is clipNorm * sqrt(N).
+ */
+export const localClipNorm = (clipNorm: number, world: number): number =>
+  clipNorm * Math.sqrt(world);
 
 /** Positions of the k largest |v|: a sampled threshold narrows the candidates, then exact top-k. */
 function select(v: Float32Array, k: number, sampleRatio: number, seed: number): Uint32Array {
@@ -53,7 +68,7 @@ export function createDgc(o: DgcOptions): Compressor {
     // Step 1: local clipping.
     let sq = 0;
     for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
-    const limit = o.clipNorm / Math.sqrt(o.world);
+    const limit = localClipNorm(o.clipNorm, o.world);
     const scale = sq > limit * limit ? limit / Math.sqrt(sq) : 1;
     // Step 2: momentum correction.
     for (let i = 0; i < g.length; i++) {

@@ -108,12 +108,14 @@ export const METHODS: MethodInfo[] = [
     id: 'dgc',
     label: 'DGC',
     description:
-      'Deep Gradient Compression: momentum correction, factor masking, local clipping, sparsity warm-up',
+      'Deep Gradient Compression: local accumulation with momentum correction (off by default: AdamW keeps the momentum), factor masking, local clipping, sparsity warm-up',
     pattern: 'all-to-all',
     params: z
       .object({
         sparsity: z.number().gt(0).lt(1).default(0.999),
-        momentum: z.number().min(0).lt(1).default(0.9),
+        // The trainer's AdamW keeps its own first moment (beta1 0.9) after aggregation; DGC's
+        // momentum correction on top would apply momentum twice, so it is off unless asked for.
+        momentum: z.number().min(0).lt(1).default(0),
         warmupSteps: z.number().int().min(0).optional(),
         sampleRatio: z.number().gt(0).max(1).default(0.01),
       })

@@ -64,6 +64,23 @@ describe('DGC', () => {
     ]);
   });
 
+  it('clips the local gradient at clipNorm * sqrt(world) (the trainer clips the world mean)', () => {
+    const c = methodInfo('dgc').create(
+      parseMethodParams('dgc', { sparsity: 0.5, momentum: 0, warmupSteps: 0 }),
+      { world: 4, warmupSteps: 0, gradClip: 1 },
+    );
+    const cx = { key: 'c', step: 0, rank: 0, sharedSeed: 1, localSeed: 2 };
+    // 100 values of 5: norm 50, clipped to 1 * sqrt(4) = 2, so each becomes 0.2.
+    const big = c.decode(c.encode(new Float32Array(100).fill(5), cx), 100, cx);
+    const sentBig = big.filter((v) => v !== 0);
+    expect(sentBig).toHaveLength(50);
+    for (const v of sentBig) expect(v).toBeCloseTo(0.2, 6);
+    // Norm 1.9 (< 2) passes unscaled (a fresh key: no accumulated velocity).
+    const small = Float32Array.from({ length: 100 }, () => 0.19);
+    const out = c.decode(c.encode(small, { ...cx, key: 'd' }), 100, cx);
+    for (const v of out.filter((x) => x !== 0)) expect(v).toBeCloseTo(0.19, 6);
+  });
+
   it('sends the largest accumulated velocities and masks momentum where it sent', () => {
     const c = compressor('dgc', { sparsity: 0.9, momentum: 0.5, warmupSteps: 0 });
     const n = 1000;
