@@ -111,6 +111,26 @@ export const op = {
   i32x4TruncSatF64x2SZero: simd(0xfc),
 };
 
+/** for (; i < end; i += step) body, with i and end i32 locals. */
+export function loopBelow(i: number, end: number, step: number, body: number[][]): number[][] {
+  return [
+    op.block,
+    op.loop,
+    op.get(i),
+    op.get(end),
+    op.i32GeU,
+    op.brIf(1),
+    ...body,
+    op.get(i),
+    op.i32(step),
+    op.i32Add,
+    op.set(i),
+    op.br(0),
+    op.end,
+    op.end,
+  ];
+}
+
 export interface WasmFunction {
   name: string;
   params: WasmType[];

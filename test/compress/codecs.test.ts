@@ -160,11 +160,18 @@ describe('codec round trips', () => {
   );
 
   it('every registered method validates its parameters by name', () => {
-    expect(() => parseMethodParams('topk', { ratio: 2 })).toThrow(/methods\[topk\]\.params\.ratio/);
+    // The method, the field and the allowed range (or the choices) are all in the message.
+    expect(() => parseMethodParams('topk', { ratio: 2 })).toThrow(
+      /methods\[topk\]\.params\.ratio: .*<=1/,
+    );
+    expect(() => parseMethodParams('dgc', { sparsity: 1 })).toThrow(
+      /methods\[dgc\]\.params\.sparsity: .*<1/,
+    );
+    expect(() => parseMethodParams('topk', { ratoi: 0.1 })).toThrow(/methods\[topk\].*"ratoi"/);
     expect(() => parseMethodParams('powersgd', { rank: 0 })).toThrow(
       /methods\[powersgd\]\.params\.rank/,
     );
-    expect(() => methodInfo('zip')).toThrow(/unknown method "zip"/);
+    expect(() => methodInfo('zip')).toThrow(/unknown method "zip"; available: fsdp, fp16, .*dgc/);
     for (const m of METHODS) expect(() => parseMethodParams(m.id, {})).not.toThrow();
   });
 });
