@@ -17,6 +17,14 @@ export interface RankProcess {
   stderr: string[];
 }
 
+/** Where one rank runs: by default a plain child process talking over loopback. */
+export interface RankPlacement {
+  /** Command the rank's Node process is started under, e.g. `['ip', 'netns', 'exec', 'node0']`. */
+  prefix?: string[];
+  /** Address the rank's mesh listens on and peers dial; rank 0's also hosts the rendezvous store. */
+  address?: string;
+}
+
 export interface SpawnRanksOptions {
   script: string;
   args?: string[];
@@ -25,6 +33,8 @@ export interface SpawnRanksOptions {
   network?: CommConfigInput['network'];
   joinTimeoutMs?: number;
   env?: Record<string, string>;
+  /** Per-rank command prefix and address (ranks on separate hosts or network namespaces). */
+  placement?: (rank: number) => RankPlacement;
   onLine?: (rank: number, stream: 'stdout' | 'stderr', line: string) => void;
 }
 
@@ -73,7 +83,9 @@ export const RANK_MALLOC_ENV: Record<string, string> = {
 export async function spawnRanks(opts: SpawnRanksOptions): Promise<RankProcess[]> {
   const masterPort = await freePort();
   const token = newRunToken();
+  const masterAddr = opts.placement?.(0).address ?? '127.0.0.1';
   return Array.from({ length: opts.world }, (_, rank) => {
+    const place = opts.placement?.(rank) ?? {};
     const env = {
       ...RANK_MALLOC_ENV,
       ...process.env,
@@ -81,17 +93,25 @@ export async function spawnRanks(opts: SpawnRanksOptions): Promise<RankProcess[]
         rank,
         world: opts.world,
         localWorld: opts.localWorld ?? opts.world,
-        masterAddr: '127.0.0.1',
+        masterAddr,
         masterPort,
         token,
         network: opts.network,
         joinTimeoutMs: opts.joinTimeoutMs,
+        ...(place.address ? { listenHost: place.address } : {}),
       }),
+      ...(place.address ? { GRADBENCH_ADVERTISE_ADDR: place.address } : {}),
       ...opts.env,
       // Inside the Electron app, execPath is Electron itself: run the rank as plain Node.
       ...(process.versions.electron ? { ELECTRON_RUN_AS_NODE: '1' } : {}),
     };
-    const child = spawn(process.execPath, [opts.script, ...(opts.args ?? [])], {
+    const [command, ...args] = [
+      ...(place.prefix ?? []),
+      process.execPath,
+      opts.script,
+      ...(opts.args ?? []),
+    ];
+    const child = spawn(command, args, {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
