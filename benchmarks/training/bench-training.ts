@@ -356,7 +356,7 @@ async function main(): Promise<void> {
     const pieces = order.map((l) => store.pieces[l]).filter((p): p is Piece => !!p);
     methods = compareToBaseline(pieces.map((p) => p.summary));
     extras = pieces.map((p) => p.extras);
-    measured = `Measured in pieces by \`npm run bench:training -- ${name} --methods ...\` (one call per method, same profile and seed; rows from benchmarks/training/pieces/${name}.json), backend ${backend}, run status ${summary.status}${summary.error ? ` (${summary.error.split('\n')[0]})` : ''} for the last piece:`;
+    measured = `Measured in pieces by \`npm run bench:training -- ${name} --methods ...\` (one call per method, same profile and seed; gaps and speedups against the baseline piece; rows kept in benchmarks/training/pieces/${name}.json). The run of each row:`;
     machineNote = pieces
       .map(
         (p) =>
