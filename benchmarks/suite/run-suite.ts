@@ -27,11 +27,10 @@ import {
 } from './results.js';
 import { runProfile, scenarioByName, SCENARIOS, type SuiteScenario } from './scenarios.js';
 import { generateReport } from './report.js';
+import { DEFAULT_HOME } from './suite-home.js';
 import type { Profile } from '../../engine/app/profile.js';
 import { resolveMethods } from '../../engine/app/run-config.js';
 import { resolveTier } from '../../engine/comm/emulation.js';
-
-export const DEFAULT_HOME = path.join(packageRoot, 'benchmarks', 'runs');
 
 const duration = (sec: number): string =>
   sec >= 60

@@ -15,6 +15,7 @@ import type {
   LiveMethod,
   LiveRun,
   ProfileListEntry,
+  ProjectionView,
   RankLog,
   RunListEntry,
   RunView,
@@ -344,6 +345,9 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
         wireBytes: a.wireBytes,
         rawBytes: a.rawBytes,
         ...(a.relError !== undefined ? { relError: a.relError } : {}),
+        ...(a.bubbleMs !== undefined
+          ? { bubbleMs: a.bubbleMs, interStageBytes: a.interStageBytes ?? 0 }
+          : {}),
         wallSec: t / 1000,
       });
     }
@@ -376,6 +380,20 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
       return { filename: `${id}-summary.csv`, text: summaryCsv(detail.summary) };
     }
     return { filename: `${id}-steps.csv`, text: stepsCsv(detail.metrics) };
+  }
+
+  async projectRun(
+    id: string,
+    cluster?: string | Record<string, unknown>,
+  ): Promise<ProjectionView> {
+    const { readRunProfiles, projectRun, resolveCluster, CLUSTER_PRESET_NAMES } =
+      await import('../projection/index.js');
+    const entry = await this.runs.describe(id);
+    const measured = await readRunProfiles(entry.dir);
+    return {
+      projection: projectRun(measured, cluster === undefined ? undefined : resolveCluster(cluster)),
+      presets: CLUSTER_PRESET_NAMES.map((name) => resolveCluster(name)),
+    };
   }
 
   async rankLogs(id: string): Promise<RankLog[]> {

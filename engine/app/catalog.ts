@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { LINK_PRESETS } from '../comm/emulation.js';
 import { METHODS } from '../compress/registry.js';
+import { OPTIMUS_CC_INFO } from '../compress/optimus-cc.js';
 import type { Catalog, MethodCatalogEntry, ParamField } from './api.js';
 import { BACKENDS, CORPORA, MODEL_PRESET_NAMES, SHARDING_STRATEGIES } from './profile.js';
 
@@ -51,6 +52,15 @@ export function catalog(): Catalog {
     defaultErrorFeedback: m.defaultErrorFeedback,
     params: paramFields(m.params),
   }));
+  // Pipeline runs only (parallel.pipelineStages > 1): it compresses inter-stage traffic, not FSDP's.
+  methods.push({
+    id: OPTIMUS_CC_INFO.id,
+    label: OPTIMUS_CC_INFO.label,
+    description: `${OPTIMUS_CC_INFO.description} (needs pipelineStages > 1)`,
+    pattern: 'pipeline',
+    defaultErrorFeedback: 'none',
+    params: paramFields(OPTIMUS_CC_INFO.params),
+  });
   return {
     methods,
     modelPresets: [...MODEL_PRESET_NAMES],

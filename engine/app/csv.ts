@@ -5,7 +5,8 @@
  *
  * Per-step rows aggregate the ranks of one (method, step): loss, computeMs, exposedCommMs,
  * commMs, encodeMs, decodeMs, relError, lr and gradNorm are means over ranks; stepMs is the
- * maximum (the slowest rank sets the pace); rawBytes, wireBytes and tokens are sums.
+ * maximum (the slowest rank sets the pace); rawBytes, wireBytes and tokens are sums. Pipeline
+ * runs add bubbleMs (mean) and interStageBytes (sum); empty for other runs.
  */
 import { MethodSummarySchema, type MetricLine, type RunSummary } from './metrics.js';
 
@@ -59,6 +60,8 @@ export const STEPS_CSV_COLUMNS = [
   'lr',
   'gradNorm',
   'backend',
+  'bubbleMs',
+  'interStageBytes',
 ] as const;
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -87,6 +90,10 @@ function stepRow(lines: MetricLine[]): unknown[] {
     mean(present(lines.map((m) => m.lr))),
     mean(present(lines.map((m) => m.gradNorm))),
     [...new Set(lines.map((m) => m.backend))].join(' '),
+    mean(present(lines.map((m) => m.bubbleMs))),
+    present(lines.map((m) => m.interStageBytes)).length
+      ? sum(present(lines.map((m) => m.interStageBytes)))
+      : undefined,
   ];
 }
 

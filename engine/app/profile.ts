@@ -5,6 +5,9 @@
 import { z } from 'zod';
 import { LinkSpecSchema, LINK_PRESET_NAMES } from '../comm/emulation.js';
 import { ErrorFeedbackSchema, METHODS } from '../compress/registry.js';
+import { OPTIMUS_CC_ID, OptimusCcParamsSchema } from '../compress/optimus-cc.js';
+import { MODEL_PRESETS } from '../model/gpt.js';
+import { pipelineLayoutProblem } from '../parallel/pipeline-layout.js';
 import { HEALTH_DEFAULTS } from '../parallel/health.js';
 import type { FieldIssue, ProfileDoc } from './api.js';
 import { jsonShapeIssues, type JsonShapeLimits } from './json-shape.js';
@@ -105,6 +108,8 @@ const ProfileSchemaBase = z
         sharding: z.enum(SHARDING_STRATEGIES).default('FULL_SHARD'),
         pipelineStages: z.number().int().min(1).default(1),
       })
+        /** Micro-batches per step and pipeline (default 2 x pipelineStages); must divide batchPerRank. */
+        microBatches: z.number().int().min(1).max(4096).optional(),
       .strict()
       .default({ worldSize: 2, nodes: 1, sharding: 'FULL_SHARD', pipelineStages: 1 }),
     network: z
@@ -140,7 +145,47 @@ interface IssueSink {
   addIssue(issue: { code: 'custom'; path: (string | number)[]; message: string }): void;
 }
 
-type CrossFields = Pick<z.output<typeof ProfileSchemaBase>, 'parallel' | 'methods' | 'baseline'>;
+type CrossFields = Pick<z.output<typeof ProfileSchemaBase>, 'parallel' | 'methods' | 'baseline'> &
+  Partial<Pick<z.output<typeof ProfileSchemaBase>, 'model' | 'train'>>;
+
+/** Micro-batches a pipeline profile runs per step. */
+export const microBatchesOf = (parallel: {
+  pipelineStages: number;
+  microBatches?: number;
+}): number => parallel.microBatches ?? 2 * parallel.pipelineStages;
+
+/** Pipeline layout checks: stages vs world and model, micro-batches vs batch, sharding. */
+function pipelineChecks(p: CrossFields, ctx: IssueSink): void {
+  const { worldSize, sharding, pipelineStages } = p.parallel;
+  const issue = (path: string[], message: string): void =>
+    ctx.addIssue({ code: 'custom', path, message });
+  if (pipelineStages === 1) {
+    if (p.parallel.microBatches !== undefined && p.parallel.microBatches !== 1)
+      issue(
+        ['parallel', 'microBatches'],
+        'micro-batches need pipelineStages > 1; remove the field',
+      );
+    return;
+  }
+  const layers = p.model
+    ? 'preset' in p.model
+      ? MODEL_PRESETS[p.model.preset].layers
+      : p.model.layers
+    : undefined;
+  const problem = pipelineLayoutProblem(worldSize, pipelineStages, (layers ?? Infinity) + 2);
+  if (problem) issue(['parallel', 'pipelineStages'], problem);
+  if (sharding !== 'NO_SHARD')
+    issue(
+      ['parallel', 'sharding'],
+      'pipeline stages replicate their parameters over the data-parallel ranks: set sharding to NO_SHARD',
+    );
+  const mb = microBatchesOf(p.parallel);
+  if (p.train && p.train.batchPerRank % mb !== 0)
+    issue(
+      ['parallel', 'microBatches'],
+      `batchPerRank (${p.train.batchPerRank}) must be divisible by the micro-batch count (${mb}${p.parallel.microBatches === undefined ? ', the default 2 x pipelineStages' : ''}); set parallel.microBatches`,
+    );
+}
 
 /** Checks that span fields (nodes vs world size, methods and their params). */
 function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
@@ -160,13 +205,7 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
         'HYBRID_SHARD needs at least 2 nodes with at least 2 ranks each (e.g. worldSize 4, nodes 2)',
     });
   }
-  if (pipelineStages !== 1) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['parallel', 'pipelineStages'],
-      message: 'pipeline parallelism is not available yet; use 1',
-    });
-  }
+  pipelineChecks(p, ctx);
   p.methods.forEach((m, i) => {
     if (m.id === 'fsdp') {
       ctx.addIssue({
@@ -180,6 +219,31 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
     if (!info) {
       ctx.addIssue({
         code: 'custom',
+    if (m.id === OPTIMUS_CC_ID || pipelineStages > 1) {
+      if (m.id !== OPTIMUS_CC_ID)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['methods', i, 'id'],
+          message: `with pipelineStages > 1 the methods compress pipeline traffic: use "${OPTIMUS_CC_ID}" (the baseline is the uncompressed pipeline)`,
+        });
+      else if (pipelineStages === 1)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['methods', i, 'id'],
+          message: `${OPTIMUS_CC_ID} compresses pipeline traffic: set parallel.pipelineStages to 2 or more`,
+        });
+      else {
+        const params = OptimusCcParamsSchema.safeParse(m.params);
+        if (!params.success)
+          for (const issue of params.error.issues)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['methods', i, 'params', ...issue.path.map(String)],
+              message: issue.message,
+            });
+      }
+      return;
+    }
         path: ['methods', i, 'id'],
         message: `unknown method "${m.id}"; use one of ${METHODS.map((x) => x.id).join(', ')}`,
       });
@@ -273,7 +337,13 @@ function crossFieldIssues(input: unknown): FieldIssue[] {
   if (!parallel.success || !methods.success) return [];
   const issues: FieldIssue[] = [];
   crossFieldChecks(
-    { parallel: parallel.data, methods: methods.data, baseline: raw.baseline !== false },
+    {
+      parallel: parallel.data,
+      methods: methods.data,
+      baseline: raw.baseline !== false,
+      ...(model.success ? { model: model.data } : {}),
+      ...(train.success ? { train: train.data } : {}),
+    },
     { addIssue: (i) => issues.push({ path: issuePath(i.path), message: i.message }) },
   );
   return issues;
@@ -282,6 +352,8 @@ function crossFieldIssues(input: unknown): FieldIssue[] {
 /** Built-in profiles shipped with GradBench. */
 export const BUILTIN_PROFILES: Record<string, ProfileInput> = {
   default: {
+  const model = shape.model.safeParse(raw.model);
+  const train = shape.train.safeParse(raw.train);
     name: 'default',
     description: 'FSDP baseline on the nano GPT, 2 ranks, no emulation: a quick end-to-end check.',
     model: { preset: 'nano' },

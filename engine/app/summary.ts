@@ -24,6 +24,24 @@ export interface StepAggregate {
   wireBytes: number;
   relError?: number;
   tokens: number;
+  /** Pipeline runs: mean bubble over ranks; inter-stage bytes summed over ranks. */
+  bubbleMs?: number;
+  interStageBytes?: number;
+  interStageRawBytes?: number;
+}
+
+/** The pipeline figures of one step's lines, when its ranks report them. */
+function pipelineAggregate(
+  g: MetricLine[],
+): Pick<StepAggregate, 'bubbleMs' | 'interStageBytes' | 'interStageRawBytes'> {
+  if (!g.some((l) => l.bubbleMs !== undefined)) return {};
+  const total = (f: (l: MetricLine) => number | undefined): number =>
+    g.reduce((a, l) => a + (f(l) ?? 0), 0);
+  return {
+    bubbleMs: total((l) => l.bubbleMs) / g.length,
+    interStageBytes: total((l) => l.interStageBytes),
+    interStageRawBytes: total((l) => l.interStageRawBytes),
+  };
 }
 
 const mean = (xs: number[]): number =>
@@ -56,6 +74,7 @@ export function aggregateSteps(lines: MetricLine[]): StepAggregate[] {
       wireBytes: g.reduce((a, l) => a + l.wireBytes, 0),
       relError: rel.length ? mean(rel) : undefined,
       tokens: g.reduce((a, l) => a + l.tokens, 0),
+      ...pipelineAggregate(g),
     });
   }
   return out.sort((a, b) =>
@@ -101,6 +120,13 @@ export function summarizeMethod(
     firstLoss: finite[0]?.loss ?? NaN,
     finalLoss: mean(finite.slice(-FINAL_LOSS_WINDOW).map((s) => s.loss)),
     healthWarnings: mine.reduce((a, l) => a + (l.warnings?.length ?? 0), 0),
+    ...(steps.some((s) => s.bubbleMs !== undefined)
+      ? {
+          meanBubbleMs: mean(timed.map((s) => s.bubbleMs ?? 0)),
+          interStageBytesPerStep: mean(steps.map((s) => s.interStageBytes ?? 0)),
+          interStageRawBytesPerStep: mean(steps.map((s) => s.interStageRawBytes ?? 0)),
+        }
+      : {}),
     ...(error ? { error } : {}),
   };
 }

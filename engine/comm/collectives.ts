@@ -13,13 +13,21 @@
  * - Methods that take `ranks` run on that subgroup (default: all ranks); chunk indices are
  *   positions in `ranks`.
  * - Buffers are bytes plus a dtype; reductions go through `reduceInto` (f16 widens to f32).
+ * - Point-to-point `sendTo` / `recvFrom` take no sequence number: they use their own tag range
+ *   (a channel chosen by the caller), so ranks that exchange different numbers of messages (the
+ *   stages of a pipeline) keep their collective sequences in step. Messages on one (peer,
+ *   channel) pair match in the order they were sent.
  */
 import { DTYPE_BYTES, checkOpSupported, reduceInto, type DType, type ReduceOp } from './dtype.js';
 import type { Topology } from './emulation.js';
 import type { PeerTransport } from './transport.js';
 
 const PHASES_PER_CALL = 4;
-const TAG_WRAP = 2 ** 32 / PHASES_PER_CALL;
+/** Collective tags stay below 2^31; the upper half of the tag space is point-to-point's. */
+const TAG_WRAP = 2 ** 31 / PHASES_PER_CALL;
+const P2P_TAG_BASE = 2 ** 31;
+/** Point-to-point channels: tag P2P_TAG_BASE + channel. */
+export const P2P_CHANNELS = 2 ** 31;
 
 /** Element counts of `world` near-equal chunks of `count` elements. */
 export function splitCounts(count: number, world: number): number[] {
@@ -36,6 +44,12 @@ export function chunkOffsets(count: number, world: number, elemBytes: number): n
 }
 
 const mod = (a: number, n: number): number => ((a % n) + n) % n;
+
+function p2pTag(channel: number): number {
+  if (!Number.isInteger(channel) || channel < 0 || channel >= P2P_CHANNELS)
+    throw new Error(`point-to-point channel must be an integer in 0..2^31-1, got ${channel}`);
+  return P2P_TAG_BASE + channel;
+}
 
 /** A subset of ranks addressed by their index within the subset. */
 class Group {
@@ -460,6 +474,24 @@ export class Collectives {
     }
     await ringAllGather(this.worldGroup, tag + 1, buf, offs);
     return buf;
+  }
+
+  /** Sends `buf` to `peer` on `channel`; resolves once the bytes are handed to the network. */
+  sendTo(peer: number, channel: number, buf: Uint8Array): Promise<void> {
+    return this.transport.send(this.p2pPeer(peer), p2pTag(channel), buf);
+  }
+
+  /** The next message from `peer` on `channel` (any length). */
+  recvFrom(peer: number, channel: number): Promise<Uint8Array> {
+    return this.transport.recv(this.p2pPeer(peer), p2pTag(channel));
+  }
+
+  private p2pPeer(peer: number): number {
+    if (!Number.isInteger(peer) || peer < 0 || peer >= this.world || peer === this.rank)
+      throw new Error(
+        `point-to-point peer must be another rank in 0..${this.world - 1}, got ${peer} (this is rank ${this.rank})`,
+      );
+    return peer;
   }
 
   /** Dissemination barrier: ceil(log2 world) rounds of empty messages. */

@@ -332,6 +332,23 @@ export class CommClient {
     await this.submit('barrier', null);
   }
 
+  /**
+   * Point-to-point: `data` to rank `peer` on `channel` (copied at once, so the caller may reuse
+   * it). Not a collective: only the receiver takes part, and it does not advance the collective
+   * sequence. Resolves when the bytes are handed to the network.
+   */
+  async send(data: CommArray, peer: number, channel = 0): Promise<void> {
+    const m = await this.submit('send', data, { peer, channel });
+    this.release(m.staging.buffer as ArrayBuffer);
+  }
+
+  /** The next message rank `peer` sent here on `channel`, as bytes. */
+  async recv(peer: number, channel = 0): Promise<Uint8Array> {
+    const m = await this.submit('recv', null, { peer, channel });
+    this.release(m.staging.buffer as ArrayBuffer);
+    return m.parts![0];
+  }
+
   /** Orderly shutdown (all ranks call it); after a failure it tears down without waiting for peers. */
   close(): Promise<void> {
     this.closed ??= new Promise<void>((resolve) => {

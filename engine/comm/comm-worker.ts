@@ -1,7 +1,9 @@
 /**
  * The comm worker thread: owns the sockets and runs the collectives, so the compute thread (busy
- * inside tfjs kernels) never delays a ring step. Operations run strictly in the order they were
- * issued, as on an NCCL stream; every rank must issue the same sequence.
+ * inside tfjs kernels) never delays a ring step. Collectives run strictly in the order they were
+ * issued, as on an NCCL stream; every rank must issue the same sequence. Point-to-point send and
+ * recv start at once, beside the queue: a pipeline stage's pending receive must not hold up its
+ * data-parallel collectives (nor the reverse), and their tags are independent of the sequence.
  */
 import { parentPort } from 'node:worker_threads';
 import { ProcessGroup } from './process-group.js';
@@ -64,6 +66,12 @@ async function run(req: OpRequest): Promise<void> {
     case 'barrier':
       await c.barrier();
       break;
+    case 'send':
+      await c.sendTo(req.peer!, req.channel!, req.data);
+      break;
+    case 'recv':
+      parts = [await c.recvFrom(req.peer!, req.channel!)];
+      break;
   }
   const ms = performance.now() - t0;
   const buffers: ArrayBuffer[] = [];
@@ -99,8 +107,8 @@ port.on('message', (msg: ToWorker) => {
         })
         .catch((e: Error) => post({ kind: 'initError', message: e.message }));
       return;
-    case 'op':
-      queue = queue.then(() =>
+    case 'op': {
+      const attempt = (): Promise<void> =>
         run(msg).catch((e: Error) => {
           group?.mesh.releaseBuffer(msg.data.buffer, e.message);
           post(
@@ -113,9 +121,11 @@ port.on('message', (msg: ToWorker) => {
             },
             [msg.data.buffer as ArrayBuffer],
           );
-        }),
-      );
+        });
+      if (msg.op === 'send' || msg.op === 'recv') void attempt();
+      else queue = queue.then(attempt);
       return;
+    }
     case 'shutdown':
     case 'abort':
       queue = queue.then(async () => {

@@ -11,7 +11,9 @@ export type CollectiveName =
   | 'allToAllV'
   | 'reduce'
   | 'broadcast'
-  | 'barrier';
+  | 'barrier'
+  | 'send'
+  | 'recv';
 
 export interface OpRequest {
   kind: 'op';
@@ -29,6 +31,9 @@ export interface OpRequest {
   ranks?: number[];
   /** allToAllV: one payload per rank of the group. */
   parts?: Uint8Array[];
+  /** send / recv: the other rank and the point-to-point channel. */
+  peer?: number;
+  channel?: number;
 }
 
 export type ToWorker =

@@ -46,7 +46,7 @@ export function orthonormalize(P: Float32Array, n: number, r: number): void {
 }
 
 /** out (n x r) = M (n x m) Q (m x r). */
-function mulMQ(
+export function mulMQ(
   M: Float32Array,
   n: number,
   m: number,
@@ -64,7 +64,7 @@ function mulMQ(
 }
 
 /** out (m x r) = M^T P. */
-function mulMtP(
+export function mulMtP(
   M: Float32Array,
   n: number,
   m: number,
@@ -78,6 +78,23 @@ function mulMtP(
       const a = M[i * m + j];
       if (a === 0) continue;
       for (let c = 0; c < r; c++) out[j * r + c] += a * P[i * r + c];
+    }
+}
+
+/** out (n x m) = P (n x r) Q^T (Q: m x r): the rank-r approximation. */
+export function mulPQt(
+  P: Float32Array,
+  n: number,
+  Q: Float32Array,
+  m: number,
+  r: number,
+  out: Float32Array,
+): void {
+  for (let a = 0; a < n; a++)
+    for (let b = 0; b < m; b++) {
+      let s = 0;
+      for (let c = 0; c < r; c++) s += P[a * r + c] * Q[b * r + c];
+      out[a * m + b] = s;
     }
 }
 
@@ -152,12 +169,7 @@ export function createPowerSgd(rank: number): Compressor {
     mats.forEach((mt, i) => {
       const Pm = both.subarray(po, po + mt.n * r);
       const Qm = Qall.subarray(qo, qo + mt.m * r);
-      for (let a = 0; a < mt.n; a++)
-        for (let b = 0; b < mt.m; b++) {
-          let s = 0;
-          for (let c = 0; c < r; c++) s += Pm[a * r + c] * Qm[b * r + c];
-          sum[mt.offset + a * mt.m + b] = s;
-        }
+      mulPQt(Pm, mt.n, Qm, mt.m, r, sum.subarray(mt.offset, mt.offset + mt.n * mt.m));
       Qs[i].set(Qm);
       po += mt.n * r;
       qo += mt.m * r;
