@@ -21,6 +21,7 @@ import { useBackend } from './model/backend.js';
 import { buildCorpus, rankBatch } from './model/data.js';
 import { Gpt } from './model/gpt.js';
 import { FsdpTrainer } from './parallel/fsdp-trainer.js';
+import { runPipelineRank } from './parallel/pipeline-rank.js';
 import { HEALTH_STOP_EXIT } from './parallel/health.js';
 import { withNanFault } from './parallel/nan-fault.js';
 import { createReducer } from './parallel/reducers.js';
@@ -81,6 +82,16 @@ async function main(): Promise<number> {
     createReducer(method, {
       world: comm.world,
       warmupSteps: p.train.warmupSteps,
+  if (p.parallel.pipelineStages > 1) {
+    const env = { cfg, method, comm, model, corpus, backend, emit, log };
+    await runPipelineRank({
+      ...env,
+      beforeStep: (step) => maybeInjectFault(fault, comm.rank, step),
+    });
+    await comm.close();
+    emit({ ev: 'done', rank: comm.rank, traffic: comm.traffic });
+    return 0;
+  }
       gradClip: p.train.gradClip,
       seed: p.train.seed,
       relErrorEvery: RELERROR_EVERY,

@@ -58,6 +58,11 @@ class Progress {
     this.remainingUnits -= units;
   }
 
+  /** A skipped run: nothing left to do for it, and no time to learn the rate from. */
+  skipped(units: number): void {
+    this.remainingUnits -= units;
+  }
+
   /** Seconds left in the suite, `inFlight` units of the current method already under way. */
   eta(inFlightUnitsDone = 0): number {
     const rate = this.doneUnits > 0 ? this.doneSec / this.doneUnits : 0.12;
@@ -170,7 +175,7 @@ export async function runScenario(
   const why = needsNetns ? netnsUnavailableReason() : undefined;
   if (why) {
     process.stderr.write(`[${scenario.name}] skipped: ${why}\n`);
-    for (const p of profiles) opts.progress.finished(Progress.units(p), 0);
+    for (const p of profiles) opts.progress.skipped(Progress.units(p));
     return { ...base, durationSec: 0, skipped: why, runs: [] };
   }
   const runs: RunRecord[] = [];

@@ -101,7 +101,13 @@ export interface ProfileDoc {
     gradClip: number;
     seed: number;
   };
-  parallel: { worldSize: number; nodes: number; sharding: string; pipelineStages: number };
+  parallel: {
+    worldSize: number;
+    nodes: number;
+    sharding: string;
+    pipelineStages: number;
+    microBatches?: number;
+  };
   network: { intra: TierDoc; inter: TierDoc; emulate: boolean };
   methods: MethodDoc[];
   baseline: boolean;
@@ -174,6 +180,9 @@ export interface LivePoint {
   decodeMs: number;
   wireBytes: number;
 }
+  /** Pipeline runs: mean per-stage bubble and inter-stage bytes (all ranks) of the step. */
+  bubbleMs?: number;
+  interStageBytes?: number;
 
 export interface LiveMethod {
   key: string;

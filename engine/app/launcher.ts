@@ -406,6 +406,12 @@ class Run {
                 const tail = proc.stderr.slice(-12).join('\n');
                 failure = `rank ${proc.rank} ${how} during ${method.label}${tail ? `; its last log lines:\n${tail}` : ''}`;
                 killRanks(procs);
+              ...(m.bubbleMs !== undefined
+                ? {
+                    bubbleMs: avg((g) => g.bubbleMs ?? 0),
+                    interStageBytes: avg((g) => g.interStageBytes ?? 0) * world,
+                  }
+                : {}),
               }
             });
           }

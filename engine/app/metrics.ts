@@ -54,6 +54,11 @@ export const MetricLineSchema = z.object({
   gradNorm: z.number().optional(),
   /** Method-specific figures, e.g. { peelRate } for sketch-based methods. */
   stats: z.record(z.string(), z.number()).optional(),
+  /** Pipeline runs: time this rank's stage waited for its neighbouring stages. */
+  bubbleMs: z.number().optional(),
+  /** Pipeline runs: bytes sent to neighbouring stages (activations, activation gradients), and in fp32. */
+  interStageBytes: z.number().optional(),
+  interStageRawBytes: z.number().optional(),
   /** Health warnings this rank raised at this step. */
   warnings: z.array(HealthWarningSchema).optional(),
   /** The optimizer update was skipped on every rank (a non-finite gradient or loss somewhere). */
@@ -85,6 +90,10 @@ export const MethodSummarySchema = z.object({
   healthWarnings: z.number().int().optional(),
   error: z.string().optional(),
 });
+  /** Pipeline runs: mean per-stage bubble (ms per step, over ranks), inter-stage bytes per step (all ranks). */
+  meanBubbleMs: z.number().optional(),
+  interStageBytesPerStep: z.number().optional(),
+  interStageRawBytesPerStep: z.number().optional(),
 export type MethodSummary = z.infer<typeof MethodSummarySchema>;
 
 export const RunSummarySchema = z.object({

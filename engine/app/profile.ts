@@ -107,10 +107,10 @@ const ProfileSchemaBase = z
         nodes: z.number().int().min(1).default(1),
         sharding: z.enum(SHARDING_STRATEGIES).default('FULL_SHARD'),
         pipelineStages: z.number().int().min(1).default(1),
-      })
         /** Micro-batches per step and pipeline (default 2 x pipelineStages); must divide batchPerRank. */
         microBatches: z.number().int().min(1).max(4096).optional(),
       .strict()
+      })
       .default({ worldSize: 2, nodes: 1, sharding: 'FULL_SHARD', pipelineStages: 1 }),
     network: z
       .object({
@@ -207,18 +207,6 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
   }
   pipelineChecks(p, ctx);
   p.methods.forEach((m, i) => {
-    if (m.id === 'fsdp') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['methods', i, 'id'],
-        message: 'fsdp is the baseline: set "baseline": true instead of listing it',
-      });
-      return;
-    }
-    const info = METHODS.find((x) => x.id === m.id);
-    if (!info) {
-      ctx.addIssue({
-        code: 'custom',
     if (m.id === OPTIMUS_CC_ID || pipelineStages > 1) {
       if (m.id !== OPTIMUS_CC_ID)
         ctx.addIssue({
@@ -256,6 +244,18 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
           code: 'custom',
           path: ['methods', i, 'params', ...issue.path.map(String)],
           message: issue.message,
+    if (m.id === 'fsdp') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['methods', i, 'id'],
+        message: 'fsdp is the baseline: set "baseline": true instead of listing it',
+      });
+      return;
+    }
+    const info = METHODS.find((x) => x.id === m.id);
+    if (!info) {
+      ctx.addIssue({
+        code: 'custom',
         });
     if (m.errorFeedback !== undefined && !ErrorFeedbackSchema.safeParse(m.errorFeedback).success) {
       ctx.addIssue({
@@ -346,14 +346,14 @@ function crossFieldIssues(input: unknown): FieldIssue[] {
     },
     { addIssue: (i) => issues.push({ path: issuePath(i.path), message: i.message }) },
   );
+  const model = shape.model.safeParse(raw.model);
+  const train = shape.train.safeParse(raw.train);
   return issues;
 }
 
 /** Built-in profiles shipped with GradBench. */
 export const BUILTIN_PROFILES: Record<string, ProfileInput> = {
   default: {
-  const model = shape.model.safeParse(raw.model);
-  const train = shape.train.safeParse(raw.train);
     name: 'default',
     description: 'FSDP baseline on the nano GPT, 2 ranks, no emulation: a quick end-to-end check.',
     model: { preset: 'nano' },
