@@ -109,8 +109,8 @@ const ProfileSchemaBase = z
         pipelineStages: z.number().int().min(1).default(1),
         /** Micro-batches per step and pipeline (default 2 x pipelineStages); must divide batchPerRank. */
         microBatches: z.number().int().min(1).max(4096).optional(),
-      .strict()
       })
+      .strict()
       .default({ worldSize: 2, nodes: 1, sharding: 'FULL_SHARD', pipelineStages: 1 }),
     network: z
       .object({
@@ -232,18 +232,6 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
       }
       return;
     }
-        path: ['methods', i, 'id'],
-        message: `unknown method "${m.id}"; use one of ${METHODS.map((x) => x.id).join(', ')}`,
-      });
-      return;
-    }
-    const params = info.params.safeParse(m.params);
-    if (!params.success)
-      for (const issue of params.error.issues)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['methods', i, 'params', ...issue.path.map(String)],
-          message: issue.message,
     if (m.id === 'fsdp') {
       ctx.addIssue({
         code: 'custom',
@@ -256,6 +244,18 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
     if (!info) {
       ctx.addIssue({
         code: 'custom',
+        path: ['methods', i, 'id'],
+        message: `unknown method "${m.id}"; use one of ${METHODS.map((x) => x.id).join(', ')}`,
+      });
+      return;
+    }
+    const params = info.params.safeParse(m.params);
+    if (!params.success)
+      for (const issue of params.error.issues)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['methods', i, 'params', ...issue.path.map(String)],
+          message: issue.message,
         });
     if (m.errorFeedback !== undefined && !ErrorFeedbackSchema.safeParse(m.errorFeedback).success) {
       ctx.addIssue({
@@ -334,6 +334,8 @@ function crossFieldIssues(input: unknown): FieldIssue[] {
   const shape = ProfileSchemaBase.shape;
   const parallel = shape.parallel.safeParse(raw.parallel);
   const methods = shape.methods.safeParse(raw.methods);
+  const model = shape.model.safeParse(raw.model);
+  const train = shape.train.safeParse(raw.train);
   if (!parallel.success || !methods.success) return [];
   const issues: FieldIssue[] = [];
   crossFieldChecks(
@@ -346,8 +348,6 @@ function crossFieldIssues(input: unknown): FieldIssue[] {
     },
     { addIssue: (i) => issues.push({ path: issuePath(i.path), message: i.message }) },
   );
-  const model = shape.model.safeParse(raw.model);
-  const train = shape.train.safeParse(raw.train);
   return issues;
 }
 
