@@ -40,6 +40,9 @@ Usage:
   gradbench runs show <run> [--json]              one run's summary
   gradbench runs delete <run> [--force]           delete a run and its files
   gradbench export <run> --csv [file] [--summary] per-step CSV (or per-method summary CSV)
+  gradbench project <run> [--cluster <preset | file.json>] [--json]
+                                                  predicted step time and speedup per method on
+                                                  another cluster (default: the run's own links)
   gradbench comm-check [--world 4] [--nodes 1] [--network <preset|off>] [--lengths 0,1,7,1000003]
                                                   verify every collective across local ranks
   gradbench version                               print the version
@@ -542,6 +545,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   runs: runsCommand,
   export: exportCommand,
   'comm-check': commCheckCommand,
+  project: async (args) => (await import('./projection/project-command.js')).projectCommand(args),
   run: async (args) => (await import('./app/run-command.js')).runCommand(args),
   start: async (args) => (await import('./app/run-command.js')).startCommand(args),
   serve: async (args) => (await import('./app/serve-command.js')).serveCommand(args),

@@ -86,14 +86,16 @@ export const MethodSummarySchema = z.object({
   finalLoss: z.number(),
   speedupVsBaseline: z.number().optional(),
   lossGapVsBaseline: z.number().optional(),
+  /** Against the bf16-reduce FSDP baseline (the run's `bf16` method), when it ran and completed. */
+  speedupVsBf16: z.number().optional(),
   /** Health warnings raised during the method, over all ranks. */
   healthWarnings: z.number().int().optional(),
-  error: z.string().optional(),
-});
   /** Pipeline runs: mean per-stage bubble (ms per step, over ranks), inter-stage bytes per step (all ranks). */
   meanBubbleMs: z.number().optional(),
   interStageBytesPerStep: z.number().optional(),
   interStageRawBytesPerStep: z.number().optional(),
+  error: z.string().optional(),
+});
 export type MethodSummary = z.infer<typeof MethodSummarySchema>;
 
 export const RunSummarySchema = z.object({

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { LinkSpecSchema, LINK_PRESET_NAMES } from '../comm/emulation.js';
 import { ErrorFeedbackSchema, METHODS } from '../compress/registry.js';
+import { TargetSchema } from '../projection/target.js';
 import { OPTIMUS_CC_ID, OptimusCcParamsSchema } from '../compress/optimus-cc.js';
 import { MODEL_PRESETS } from '../model/gpt.js';
 import { pipelineLayoutProblem } from '../parallel/pipeline-layout.js';
@@ -117,12 +118,20 @@ const ProfileSchemaBase = z
         intra: Tier.default('off'),
         inter: Tier.default('off'),
         emulate: z.boolean().default(true),
+        /**
+         * A real cluster the emulated run stands for: the launcher replaces intra/inter with the
+         * cluster's links scaled by (this box's compute / the cluster's compute), so the run keeps
+         * the target's compute-to-communication ratio.
+         */
+        target: TargetSchema.optional(),
       })
       .strict()
       .default({ intra: 'off', inter: 'off', emulate: true }),
     methods: z.array(MethodSchema).default([]),
     /** Run the uncompressed FSDP baseline first (same seed, data and link) to compare against. */
     baseline: z.boolean().default(true),
+    /** Baselines to run first: the fp32 FSDP one (as `baseline`) and/or FSDP reducing in bf16. */
+    baselines: z.array(z.enum(['fsdp', 'bf16'])).max(2).optional(),
     /** Numerical-health checks every step (engine/parallel/health.ts); older profiles get the defaults. */
     health: z
       .object({

@@ -1,6 +1,7 @@
 /** What a run directory's config.json holds, and how a rank turns it into a model. */
 import { z } from 'zod';
 import { MODEL_PRESETS, type GptConfig } from '../model/gpt.js';
+import { EmulationRecordSchema } from '../projection/target.js';
 import { parseProfile, ProfileSchema, type Profile } from './profile.js';
 
 export const RunMethodSchema = z.object({
@@ -24,10 +25,12 @@ export const RunConfigSchema = z.object({
   /** The launching process, so a store reader can tell a live run from an abandoned one. */
   pid: z.number().int().optional(),
   host: z.record(z.string(), z.unknown()),
+  /** The real cluster an emulated run stands for (profile network.target), as resolved at launch. */
+  emulation: EmulationRecordSchema.optional(),
 });
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 
-/** Methods a run executes, in order: the FSDP baseline first (unless turned off). */
+/** Methods a run executes, in order: the baselines first (fp32 FSDP unless turned off, then bf16 if asked). */
 export function resolveMethods(profile: Profile): RunMethod[] {
   const list: RunMethod[] = [];
   const seen = new Map<string, number>();
@@ -36,8 +39,12 @@ export function resolveMethods(profile: Profile): RunMethod[] {
     seen.set(id, n);
     return n === 1 ? id : `${id}-${n}`;
   };
-  if (profile.baseline)
+  const baselines = profile.baselines ?? (profile.baseline ? ['fsdp'] : []);
+  if (baselines.includes('fsdp'))
     list.push({ id: 'fsdp', key: key('fsdp'), label: 'FSDP (fp32)', params: {} });
+  // The bf16-reduce baseline is the bf16 method under a baseline's name (its key stays "bf16").
+  if (baselines.includes('bf16'))
+    list.push({ id: 'bf16', key: key('bf16'), label: 'FSDP (bf16 reduce)', params: {} });
   for (const m of profile.methods) {
     list.push({
       id: m.id,

@@ -131,17 +131,26 @@ export function summarizeMethod(
   };
 }
 
-/** Adds speedup and loss gap against the FSDP baseline (when it ran and completed). */
+/**
+ * Adds speedup and loss gap against the fp32 FSDP baseline, and speedup against the bf16-reduce
+ * FSDP baseline (the run's `bf16` method), each when it ran and completed.
+ */
 export function compareToBaseline(summaries: MethodSummary[]): MethodSummary[] {
-  const base = summaries.find((s) => s.method === 'fsdp' && s.status === 'completed');
-  if (!base) return summaries;
-  return summaries.map((s) =>
-    s.steps > 0 && Number.isFinite(s.meanStepMs)
-      ? {
-          ...s,
-          speedupVsBaseline: base.meanStepMs / s.meanStepMs,
-          lossGapVsBaseline: (s.finalLoss - base.finalLoss) / base.finalLoss,
-        }
-      : s,
-  );
+  const done = (key: string) =>
+    summaries.find((s) => s.method === key && s.status === 'completed' && s.steps > 0);
+  const base = done('fsdp');
+  const bf16 = done('bf16');
+  return summaries.map((s) => {
+    if (s.steps === 0 || !Number.isFinite(s.meanStepMs)) return s;
+    return {
+      ...s,
+      ...(base
+        ? {
+            speedupVsBaseline: base.meanStepMs / s.meanStepMs,
+            lossGapVsBaseline: (s.finalLoss - base.finalLoss) / base.finalLoss,
+          }
+        : {}),
+      ...(bf16 ? { speedupVsBf16: bf16.meanStepMs / s.meanStepMs } : {}),
+    };
+  });
 }

@@ -1,0 +1,78 @@
+/**
+ * Runs the probe ranks (probe-rank.ts) for a profile: this box's compute per step for the
+ * profile's model and batch with every rank computing at once, and the bus bandwidth of a ring
+ * all-reduce over the profile's link (or raw loopback).
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Profile } from '../app/profile.js';
+import type { RunConfig } from '../app/run-config.js';
+import { killRanks, spawnRanks } from '../launch/local-ranks.js';
+import { compiledFile } from '../runtime-path.js';
+
+export interface ProbeResult {
+  /** The slowest rank's mean compute per step (ranks wait for it at every collective). */
+  computeMs: number;
+  /** The slowest rank's all-reduce bus bandwidth, Gb/s, at `allReduceBytes`. */
+  busGbps: number;
+  allReduceBytes: number;
+  allReduceMs: number;
+  ranks: number;
+}
+
+const PROBE_TIMEOUT_MS = 120_000;
+
+export async function probeProfile(
+  profile: Profile,
+  opts: { emulateLink: boolean },
+): Promise<ProbeResult> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'gradbench-probe-'));
+  try {
+    const config: RunConfig = {
+      run: 'probe',
+      createdAt: new Date().toISOString(),
+      profile,
+      methods: [],
+      versions: {},
+      host: {},
+    };
+    await writeFile(path.join(dir, 'config.json'), JSON.stringify(config));
+    const world = profile.parallel.worldSize;
+    const procs = await spawnRanks({
+      script: compiledFile('engine/projection/probe-rank.ts'),
+      world,
+      localWorld: world / profile.parallel.nodes,
+      network:
+        opts.emulateLink && profile.network.emulate
+          ? { intra: profile.network.intra, inter: profile.network.inter }
+          : { intra: 'off', inter: 'off' },
+      env: { GRADBENCH_RUN_DIR: dir },
+    });
+    const timer = setTimeout(() => killRanks(procs), PROBE_TIMEOUT_MS);
+    const exits = await Promise.all(procs.map((p) => p.exited));
+    clearTimeout(timer);
+    const lines = procs.map((p) => {
+      const line = p.stdout.find((l) => l.startsWith('@gb '));
+      if (!line || exits[p.rank].code !== 0) {
+        const tail = p.stderr.slice(-5).join('\n');
+        throw new Error(`probe rank ${p.rank} failed${tail ? `: ${tail}` : ''}`);
+      }
+      return JSON.parse(line.slice(4)) as {
+        computeMs: number;
+        busGbps: number;
+        allReduceBytes: number;
+        allReduceMs: number;
+      };
+    });
+    return {
+      computeMs: Math.max(...lines.map((l) => l.computeMs)),
+      busGbps: Math.min(...lines.map((l) => l.busGbps)),
+      allReduceBytes: lines[0].allReduceBytes,
+      allReduceMs: Math.max(...lines.map((l) => l.allReduceMs)),
+      ranks: world,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

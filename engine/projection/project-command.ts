@@ -1,0 +1,124 @@
+/**
+ * `gradbench project <run> [--cluster preset|file.json] [--json]`: a measured run's methods on
+ * another cluster (or, without --cluster, on the run's own links next to what was measured).
+ */
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatDuration, formatNumber, table } from '../app/format.js';
+import { dataHome } from '../app/home.js';
+import { RunsStore } from '../app/runs-store.js';
+import { UsageError } from '../cli.js';
+import { CLUSTER_PRESET_NAMES, projectRun, readRunProfiles, resolveCluster } from './index.js';
+import type { ClusterSpec, RunProjection } from './types.js';
+
+export const PROJECT_USAGE =
+  'gradbench project <run | run dir> [--cluster <preset | file.json>] [--json]';
+
+/** A cluster from a preset name or a JSON file. */
+export async function loadCluster(arg: string): Promise<ClusterSpec> {
+  if (!arg.endsWith('.json') && !existsSync(arg)) return resolveCluster(arg);
+  const info = await stat(arg).catch(() => {
+    throw new Error(
+      `${arg} is neither a cluster preset (${CLUSTER_PRESET_NAMES.join(', ')}) nor a readable file`,
+    );
+  });
+  if (info.size > 1_000_000)
+    throw new Error(`${arg} is larger than 1 MB: not a cluster description`);
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(arg, 'utf8'));
+  } catch (e) {
+    throw new Error(`${arg}: not valid JSON (${(e as Error).message})`);
+  }
+  return resolveCluster(json, arg);
+}
+
+const tier = (t: { gbps: number; latencyUs: number }): string =>
+  `${t.gbps} Gb/s, ${t.latencyUs} us`;
+
+/** One line describing a cluster. */
+export function clusterLine(c: ClusterSpec): string {
+  const gpu = c.gpu
+    ? `${c.gpu.name ?? 'GPU'} ${c.gpu.tflops} TFLOP/s x ${c.gpu.efficiency}`
+    : 'compute as measured on this box';
+  return `${c.name}: ${c.nodes} node(s) x ${c.gpusPerNode}, ${gpu}; intra ${tier(c.intra)}; inter ${tier(c.inter)}${c.sharedNic ? " (NIC shared by a GPU's peers)" : ''}`;
+}
+
+const speedup = (x: number | undefined): string =>
+  x === undefined ? '-' : `${formatNumber(x, 2)}x`;
+
+export function projectionText(r: RunProjection): string {
+  const m = r.model;
+  const own = r.methods.some((x) => x.errorVsMeasured !== undefined);
+  const header = [
+    'METHOD',
+    'PATTERN',
+    'WIRE',
+    'STEP',
+    'COMPUTE',
+    'EXPOSED COMM',
+    'VS FSDP',
+    'VS BF16',
+  ];
+  if (own) header.push('MEASURED', 'ERROR');
+  const rows = r.methods.map((x) => {
+    const row = [
+      x.label,
+      x.pattern,
+      `${formatNumber(x.wireRatio, 3)}x`,
+      formatDuration(x.stepMs),
+      formatDuration(x.computeMs),
+      formatDuration(x.exposedCommMs),
+      speedup(x.speedupVsFsdp),
+      speedup(x.speedupVsBf16),
+    ];
+    if (own)
+      row.push(
+        formatDuration(x.measured?.stepMs),
+        x.errorVsMeasured === undefined ? '-' : `${formatNumber(100 * x.errorVsMeasured, 1)} %`,
+      );
+    return row;
+  });
+  return [
+    `run      ${r.run}`,
+    `cluster  ${clusterLine(r.cluster)}`,
+    `model    ${m.layers} layers x ${m.dModel}, seq ${m.seqLen}, vocab ${m.vocab}: ${formatNumber(r.params / 1e6, 2)} M parameters; ${r.world} ranks on ${r.nodes} node(s), ${r.sharding}`,
+    '',
+    table(header, rows, { align: ['l', 'l', ...header.slice(2).map(() => 'r' as const)] }),
+    '',
+    'inputs:',
+    ...r.inputs.map((i) => `  - ${i}`),
+  ].join('\n');
+}
+
+/** A run id (prefix, "latest") in the data directory, or a run directory path. */
+async function runDir(arg: string): Promise<string> {
+  if (existsSync(path.join(arg, 'config.json'))) return arg;
+  const store = new RunsStore(dataHome());
+  return path.join(store.dir, await store.resolve(arg));
+}
+
+export async function projectCommand(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: { cluster: { type: 'string' }, json: { type: 'boolean', default: false } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\nusage: ${PROJECT_USAGE}`);
+  }
+  if (parsed.positionals.length !== 1)
+    throw new UsageError(
+      `${parsed.positionals.length ? 'unexpected argument' : 'missing argument'}\nusage: ${PROJECT_USAGE}`,
+    );
+  const measured = await readRunProfiles(await runDir(parsed.positionals[0]));
+  const cluster = parsed.values.cluster ? await loadCluster(parsed.values.cluster) : undefined;
+  const r = projectRun(measured, cluster);
+  process.stdout.write(`${parsed.values.json ? JSON.stringify(r, null, 2) : projectionText(r)}\n`);
+  return 0;
+}
