@@ -1,5 +1,4 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -7,7 +6,7 @@ import type { ApiEvent } from '../../engine/app/api.js';
 import { ApiService } from '../../engine/app/api-service.js';
 import { startBridge, TOKEN_HEADER, type Bridge } from '../../engine/app/bridge.js';
 import { bridgeApi, BridgeError } from '../../renderer/src/api/bridge-client.js';
-import { tempDirs } from './helpers.js';
+import { rawRequest, tempDirs } from './helpers.js';
 
 const newDir = tempDirs();
 let bridge: Bridge;
@@ -28,27 +27,12 @@ beforeEach(async () => {
 });
 afterEach(async () => bridge.close());
 
-function raw(
+const raw = (
   method: string,
   urlPath: string,
   headers: Record<string, string> = {},
   body?: string,
-): Promise<{ status: number; text: string; type?: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port: bridge.port, method, path: urlPath, headers },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () =>
-          resolve({ status: res.statusCode!, text, type: res.headers['content-type'] }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+) => rawRequest(bridge.port, method, urlPath, headers, body);
 
 const client = () =>
   bridgeApi({

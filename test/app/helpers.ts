@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
@@ -51,4 +52,37 @@ export function parseCsv(text: string): string[][] {
   }
   if (field || row.length) throw new Error('CSV does not end with CRLF');
   return rows;
+}
+
+export interface HttpReply {
+  status: number;
+  text: string;
+  type?: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** One HTTP request to 127.0.0.1:`port` with exactly these headers (Host and Origin included). */
+export function rawRequest(
+  port: number,
+  method: string,
+  urlPath: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<HttpReply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path: urlPath, headers }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode!,
+          text,
+          type: res.headers['content-type'],
+          headers: res.headers,
+        }),
+      );
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
