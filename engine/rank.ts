@@ -77,11 +77,6 @@ async function main(): Promise<number> {
     log(`communication failed: ${e.message}`);
     process.exit(1);
   });
-  const plan = makeShardPlan(p.parallel.sharding, comm.rank, comm.world, p.parallel.nodes);
-  const reducer = withNanFault(
-    createReducer(method, {
-      world: comm.world,
-      warmupSteps: p.train.warmupSteps,
   if (p.parallel.pipelineStages > 1) {
     const env = { cfg, method, comm, model, corpus, backend, emit, log };
     await runPipelineRank({
@@ -92,6 +87,11 @@ async function main(): Promise<number> {
     emit({ ev: 'done', rank: comm.rank, traffic: comm.traffic });
     return 0;
   }
+  const plan = makeShardPlan(p.parallel.sharding, comm.rank, comm.world, p.parallel.nodes);
+  const reducer = withNanFault(
+    createReducer(method, {
+      world: comm.world,
+      warmupSteps: p.train.warmupSteps,
       gradClip: p.train.gradClip,
       seed: p.train.seed,
       relErrorEvery: RELERROR_EVERY,

@@ -15,7 +15,6 @@ import type {
   LiveMethod,
   LiveRun,
   ProfileListEntry,
-  ProjectionView,
   RankLog,
   RunListEntry,
   RunView,
@@ -380,20 +379,6 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
       return { filename: `${id}-summary.csv`, text: summaryCsv(detail.summary) };
     }
     return { filename: `${id}-steps.csv`, text: stepsCsv(detail.metrics) };
-  }
-
-  async projectRun(
-    id: string,
-    cluster?: string | Record<string, unknown>,
-  ): Promise<ProjectionView> {
-    const { readRunProfiles, projectRun, resolveCluster, CLUSTER_PRESET_NAMES } =
-      await import('../projection/index.js');
-    const entry = await this.runs.describe(id);
-    const measured = await readRunProfiles(entry.dir);
-    return {
-      projection: projectRun(measured, cluster === undefined ? undefined : resolveCluster(cluster)),
-      presets: CLUSTER_PRESET_NAMES.map((name) => resolveCluster(name)),
-    };
   }
 
   async rankLogs(id: string): Promise<RankLog[]> {

@@ -42,7 +42,6 @@ import type { LivePoint } from './api.js';
 import type { Profile } from './profile.js';
 import { methodKey, resolveMethods, type RunConfig, type RunMethod } from './run-config.js';
 import { compareToBaseline, summarizeMethod } from './summary.js';
-import { resolveTargetNetwork } from '../projection/emulate-target.js';
 
 export type RunEvent =
   | { type: 'run-start'; run: string; dir: string; methods: RunMethod[] }
@@ -120,10 +119,8 @@ async function versions(): Promise<Record<string, string>> {
   };
 }
 
-export async function startRun(requested: Profile, opts: StartRunOptions): Promise<RunHandle> {
+export async function startRun(profile: Profile, opts: StartRunOptions): Promise<RunHandle> {
   await ensureHome(opts.home);
-  // A network target is emulated at this box's compute : communication ratio (probed first).
-  const { profile, emulation } = await resolveTargetNetwork(requested);
   const id = newRunId(profile.name);
   const dir = path.join(runsDir(opts.home), id);
   await mkdir(path.join(dir, 'ranks'), { recursive: true });
@@ -143,7 +140,6 @@ export async function startRun(requested: Profile, opts: StartRunOptions): Promi
       cpuModel: os.cpus()[0]?.model ?? 'unknown',
       memoryBytes: os.totalmem(),
     },
-    ...(emulation ? { emulation } : {}),
   };
   await writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   const run = new Run(id, dir, profile, methods, opts);
@@ -360,6 +356,12 @@ class Run {
               encodeMs: avg((g) => g.encodeMs),
               decodeMs: avg((g) => g.decodeMs),
               wireBytes: avg((g) => g.wireBytes) * world,
+              ...(m.bubbleMs !== undefined
+                ? {
+                    bubbleMs: avg((g) => g.bubbleMs ?? 0),
+                    interStageBytes: avg((g) => g.interStageBytes ?? 0) * world,
+                  }
+                : {}),
               tokensPerSec: tokens / (stepMs / 1000),
               etaSec,
             });
@@ -410,12 +412,6 @@ class Run {
                 const tail = proc.stderr.slice(-12).join('\n');
                 failure = `rank ${proc.rank} ${how} during ${method.label}${tail ? `; its last log lines:\n${tail}` : ''}`;
                 killRanks(procs);
-              ...(m.bubbleMs !== undefined
-                ? {
-                    bubbleMs: avg((g) => g.bubbleMs ?? 0),
-                    interStageBytes: avg((g) => g.interStageBytes ?? 0) * world,
-                  }
-                : {}),
               }
             });
           }
