@@ -325,6 +325,7 @@ function runText(run: RunDetail): string {
       `${formatNumber(m.compressionRatio, 2)}x`,
       formatNumber(m.finalLoss, 4),
       m.speedupVsBaseline === undefined ? '-' : `${formatNumber(m.speedupVsBaseline, 2)}x`,
+      m.speedupVsBf16 === undefined ? '-' : `${formatNumber(m.speedupVsBf16, 2)}x`,
     ]);
     const header = [
       'METHOD',
@@ -337,8 +338,11 @@ function runText(run: RunDetail): string {
       'RATIO',
       'FINAL LOSS',
       'SPEEDUP',
+      'VS BF16',
     ];
-    lines.push(table(header, rows, { align: ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] }));
+    lines.push(
+      table(header, rows, { align: ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] }),
+    );
   } else {
     lines.push('summary  none yet (the run is in progress, or stopped before writing it)');
   }

@@ -96,6 +96,7 @@ export function summaryTable(s: RunSummary): string {
     formatNumber(m.compressionRatio, 2),
     formatNumber(m.finalLoss, 4),
     m.speedupVsBaseline === undefined ? '' : `${m.speedupVsBaseline.toFixed(3)}x`,
+    m.speedupVsBf16 === undefined ? '' : `${m.speedupVsBf16.toFixed(3)}x`,
   ]);
   return table(
     [
@@ -110,6 +111,7 @@ export function summaryTable(s: RunSummary): string {
       'ratio',
       'final loss',
       'speedup',
+      'vs bf16',
     ],
     rows,
   );
