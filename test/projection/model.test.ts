@@ -1,7 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { parseProfile } from '../../engine/app/profile.js';
-import { resolveMethods, type RunConfig } from '../../engine/app/run-config.js';
-import type { MetricLine } from '../../engine/app/metrics.js';
 import { unitSpecs } from '../../engine/model/gpt.js';
 import { FlatUnit } from '../../engine/parallel/flat-unit.js';
 import { baselineBytes } from '../../engine/parallel/grad-reducer.js';
@@ -25,6 +22,7 @@ import {
   resolveCluster,
   type ClusterSpec,
 } from '../../engine/projection/index.js';
+import { fakeRun } from './fake-run.js';
 
 // 1 Gb/s = 125 000 bytes per ms; 50 us = 0.05 ms.
 const GBE = { gbps: 1, latencyUs: 50 };
@@ -120,42 +118,6 @@ describe('FSDP overlap timeline', () => {
     expect(s.commMs).toBeCloseTo(5 + 10 + 5 + 1 + 1, 9);
   });
 });
-
-function fakeRun(profileInput: Parameters<typeof parseProfile>[0], perStep: Partial<MetricLine>) {
-  const profile = parseProfile(profileInput);
-  const methods = resolveMethods(profile);
-  const config: RunConfig = {
-    run: 'r1',
-    createdAt: new Date(0).toISOString(),
-    profile,
-    methods,
-    versions: {},
-    host: {},
-  };
-  const lines: MetricLine[] = [];
-  for (const m of methods)
-    for (let step = 0; step < 6; step++)
-      for (let rank = 0; rank < profile.parallel.worldSize; rank++)
-        lines.push({
-          run: 'r1',
-          method: m.key!,
-          step,
-          rank,
-          loss: 1,
-          computeMs: 100,
-          exposedCommMs: 50,
-          commMs: 80,
-          encodeMs: 0,
-          decodeMs: 0,
-          stepMs: 150,
-          rawBytes: 0,
-          wireBytes: 0,
-          tokens: 1,
-          backend: 'cpu',
-          ...perStep,
-        });
-  return { config, lines };
-}
 
 describe('profiles from a run', () => {
   for (const sharding of ['FULL_SHARD', 'SHARD_GRAD_OP', 'NO_SHARD', 'HYBRID_SHARD'] as const) {
