@@ -10,7 +10,12 @@ import { existsSync } from 'node:fs';
 import { runsDir } from '../../engine/app/home.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
 import { generateReport } from './report.js';
-import { readScenarioRecords, recordFromRun, writeScenarioRecord } from './results.js';
+import {
+  predictOwnLinks,
+  readScenarioRecords,
+  recordFromRun,
+  writeScenarioRecord,
+} from './results.js';
 import { DEFAULT_HOME } from './suite-home.js';
 
 async function rederive(home: string): Promise<number> {
@@ -24,8 +29,10 @@ async function rederive(home: string): Promise<number> {
         continue;
       }
       const { key, label, x, links, linkNote, wallSec } = r;
+      const { predicted } = await predictOwnLinks(path.join(runsDir(home), r.run));
       runs.push(
         recordFromRun(await store.get(r.run), {
+          predicted,
           key,
           label,
           links,

@@ -97,6 +97,9 @@ function breakdown(m: MethodRecord) {
   };
 }
 
+const PREDICTION_NOTE =
+  "- Predicted: the projection model (engine/projection: alpha-beta links and FSDP overlap) applied to each run's own measured per-unit compute and bytes on the same links; dashed in the chart.";
+
 const noRecord = (name: string): string =>
   `Not measured on this machine yet: \`npm run bench -- ${name}\` records it.`;
 
@@ -111,7 +114,9 @@ function crossoverSection(rec: ScenarioRecord, figs: Figures): string {
       base ? pct(base.meanExposedCommMs / base.meanStepMs) : '',
       ...methods.map((m) => {
         const s = summaryOf(run, m.key);
-        return s ? `${speed(s)} (${fmt(s.meanStepMs, 0)} ms)` : '';
+        const p = run.methods.find((x) => x.key === m.key)?.predicted;
+        const pred = p ? `; predicted ${p.speedupVsFsdp.toFixed(3)}x` : '';
+        return s ? `${speed(s)} (${fmt(s.meanStepMs, 0)} ms${pred})` : '';
       }),
     ];
   });
@@ -124,9 +129,17 @@ function crossoverSection(rec: ScenarioRecord, figs: Figures): string {
     const pts = points(m.key);
     if (pts.length) crossings.set(m.key, crossover(pts));
   }
+  // The projection model's speedups for the same runs, where the records carry them.
+  const predictedPoints = (key: string) =>
+    runs.flatMap((r) => {
+      const p = r.methods.find((m) => m.key === key)?.predicted;
+      return p && r.x !== undefined ? [{ gbps: r.x, speedup: p.speedupVsFsdp }] : [];
+    });
+  const havePredictions = methods.some((m) => predictedPoints(m.key).length > 0);
   const crossRows = methods.map((m) => {
     const pts = points(m.key);
     const c = crossings.get(m.key);
+    const pp = predictedPoints(m.key);
     const gaps = runs
       .map((r) => summaryOf(r, m.key)?.lossGapVsBaseline)
       .filter((g) => g !== undefined);
@@ -136,6 +149,7 @@ function crossoverSection(rec: ScenarioRecord, figs: Figures): string {
       pts.length ? `${pts[0].speedup.toFixed(3)}x` : '',
       pts.length ? `${pts.at(-1)!.speedup.toFixed(3)}x` : '',
       gaps.length ? pct(mean(gaps)) : '',
+      ...(havePredictions ? [pp.length ? describeCrossover(crossover(pp)) : ''] : []),
     ];
   });
   const chart = figs.add(
@@ -147,10 +161,19 @@ function crossoverSection(rec: ScenarioRecord, figs: Figures): string {
       xName: 'inter-node bandwidth (Gb/s, log scale)',
       yName: 'speedup vs FSDP',
       xLog: true,
-      series: methods.map((m) => ({
-        name: m.label,
-        data: points(m.key).map((p) => [p.gbps, p.speedup]),
-      })),
+      series: [
+        ...methods.map((m) => ({
+          name: m.label,
+          data: points(m.key).map((p): [number, number] => [p.gbps, p.speedup]),
+        })),
+        ...methods
+          .filter((m) => predictedPoints(m.key).length > 0)
+          .map((m) => ({
+            name: `${m.label} (predicted)`,
+            dashed: true,
+            data: predictedPoints(m.key).map((p): [number, number] => [p.gbps, p.speedup]),
+          })),
+      ],
       refY: { value: 1, label: 'FSDP' },
       refX: methods.flatMap((m) => {
         const c = crossings.get(m.key);
@@ -178,6 +201,7 @@ function crossoverSection(rec: ScenarioRecord, figs: Figures): string {
         'speedup at slowest link',
         'speedup at fastest link',
         'mean loss gap',
+        ...(havePredictions ? ['predicted crossover (projection model)'] : []),
       ],
       crossRows,
     ),
@@ -190,6 +214,7 @@ function crossoverSection(rec: ScenarioRecord, figs: Figures): string {
     ),
     '',
     '- Speedup = FSDP step time / method step time, both after warm-up and without the error-probe steps. The crossover is where the speedup first falls to 1 going from slow to fast links, interpolated linearly in log-bandwidth between the two measured points around it.',
+    ...(havePredictions ? [PREDICTION_NOTE] : []),
     '- Near the crossover the speedups differ from 1 by less than the run-to-run noise of a shared 2-core machine: read the crossover as a band around the interpolated value, not a sharp threshold.',
   ]
     .filter((l) => l !== undefined)
@@ -197,6 +222,7 @@ function crossoverSection(rec: ScenarioRecord, figs: Figures): string {
 }
 
 function methodTable(run: RunRecord): string {
+  const withPrediction = run.methods.some((m) => m.predicted);
   const rows = run.methods.map((m) => {
     const s = summaryOf(run, m.key);
     const b = breakdown(m);
@@ -213,6 +239,12 @@ function methodTable(run: RunRecord): string {
       fmt(s?.finalLoss, 4),
       pct(s?.lossGapVsBaseline),
       speed(s),
+      ...(withPrediction
+        ? [
+            fmt(m.predicted?.stepMs),
+            m.predicted && s ? pct(m.predicted.stepMs / s.meanStepMs - 1) : '',
+          ]
+        : []),
     ];
   });
   return mdTable(
@@ -229,6 +261,7 @@ function methodTable(run: RunRecord): string {
       'final loss',
       'loss gap',
       'speedup',
+      ...(withPrediction ? ['predicted step ms', 'prediction error'] : []),
     ],
     rows,
   );
@@ -323,6 +356,11 @@ function methodsSection(rec: ScenarioRecord, figs: Figures): string {
     bytes,
     '',
     '- Step ms = compute (model and optimizer, codec work excluded) + exposed comm (time the compute thread waited for collectives) + encode + decode; means over the timed steps (warm-up and error-probe steps left out).',
+    ...(run.methods.some((m) => m.predicted)
+      ? [
+          "- Predicted step ms: the projection model (engine/projection) applied to the run's own measured per-unit compute and bytes on the same links; prediction error = predicted / measured - 1.",
+        ]
+      : []),
     '- Loss gap is relative to the FSDP baseline over the last 5 steps; with only a few steps it shows early divergence, not final quality (the 200-step comparison is `npm run bench:training -- methods`).',
   ].join('\n');
 }
@@ -473,6 +511,8 @@ function netnsSection(rec: ScenarioRecord, figs: Figures): string {
   const cmp = netnsRows(rec);
   const exposed = (run: RunRecord | undefined, key: string) =>
     fmt(run && summaryOf(run, key)?.meanExposedCommMs);
+  const comm = (run: RunRecord | undefined, key: string) =>
+    fmt(run && summaryOf(run, key)?.meanCommMs);
   const keys = emu?.methods.map((m) => m.key) ?? [];
   const rows = cmp.map((c, i) => [
     c.label,
@@ -480,6 +520,8 @@ function netnsSection(rec: ScenarioRecord, figs: Figures): string {
     fmt(c.kernel),
     exposed(emu, keys[i]),
     exposed(ker, keys[i]),
+    comm(emu, keys[i]),
+    comm(ker, keys[i]),
     `${((c.ratio - 1) * 100).toFixed(1)} %`,
     Math.abs(c.ratio - 1) <= NETNS_TOLERANCE ? 'yes' : 'no',
   ]);
@@ -518,7 +560,9 @@ function netnsSection(rec: ScenarioRecord, figs: Figures): string {
         'kernel step ms',
         'emulated exposed comm ms',
         'kernel exposed comm ms',
-        'kernel vs emulated',
+        'emulated comm ms',
+        'kernel comm ms',
+        'kernel vs emulated (step)',
         `within ${NETNS_TOLERANCE * 100} %`,
       ],
       rows,

@@ -15,6 +15,7 @@ import { aggregateSteps, WARMUP_STEPS } from '../../engine/app/summary.js';
 import { methodInfo } from '../../engine/compress/registry.js';
 import { writeFileAtomic } from '../../engine/app/atomic-file.js';
 import { packageRoot } from '../../engine/runtime-path.js';
+import { projectRun, readRunProfiles } from '../../engine/projection/index.js';
 import type { RunMethod } from '../../engine/app/run-config.js';
 
 /** Committed records, one file per scenario. */
@@ -34,6 +35,13 @@ export const STEP_COLUMNS = [
 ] as const;
 export type StepRow = number[];
 
+export const PredictionSchema = z.object({
+  stepMs: z.number(),
+  exposedCommMs: z.number(),
+  speedupVsFsdp: z.number(),
+});
+export type Prediction = z.infer<typeof PredictionSchema>;
+
 export const MethodRecordSchema = z.object({
   key: z.string(),
   id: z.string(),
@@ -43,6 +51,8 @@ export const MethodRecordSchema = z.object({
   errorFeedback: z.unknown(),
   stats: z.record(z.string(), z.number()).default({}),
   steps: z.array(z.array(z.number())),
+  /** The projection model's prediction of this method on the run's own links. */
+  predicted: PredictionSchema.optional(),
 });
 export type MethodRecord = z.infer<typeof MethodRecordSchema>;
 
@@ -113,6 +123,31 @@ export interface RunPlacementInfo {
   links?: 'kernel' | 'emulated';
   linkNote?: string;
   wallSec: number;
+  /** Per method key, from predictOwnLinks. */
+  predicted?: Record<string, Prediction>;
+}
+
+/**
+ * What the projection model (engine/projection) predicts for every method of a run directory on
+ * the run's own links, from its measured per-unit compute and bytes. A run the model cannot read
+ * gets no prediction (the reason is returned) rather than failing the benchmark.
+ */
+export async function predictOwnLinks(
+  dir: string,
+): Promise<{ predicted: Record<string, Prediction>; note?: string }> {
+  try {
+    const p = projectRun(await readRunProfiles(dir));
+    return {
+      predicted: Object.fromEntries(
+        p.methods.map((m) => [
+          m.method,
+          { stepMs: m.stepMs, exposedCommMs: m.exposedCommMs, speedupVsFsdp: m.speedupVsFsdp },
+        ]),
+      ),
+    };
+  } catch (e) {
+    return { predicted: {}, note: `no projection: ${(e as Error).message}` };
+  }
 }
 
 /** The compact record of one finished run directory. */
@@ -137,6 +172,7 @@ export function recordFromRun(detail: RunDetail, info: RunPlacementInfo): RunRec
       errorFeedback:
         m.errorFeedback ?? (m.id === 'fsdp' ? 'none' : methodInfo(m.id).defaultErrorFeedback),
       stats: statMeans(lines),
+      ...(info.predicted?.[key] ? { predicted: info.predicted[key] } : {}),
       steps: aggregateSteps(lines).map((s) => [
         s.step,
         round(s.loss, 5),
@@ -150,8 +186,9 @@ export function recordFromRun(detail: RunDetail, info: RunPlacementInfo): RunRec
       ]),
     };
   });
+  const { predicted: _predicted, ...placement } = info;
   return RunRecordSchema.parse({
-    ...info,
+    ...placement,
     run: detail.id,
     createdAt: config.createdAt,
     status: detail.summary.status,

@@ -20,6 +20,7 @@ import { packageRoot } from '../../engine/runtime-path.js';
 import { machineLine } from '../report.js';
 import { netnsUnavailableReason, withHosts, type NetnsHosts } from '../netns/netns-hosts.js';
 import {
+  predictOwnLinks,
   recordFromRun,
   writeScenarioRecord,
   type RunRecord,
@@ -133,7 +134,10 @@ async function executeRun(
           .filter(Boolean)
           .join('; ')
       : undefined;
+    const { predicted, note: projectionNote } = await predictOwnLinks(handle.dir);
+    if (projectionNote) process.stderr.write(`${spec.label}: ${projectionNote}\n`);
     return recordFromRun(detail, {
+      predicted,
       key: spec.key,
       label: spec.label,
       ...(spec.x !== undefined ? { x: spec.x } : {}),

@@ -139,9 +139,16 @@ export const SCENARIOS: SuiteScenario[] = [
       key: links,
       label: links === 'kernel' ? 'kernel links (netns + tc)' : 'transport emulation',
       links,
+      // 20 Mb/s and 20 steps: communication dominates the step, so the comparison is about the
+      // links rather than about compute noise on shared cores.
       profile: nano(`suite-netns-${links}`, {
+        train: { ...NANO_TRAIN, steps: 20 },
         parallel: { worldSize: 2, nodes: 2, sharding: 'FULL_SHARD' },
-        network: { intra: 'off', inter: LINK_100M, emulate: links === 'emulated' },
+        network: {
+          intra: 'off',
+          inter: { gbps: 0.02, latencyUs: 100 },
+          emulate: links === 'emulated',
+        },
         methods: [{ id: 'fp16' }, { id: 'tagc' }],
       }),
     })),

@@ -125,10 +125,11 @@ describe('suite report', () => {
     );
     // fp16: 2x faster at 0.1 Gb/s, 0.8x at 1 Gb/s -> crossover at 10^(-1 + 1/1.2) = 0.68 Gb/s.
     // top-k: faster everywhere -> above the range.
+    // Predicted (projection) fp16 speedups 1.5, 1.2, 0.6 -> 10^(0 + 0.2 / 0.6) = 2.2 Gb/s.
     const points = [
-      { gbps: 0.1, ms: { fsdp: 100, fp16: 50, topk: 40 } },
-      { gbps: 1, ms: { fsdp: 100, fp16: 125, topk: 80 } },
-      { gbps: 10, ms: { fsdp: 100, fp16: 130, topk: 90 } },
+      { gbps: 0.1, ms: { fsdp: 100, fp16: 50, topk: 40 }, predicted: 1.5 },
+      { gbps: 1, ms: { fsdp: 100, fp16: 125, topk: 80 }, predicted: 1.2 },
+      { gbps: 10, ms: { fsdp: 100, fp16: 130, topk: 90 }, predicted: 0.6 },
     ];
     const store = new RunsStore(home);
     const runs = [];
@@ -141,6 +142,9 @@ describe('suite report', () => {
           label: `${p.gbps} Gb/s`,
           x: p.gbps,
           wallSec: 1,
+          predicted: {
+            fp16: { stepMs: 100 / p.predicted, exposedCommMs: 1, speedupVsFsdp: p.predicted },
+          },
         }),
       );
     }
@@ -187,6 +191,8 @@ describe('suite report', () => {
     expect(row('fp16')).toContain('0.68 Gb/s (between 0.1 Gb/s and 1 Gb/s)');
     expect(row('fp16')).toContain('2.000x');
     expect(row('topk')).toContain('above 10 Gb/s');
+    expect(row('fp16')).toMatch(/\| 2\.2 Gb\/s \(between 1 Gb\/s and 10 Gb\/s\) \|$/);
+    expect(crossSection).toContain('2.000x (50 ms; predicted 1.500x)');
     // One speedup row per bandwidth, each with the measured FSDP step time.
     for (const p of points) expect(text).toMatch(new RegExp(`\\| ${p.gbps} \\| 100\\.0 \\|`));
     // Hyper-parameters with registry defaults filled in.
