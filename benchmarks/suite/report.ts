@@ -572,6 +572,7 @@ function netnsSection(rec: ScenarioRecord, figs: Figures): string {
     '',
     `- Largest gap: ${pct(worst)} (acceptance: within ${NETNS_TOLERANCE * 100} %).`,
     "- Each host is a network namespace with a veth to a bridge in a switch namespace; each host's egress is shaped by tbf (rate), and by netem (delay) where the kernel provides it. The emulation paces every directed link in the transport (token bucket over 256 KiB+ fragments, then the latency). For 2 hosts both shape the same single link per direction.",
+    '- Known differences between the two: tbf counts Ethernet, IP and TCP headers (about 4 % of a full segment) where the emulation counts payload bytes; the emulation releases whole fragments on a 1 ms timer where tbf releases packets; without netem the kernel link carries no added delay; TCP congestion control only acts on the kernel link (the emulation queues in the sender). Steps include compute on 2 shared cores, whose noise between runs is of the same order as these effects.',
   ].join('\n');
 }
 
@@ -594,7 +595,7 @@ function settingsSection(records: ScenarioRecord[]): string {
         String(t.weightDecay),
         String(t.gradClip),
         String(rec.warmupSteps),
-        p.backend,
+        `${[...new Set(rec.runs.map((r) => r.backend))].join(', ')} (profile: ${p.backend})`,
       ];
     }),
   );
