@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { chunkOffsets } from '../../engine/comm/collectives.js';
 import {
   ScratchPool,
@@ -240,6 +240,26 @@ describe('WebAssembly SIMD encoders agree bit for bit with the JavaScript loops'
 
   it('the kernels load in this runtime (Node 20 has WebAssembly SIMD)', () => {
     expect(simdAvailable()).toBe(true);
+  });
+
+  it('without WebAssembly the codecs fall back to the JS loops (same bytes)', async () => {
+    const x = awkward(1000, 9);
+    const want = Buffer.from(make('int8').encode(x, ctx()));
+    vi.stubGlobal('WebAssembly', undefined);
+    vi.resetModules();
+    try {
+      const kernels = await import('../../engine/compress/simd-kernels.js');
+      const registry = await import('../../engine/compress/registry.js');
+      expect(kernels.simdAvailable()).toBe(false);
+      const int8 = registry.methodInfo('int8').create(parseMethodParams('int8', {}), env);
+      expect(Buffer.from(int8.encode(x, ctx())).equals(want)).toBe(true);
+      const fp16 = registry.methodInfo('fp16').create({}, env);
+      const bits = Uint16Array.from(x, (v) => f32ToF16Bits(v));
+      expect(Buffer.from(fp16.encode(x, ctx())).equals(Buffer.from(bits.buffer))).toBe(true);
+    } finally {
+      vi.unstubAllGlobals();
+      vi.resetModules();
+    }
   });
 
   it('fp16: random bit patterns and every rounding edge, across chunk and tail boundaries', () => {
