@@ -15,6 +15,7 @@ import type {
   LiveMethod,
   LiveRun,
   ProfileListEntry,
+  ProjectionView,
   RankLog,
   RunListEntry,
   RunView,
@@ -379,6 +380,22 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
       return { filename: `${id}-summary.csv`, text: summaryCsv(detail.summary) };
     }
     return { filename: `${id}-steps.csv`, text: stepsCsv(detail.metrics) };
+  }
+
+  async projectRun(
+    id: string,
+    cluster?: string | Record<string, unknown>,
+  ): Promise<ProjectionView> {
+    const { readRunProfiles, readPrediction, projectRun, resolveCluster, CLUSTER_PRESET_NAMES } =
+      await import('../projection/index.js');
+    const entry = await this.runs.describe(id);
+    const measured = await readRunProfiles(entry.dir);
+    const prediction = await readPrediction(entry.dir);
+    return {
+      projection: projectRun(measured, cluster === undefined ? undefined : resolveCluster(cluster)),
+      presets: CLUSTER_PRESET_NAMES.map((name) => resolveCluster(name)),
+      ...(prediction ? { prediction } : {}),
+    };
   }
 
   async rankLogs(id: string): Promise<RankLog[]> {

@@ -7,6 +7,7 @@
  * result or an error message back, plus a stream of `ApiEvent`s.
  */
 import type { HealthWarning, MethodSummary, MetricLine, RunStatus, RunSummary } from './metrics.js';
+import type { ClusterSpec, RunPrediction, RunProjection } from '../projection/types.js';
 
 export type { HealthWarning, MethodSummary, MetricLine, RunStatus, RunSummary };
 
@@ -265,6 +266,17 @@ export interface RankLog {
 export type ApiEvent =
   { type: 'run'; run: LiveRun } | { type: 'runs-changed' } | { type: 'profiles-changed' };
 
+export type { ClusterSpec, RunPrediction, RunProjection };
+
+/** A measured run projected onto a cluster, with the presets a form can pick from. */
+export interface ProjectionView {
+  projection: RunProjection;
+  /** The cluster presets a form can pick from. */
+  presets: ClusterSpec[];
+  /** The prediction made before the run (`gradbench run --predict`), when there is one. */
+  prediction?: RunPrediction;
+}
+
 /** How to start a run: a saved or built-in profile by name, or a profile given in full. */
 export type StartRunRequest = { profileName: string } | { profile: unknown };
 
@@ -286,6 +298,11 @@ export interface GradBenchApi {
   deleteRun(id: string): Promise<void>;
   exportCsv(id: string, kind: 'steps' | 'summary'): Promise<CsvExport>;
   rankLogs(id: string): Promise<RankLog[]>;
+  /**
+   * Predicted step time and speedup (vs fp32 and bf16 FSDP) of a run's methods on a cluster: a
+   * preset name or a description (engine/projection/cluster.ts); none: the run's own links.
+   */
+  projectRun(id: string, cluster?: string | Record<string, unknown>): Promise<ProjectionView>;
   /** Subscribes to events; returns the unsubscribe function. */
   onEvent(listener: (e: ApiEvent) => void): () => void;
 }
@@ -308,6 +325,7 @@ export const API_CALLS: readonly ApiCallName[] = [
   'deleteRun',
   'exportCsv',
   'rankLogs',
+  'projectRun',
 ];
 
 export type CallFn = (name: ApiCallName, args: unknown[]) => Promise<unknown>;

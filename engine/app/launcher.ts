@@ -42,6 +42,7 @@ import type { LivePoint } from './api.js';
 import type { Profile } from './profile.js';
 import { methodKey, resolveMethods, type RunConfig, type RunMethod } from './run-config.js';
 import { compareToBaseline, summarizeMethod } from './summary.js';
+import { resolveTargetNetwork } from '../projection/emulate-target.js';
 
 export type RunEvent =
   | { type: 'run-start'; run: string; dir: string; methods: RunMethod[] }
@@ -119,8 +120,10 @@ async function versions(): Promise<Record<string, string>> {
   };
 }
 
-export async function startRun(profile: Profile, opts: StartRunOptions): Promise<RunHandle> {
+export async function startRun(requested: Profile, opts: StartRunOptions): Promise<RunHandle> {
   await ensureHome(opts.home);
+  // A network target is emulated at this box's compute : communication ratio (probed first).
+  const { profile, emulation } = await resolveTargetNetwork(requested);
   const id = newRunId(profile.name);
   const dir = path.join(runsDir(opts.home), id);
   await mkdir(path.join(dir, 'ranks'), { recursive: true });
@@ -140,6 +143,7 @@ export async function startRun(profile: Profile, opts: StartRunOptions): Promise
       cpuModel: os.cpus()[0]?.model ?? 'unknown',
       memoryBytes: os.totalmem(),
     },
+    ...(emulation ? { emulation } : {}),
   };
   await writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   const run = new Run(id, dir, profile, methods, opts);

@@ -86,6 +86,8 @@ export const MethodSummarySchema = z.object({
   finalLoss: z.number(),
   speedupVsBaseline: z.number().optional(),
   lossGapVsBaseline: z.number().optional(),
+  /** Against the bf16-reduce FSDP baseline (the run's `bf16` method), when it ran and completed. */
+  speedupVsBf16: z.number().optional(),
   /** Health warnings raised during the method, over all ranks. */
   healthWarnings: z.number().int().optional(),
   /** Pipeline runs: mean per-stage bubble (ms per step, over ranks), inter-stage bytes per step (all ranks). */

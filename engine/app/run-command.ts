@@ -128,11 +128,12 @@ export async function runCommand(argv: string[]): Promise<number> {
       backend: { type: 'string' },
       home: { type: 'string' },
       json: { type: 'boolean', default: false },
+      predict: { type: 'boolean', default: false },
     },
   });
   if (positionals.length !== 1) {
     process.stderr.write(
-      'usage: gradbench run <profile.json | profile name> [--steps N] [--world N] [--nodes N] [--backend auto|tensorflow|wasm|cpu] [--json]\n',
+      'usage: gradbench run <profile.json | profile name> [--steps N] [--world N] [--nodes N] [--backend auto|tensorflow|wasm|cpu] [--json] [--predict]\n',
     );
     return 2;
   }
@@ -148,6 +149,11 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  // --predict: probe compute and link first, print each method's predicted speedup, and put it
+  // beside the measured one at the end (prediction.json in the run directory).
+  const predict = values.predict ? await import('../projection/predict.js') : undefined;
+  const prediction = predict ? await predict.predictBeforeRun(profile) : undefined;
+  if (predict && prediction) process.stdout.write(`${predict.predictionText(prediction)}\n`);
   const handle = await startRun(profile, { home, onEvent: progressPrinter(profile.train.steps) });
   let interrupts = 0;
   const onSigint = (): void => {
@@ -166,6 +172,10 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else process.stdout.write(`${summaryTable(summary)}\n`);
   if (summary.error) process.stderr.write(`${summary.status}: ${summary.error}\n`);
+  if (predict && prediction) {
+    process.stdout.write(`${predict.predictionText(prediction, summary)}\n`);
+    await predict.savePrediction(handle.dir, prediction);
+  }
   process.stdout.write(`results: ${handle.dir}\n`);
   return summary.status === 'completed' ? 0 : summary.status === 'cancelled' ? 130 : 1;
 }

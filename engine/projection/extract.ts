@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MetricLine, RunSummary } from '../app/metrics.js';
 import { RunSummarySchema } from '../app/metrics.js';
+import type { Profile } from '../app/profile.js';
 import { RunConfigSchema, methodKey, modelConfig, type RunConfig } from '../app/run-config.js';
 import { readMetrics } from '../app/runs-store.js';
 import { aggregateSteps, timedSteps } from '../app/summary.js';
@@ -55,9 +56,8 @@ function tierOf(t: string | LinkTier, emulate: boolean): LinkTier {
   return resolveTier(t) ?? LOOPBACK;
 }
 
-/** The measured run's links and layout as a cluster description. */
-export function measuredCluster(config: RunConfig): ClusterSpec {
-  const p = config.profile;
+/** A profile's links and layout as a cluster description (how the emulator runs it). */
+export function measuredCluster(p: Profile): ClusterSpec {
   const { intra, inter, emulate } = p.network;
   const label = (t: string | LinkTier): string =>
     !emulate || t === 'off' ? 'loopback' : typeof t === 'string' ? t : `${t.gbps} Gb/s`;
@@ -73,18 +73,97 @@ export function measuredCluster(config: RunConfig): ClusterSpec {
   };
 }
 
-/** The run's model dimensions (the vocabulary comes from the corpus, as the ranks build it). */
-export function runModel(config: RunConfig): ModelDims {
-  const p = config.profile;
+/** A profile's model dimensions (the vocabulary comes from the corpus, as the ranks build it). */
+export function runModel(p: Profile): ModelDims {
   const m = modelConfig(p, buildCorpus(p.data.corpus, p.data.seed).vocab.length);
   return { ...m };
 }
 
-function patternOf(id: string, params: Record<string, unknown>, world: number): ReducePattern {
+export function patternOf(
+  id: string,
+  params: Record<string, unknown>,
+  world: number,
+): ReducePattern {
   if (id === 'fsdp') return 'fsdp';
   const info = methodInfo(id);
   // The compressor decides (int8 with agreed scales runs rounds, unlike its registry default).
   return info.create(parseMethodParams(id, params), { world, warmupSteps: 0, gradClip: 1 }).pattern;
+}
+
+/** What one method's profile is built from: the compute thread's time and the wire, per step. */
+export interface MethodFigures {
+  method: string;
+  id: string;
+  label: string;
+  pattern: ReducePattern;
+  /** Compute-thread time per step (units, coding and optimizer together), ms. */
+  computeMs: number;
+  /** Encode + decode per step, ms (part of computeMs). */
+  codecMs: number;
+  /** The compressed payload over fp32 bytes (1 for the baseline), and the wire over fp32. */
+  payloadRatio: number;
+  wireRatio: number;
+  measured?: MethodProfile['measured'];
+}
+
+/** A profile's layout, model and per-unit shapes, shared by every method of a run. */
+export function profileShape(p: Profile) {
+  const layout: Layout = {
+    world: p.parallel.worldSize,
+    nodes: p.parallel.nodes,
+    sharding: p.parallel.sharding,
+  };
+  const model = runModel(p);
+  const shapes = unitShapes(model);
+  const tokens = p.train.batchPerRank * model.seqLen;
+  const flops = shapes.map((s) => forwardFlops(s.kind, model, tokens, true));
+  const params = shapes.reduce((a, s) => a + s.numel, 0);
+  return { layout, model, shapes, flops, params, batchPerRank: p.train.batchPerRank };
+}
+export type ProfileShape = ReturnType<typeof profileShape>;
+
+/**
+ * One method's profile: its compute less coding and an optimizer estimate, split over units by
+ * FLOPs; coding by parameters; collectives from the layout and the payload ratio.
+ */
+export function methodProfile(shape: ProfileShape, f: MethodFigures): MethodProfile {
+  const { layout, model, shapes, flops, params } = shape;
+  const totalFlops = flops.reduce((a, x) => a + x * (1 + BACKWARD_FLOPS_FACTOR), 0);
+  const shardParams = params / groupShapes(layout).shard.size;
+  const optimizerMs = Math.min((shardParams * OPTIMIZER_NS_PER_PARAM) / 1e6, f.computeMs / 5);
+  const unitMs = Math.max(f.computeMs - f.codecMs - optimizerMs, f.computeMs / 2);
+  const msPerFlop = unitMs / totalFlops;
+  return {
+    method: f.method,
+    id: f.id,
+    label: f.label,
+    pattern: f.pattern,
+    wireRatio: f.wireRatio,
+    payloadRatio: f.payloadRatio,
+    world: layout.world,
+    nodes: layout.nodes,
+    sharding: layout.sharding,
+    model,
+    batchPerRank: shape.batchPerRank,
+    optimizerMs,
+    units: shapes.map((s, index) => ({
+      name: s.name,
+      kind: s.kind,
+      numel: s.numel,
+      forwardFlops: flops[index],
+      backwardFlops: BACKWARD_FLOPS_FACTOR * flops[index],
+      forwardMs: flops[index] * msPerFlop,
+      backwardMs: BACKWARD_FLOPS_FACTOR * flops[index] * msPerFlop,
+      codecMs: (f.codecMs * s.numel) / params,
+      ...unitCollectives(
+        layout,
+        { numel: s.numel, index, count: shapes.length, tied: model.tied },
+        f.pattern,
+        f.payloadRatio,
+      ),
+    })),
+    ...(f.measured ? { measured: f.measured } : {}),
+  };
 }
 
 /** Profiles of every method that reported timed steps. */
@@ -93,19 +172,8 @@ export function profilesFromRun(
   lines: MetricLine[],
   summary?: RunSummary,
 ): MeasuredRun {
-  const p = config.profile;
-  const layout: Layout = {
-    world: p.parallel.worldSize,
-    nodes: p.parallel.nodes,
-    sharding: p.parallel.sharding,
-  };
-  const model = runModel(config);
-  const shapes = unitShapes(model);
-  const tokens = p.train.batchPerRank * model.seqLen;
-  const flops = shapes.map((s) => forwardFlops(s.kind, model, tokens, true));
-  const totalFlops = flops.reduce((a, f) => a + f * (1 + BACKWARD_FLOPS_FACTOR), 0);
-  const params = shapes.reduce((a, s) => a + s.numel, 0);
-  const shardParams = params / groupShapes(layout).shard.size;
+  const shape = profileShape(config.profile);
+  const { layout, shapes, params } = shape;
   const refs = shapes.map((s) => reductionReference(layout, s.numel));
   const fixedSent = refs.reduce((a, r) => a + r.fixedSent, 0);
   const compressibleSent = refs.reduce((a, r) => a + r.compressibleSent, 0);
@@ -120,14 +188,13 @@ export function profilesFromRun(
     const mine = lines.filter((l) => l.method === key);
     const steps = aggregateSteps(mine);
     const timed = timedSteps(steps);
-    // Ranks meet at every collective, so a step waits for its slowest rank's compute.
-    const slowest = new Map<number, number>();
-    for (const l of mine) slowest.set(l.step, Math.max(slowest.get(l.step) ?? 0, l.computeMs));
     if (!timed.length) {
       inputs.push(`${key}: no timed steps, left out`);
       continue;
     }
-    const ranks = steps[0].ranks;
+    // Ranks meet at every collective, so a step waits for its slowest rank's compute.
+    const slowest = new Map<number, number>();
+    for (const l of mine) slowest.set(l.step, Math.max(slowest.get(l.step) ?? 0, l.computeMs));
     const computeMs = mean(timed.map((s) => slowest.get(s.step) ?? s.computeMs));
     const rawCodec = mean(timed.map((s) => s.encodeMs + s.decodeMs));
     const pattern = patternOf(m.id, m.params, layout.world);
@@ -138,56 +205,40 @@ export function profilesFromRun(
       inputs.push(
         `${key}: coding time capped at half the compute (${rawCodec.toFixed(1)} ms reported, includes its rounds)`,
       );
-    const optimizerMs = Math.min((shardParams * OPTIMIZER_NS_PER_PARAM) / 1e6, computeMs / 5);
-    const unitMs = Math.max(computeMs - codecMs - optimizerMs, computeMs / 2);
     const wire = mean(steps.map((s) => s.wireBytes / s.ranks));
     const raw = mean(steps.map((s) => s.rawBytes / s.ranks));
-    const payloadRatio =
-      pattern === 'fsdp' || compressibleSent === 0
-        ? 1
-        : Math.max(0, (wire - fixedSent) / compressibleSent);
-    const msPerFlop = unitMs / totalFlops;
     const summaryOf = summary?.methods.find((s) => s.method === key);
-    profiles.push({
-      method: key,
-      id: m.id,
-      label: m.label,
-      pattern,
-      wireRatio: raw > 0 ? wire / raw : 1,
-      payloadRatio,
-      world: layout.world,
-      nodes: layout.nodes,
-      sharding: layout.sharding,
-      model,
-      batchPerRank: p.train.batchPerRank,
-      optimizerMs,
-      units: shapes.map((s, index) => ({
-        name: s.name,
-        kind: s.kind,
-        numel: s.numel,
-        forwardFlops: flops[index],
-        backwardFlops: BACKWARD_FLOPS_FACTOR * flops[index],
-        forwardMs: flops[index] * msPerFlop,
-        backwardMs: BACKWARD_FLOPS_FACTOR * flops[index] * msPerFlop,
-        codecMs: (codecMs * s.numel) / params,
-        ...unitCollectives(
-          layout,
-          { numel: s.numel, index, count: shapes.length, tied: model.tied },
-          pattern,
-          payloadRatio,
-        ),
-      })),
-      measured: {
-        stepMs: summaryOf?.meanStepMs ?? mean(timed.map((s) => s.stepMs)),
+    profiles.push(
+      methodProfile(shape, {
+        method: key,
+        id: m.id,
+        label: m.label,
+        pattern,
         computeMs,
-        exposedCommMs: mean(timed.map((s) => s.exposedCommMs)),
-        steps: timed.length,
-      },
-    });
-    if (ranks !== layout.world)
-      inputs.push(`${key}: only ${ranks} of ${layout.world} ranks reported`);
+        codecMs,
+        payloadRatio:
+          pattern === 'fsdp' || compressibleSent === 0
+            ? 1
+            : Math.max(0, (wire - fixedSent) / compressibleSent),
+        wireRatio: raw > 0 ? wire / raw : 1,
+        measured: {
+          stepMs: summaryOf?.meanStepMs ?? mean(timed.map((s) => s.stepMs)),
+          computeMs,
+          exposedCommMs: mean(timed.map((s) => s.exposedCommMs)),
+          steps: timed.length,
+        },
+      }),
+    );
+    if (steps[0].ranks !== layout.world)
+      inputs.push(`${key}: only ${steps[0].ranks} of ${layout.world} ranks reported`);
   }
-  return { run: config.run, cluster: measuredCluster(config), profiles, params, inputs };
+  return {
+    run: config.run,
+    cluster: measuredCluster(config.profile),
+    profiles,
+    params,
+    inputs,
+  };
 }
 
 /** Reads config.json, metrics.jsonl and summary.json (if there) of a run directory. */

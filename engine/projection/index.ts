@@ -24,6 +24,7 @@ export {
 } from './cluster.js';
 export { profilesFromRun, readRunProfiles, measuredCluster, type MeasuredRun } from './extract.js';
 export { projectMethods } from './project.js';
+export { readPrediction } from './predict.js';
 
 /** Predicted step of one measured method on `cluster`. */
 export const projectMethod = projectStep;

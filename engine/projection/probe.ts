@@ -10,16 +10,9 @@ import type { Profile } from '../app/profile.js';
 import type { RunConfig } from '../app/run-config.js';
 import { killRanks, spawnRanks } from '../launch/local-ranks.js';
 import { compiledFile } from '../runtime-path.js';
+import type { ProbeFigures } from './types.js';
 
-export interface ProbeResult {
-  /** The slowest rank's mean compute per step (ranks wait for it at every collective). */
-  computeMs: number;
-  /** The slowest rank's all-reduce bus bandwidth, Gb/s, at `allReduceBytes`. */
-  busGbps: number;
-  allReduceBytes: number;
-  allReduceMs: number;
-  ranks: number;
-}
+export type ProbeResult = ProbeFigures;
 
 const PROBE_TIMEOUT_MS = 120_000;
 

@@ -152,3 +152,24 @@ export interface RunProjection {
   inputs: string[];
   methods: MethodProjection[];
 }
+
+/** What the pre-run probe measured (engine/projection/probe.ts). */
+export interface ProbeFigures {
+  /** The slowest rank's mean compute per step, every rank computing at once. */
+  computeMs: number;
+  /** The slowest rank's ring all-reduce bus bandwidth, Gb/s, at `allReduceBytes`. */
+  busGbps: number;
+  allReduceBytes: number;
+  allReduceMs: number;
+  ranks: number;
+}
+
+/** A prediction made before a run from the probe (prediction.json in the run directory). */
+export interface RunPrediction {
+  probe: ProbeFigures;
+  cluster: ClusterSpec;
+  inputs: string[];
+  methods: MethodProjection[];
+  /** Methods whose payload only exists inside their own rounds: not predicted before a run. */
+  skipped: string[];
+}

@@ -16,6 +16,7 @@ import {
   resolveTargetNetwork,
   targetComputeMs,
 } from '../../engine/projection/emulate-target.js';
+import { predictFromProbe, predictionText } from '../../engine/projection/predict.js';
 import type { RunProjection } from '../../engine/projection/types.js';
 import { FAKE_RUN_ID, fakeRun, writeFakeRun } from './fake-run.js';
 
@@ -156,5 +157,37 @@ describe('bf16-reduce baseline', () => {
     const out = compareToBaseline([s('fsdp', 200), s('bf16', 100), s('int8', 80)]);
     expect(out.map((m) => m.speedupVsBaseline)).toEqual([1, 2, 2.5]);
     expect(out.map((m) => m.speedupVsBf16)).toEqual([0.5, 1, 1.25]);
+  });
+});
+
+describe('prediction before a run', () => {
+  it('predicts from probe figures, measures payloads on a synthetic gradient, skips rounds methods', () => {
+    const profile = parseProfile({
+      name: 'w',
+      model: { preset: 'nano' },
+      parallel: { worldSize: 2, nodes: 2 },
+      network: { inter: { gbps: 0.05, latencyUs: 100 } },
+      baselines: ['fsdp', 'bf16'],
+      methods: [{ id: 'int8' }, { id: 'powersgd' }],
+    });
+    const probe = {
+      computeMs: 100,
+      busGbps: 0.05,
+      allReduceBytes: 1 << 20,
+      allReduceMs: 300,
+      ranks: 2,
+    };
+    const p = predictFromProbe(profile, probe);
+    expect(p.methods.map((m) => m.method)).toEqual(['fsdp', 'bf16', 'int8']);
+    expect(p.skipped).toEqual(['powersgd']);
+    const bf16 = p.methods[1];
+    expect(bf16.wireRatio).toBeCloseTo(0.5, 6);
+    expect(p.methods[2].wireRatio).toBeGreaterThan(0.25);
+    expect(p.methods[2].wireRatio).toBeLessThan(0.3);
+    // With 100 ms of compute and ~0.44 MB of fp32 traffic per step at 50 Mb/s, halving the
+    // reduce-scatter must shorten the step.
+    expect(bf16.speedupVsFsdp).toBeGreaterThan(1);
+    expect(p.inputs.join('\n')).toMatch(/bus bandwidth 0\.05 Gb\/s/);
+    expect(predictionText(p)).toMatch(/PREDICTED VS FSDP/);
   });
 });
