@@ -160,6 +160,15 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     expect((await chart.boundingBox())!.width).toBeGreaterThan(200);
     await shot('results');
 
+    // The projection panel: every method predicted on the run's own links, then on a preset.
+    const projected = page.locator('[data-panel=projection] .projection-table tbody tr');
+    await expect.poll(() => projected.count(), { timeout: 30_000 }).toBe(3);
+    expect(await page.textContent('[data-panel=projection] thead')).toMatch(/error/);
+    await page.selectOption('select[name=projection-cluster]', 'dgx-a100-ib200');
+    await expect
+      .poll(() => page.textContent('[data-panel=projection]'), { timeout: 30_000 })
+      .toMatch(/32\s+ranks on 4 node/);
+
     const [steps] = await Promise.all([
       page.waitForEvent('download'),
       page.click('[data-action=export-steps]'),
