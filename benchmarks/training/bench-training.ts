@@ -11,7 +11,8 @@
  * "fsdp" for the baseline alone; their rows are kept in benchmarks/training/pieces/<scenario>.json
  * and the section is written from every stored piece, so a long scenario can run in several
  * shorter calls), --no-baseline (with --methods: compare against the stored baseline piece
- * instead of running it again).
+ * instead of running it again), --bandwidths G1,G2 (sweep: only those inter-node bandwidths; the
+ * rows are kept in benchmarks/training/pieces/sweep.json in the same way).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -31,14 +32,19 @@ const SCENARIOS: Record<string, { profile: ProfileInput; title: string; notes: s
     profile: {
       name: 'tagc-micro-100mbps',
       model: { preset: 'micro' },
-      train: { steps: 200, batchPerRank: 8, lr: 3e-3, warmupSteps: 10 },
+      // Batch 1 per rank: four rank processes share two cores here, so compute per step is
+      // several times what a GPU needs; the smallest batch gives FSDP the largest communication
+      // share this machine can show at 100 Mb/s (the regime TAGC targets).
+      train: { steps: 200, batchPerRank: 1, lr: 3e-3, warmupSteps: 10 },
       parallel: { worldSize: 4, nodes: 2, sharding: 'FULL_SHARD' },
       network: { intra: 'off', inter: { gbps: 0.1, latencyUs: 100 } },
       methods: [{ id: 'tagc' }, { id: 'lhc' }],
     },
     notes: [
-      'The communication fraction of the FSDP baseline is (exposed comm ms) / (step ms): the regime the TAGC paper reports on is 30-60 %.',
-      'TAGC defaults: sparsify_fraction 0.8, 1-bit index, compress_ratio 2, attention and norms sent fp32.',
+      "The communication fraction of the FSDP baseline is (exposed comm ms) / (step ms): the regime the TAGC paper reports on is 30-60 %. Batch 1 per rank is the scenario's choice for that reason; FULL_SHARD (parameters gathered again in backward, as in the paper's FSDP) rather than SHARD_GRAD_OP, because TAGC only compresses the gradient reduce-scatter and FULL_SHARD is where backward has gathers waiting behind it.",
+      "TAGC defaults: sparsify_fraction 0.8, 1-bit index, compress_ratio 2, attention and norms sent fp32. Per unit one all-to-all carries each owner its exact positions, the index and the int32 sketch of its chunk; fixed-point scales come from the previous step's agreed max |value| (the first step agrees with one all-reduce).",
+      'The emulated network gives every pair of ranks its own link, so an all-to-all (TAGC) drives both inter-node links of a rank at once while a ring (FSDP) drives one per step; on a node with one shared NIC the all-to-all would not get that.',
+      'Timings are affected by other work on this 2-core machine (load averages in the provenance lines); methods run one after another, so load changes between them show up as speed differences.',
     ],
   },
   overlap: {
@@ -231,61 +237,110 @@ function savePieces(name: string, store: PieceStore): void {
 
 const SWEEP_GBPS = [0.05, 0.1, 0.2, 1, 10];
 
-/** TAGC vs FSDP at each inter-node bandwidth: one run (baseline + TAGC) per bandwidth. */
-async function sweep(steps: number): Promise<string> {
-  const machine = machineLine();
-  const t0 = Date.now();
-  const rows: string[][] = [];
-  let backend = '?';
-  for (const gbps of SWEEP_GBPS) {
+/** One bandwidth's row of the sweep, as stored between `--bandwidths` calls. */
+interface SweepRow {
+  row: string[];
+  measuredAt: string;
+  minutes: string;
+  machine: string;
+  backend: string;
+}
+
+interface SweepStore {
+  /** Steps and profile the rows ran with: rows of another configuration are dropped. */
+  profileKey: string;
+  rows: Record<string, SweepRow>;
+}
+
+/** FSDP's communication share of a step: exposed (waited for) and in collectives at all. */
+const commShares = (m: MethodSummary): string[] => [
+  `${fmt((100 * m.meanExposedCommMs) / m.meanStepMs)} %`,
+  `${fmt((100 * m.meanCommMs) / m.meanStepMs)} %`,
+];
+
+/**
+ * TAGC vs FSDP at each inter-node bandwidth: one run (baseline + TAGC) per bandwidth. Rows are
+ * kept in benchmarks/training/pieces/sweep.json, so `--bandwidths` can measure a few bandwidths
+ * per call; the section shows every stored row of the same configuration.
+ */
+async function sweep(steps: number, only: number[] | undefined): Promise<string> {
+  const unknown = (only ?? []).filter((g) => !SWEEP_GBPS.includes(g));
+  if (unknown.length)
+    throw new Error(
+      `--bandwidths: ${unknown.join(', ')} not in the sweep (${SWEEP_GBPS.join(', ')})`,
+    );
+  const base = SCENARIOS.tagc.profile;
+  const profileKey = JSON.stringify({ ...base, methods: undefined, network: undefined, steps });
+  const file = piecesFile('sweep');
+  const loaded = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as SweepStore) : null;
+  const store: SweepStore = loaded?.profileKey === profileKey ? loaded : { profileKey, rows: {} };
+  for (const gbps of only ?? SWEEP_GBPS) {
     process.stderr.write(`inter-node ${gbps} Gb/s\n`);
+    const t0 = Date.now();
+    const machine = machineLine();
     const profile = parseProfile({
-      ...SCENARIOS.tagc.profile,
+      ...base,
       name: `sweep-${gbps}gbps`,
-      train: { ...SCENARIOS.tagc.profile.train, steps },
+      train: { ...base.train, steps },
       network: { intra: 'off', inter: { gbps, latencyUs: 100 } },
       methods: [{ id: 'tagc' }],
     });
     const { summary, detail } = await execute(profile);
-    backend = detail.metrics[0]?.backend ?? backend;
-    const base = summary.methods.find((m) => m.method === 'fsdp');
+    const fsdp = summary.methods.find((m) => m.method === 'fsdp');
     const tagc = summary.methods.find((m) => m.method === 'tagc');
-    rows.push([
-      String(gbps),
-      fmt(base?.meanStepMs),
-      base ? `${fmt((100 * base.meanExposedCommMs) / base.meanStepMs)} %` : '',
-      fmt(tagc?.meanStepMs),
-      tagc?.speedupVsBaseline === undefined
-        ? summary.status
-        : `${tagc.speedupVsBaseline.toFixed(3)}x`,
-      tagc?.lossGapVsBaseline === undefined ? '' : `${(tagc.lossGapVsBaseline * 100).toFixed(1)} %`,
-      base && tagc ? `${(tagc.wireBytesPerStep / base.wireBytesPerStep).toFixed(3)}x` : '',
-      fmt(statMean(detail.metrics, 'tagc', 'peelRate'), 3),
-    ]);
+    store.rows[String(gbps)] = {
+      row: [
+        String(gbps),
+        fmt(fsdp?.meanStepMs),
+        ...(fsdp ? commShares(fsdp) : ['', '']),
+        fmt(tagc?.meanStepMs),
+        tagc?.speedupVsBaseline === undefined
+          ? summary.status
+          : `${tagc.speedupVsBaseline.toFixed(3)}x`,
+        tagc?.lossGapVsBaseline === undefined
+          ? ''
+          : `${(tagc.lossGapVsBaseline * 100).toFixed(1)} %`,
+        fsdp && tagc ? `${(tagc.wireBytesPerStep / fsdp.wireBytesPerStep).toFixed(3)}x` : '',
+        fmt(statMean(detail.metrics, 'tagc', 'peelRate'), 3),
+      ],
+      measuredAt: new Date().toISOString(),
+      minutes: ((Date.now() - t0) / 60000).toFixed(1),
+      machine,
+      backend: detail.metrics[0]?.backend ?? '?',
+    };
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, `${JSON.stringify(store, null, 1)}\n`);
   }
-  const minutes = ((Date.now() - t0) / 60000).toFixed(1);
+  const rows = SWEEP_GBPS.map((g) => store.rows[String(g)]).filter((r): r is SweepRow => !!r);
+  const t = base.train ?? {};
+  const par = base.parallel ?? {};
   return [
     '## TAGC against FSDP across inter-node bandwidths (micro, 2 nodes x 2 ranks)',
     '',
-    `Measured by \`npm run bench:training -- sweep\` on ${new Date().toISOString()} (${minutes} min), backend ${backend}, ${steps} steps per method and bandwidth, inter-node latency 100 us, intra-node links unshaped.`,
-    `Machine: ${machine}.`,
+    `Measured by \`npm run bench:training -- sweep\` (\`--bandwidths\` runs some bandwidths per call; rows from benchmarks/training/pieces/sweep.json), ${steps} steps per method and bandwidth, ${par.sharding}, batch ${t.batchPerRank} per rank, inter-node latency 100 us, intra-node links unshaped.`,
+    ...rows.map(
+      (r) =>
+        `- ${r.row[0]} Gb/s: ${r.measuredAt} (${r.minutes} min), backend ${r.backend}; ${r.machine}.`,
+    ),
     '',
     mdTable(
       [
         'inter-node Gb/s',
         'FSDP step ms',
         'FSDP exposed comm',
+        'FSDP comm (busy)',
         'TAGC step ms',
         'TAGC speedup',
         'loss gap',
         'wire vs FSDP',
         'peel rate',
       ],
-      rows,
+      rows.map((r) => r.row),
     ),
     '',
-    '- Speedup above 1: TAGC steps faster than FSDP at that bandwidth. Where it falls to 1 or below, compression no longer pays: the link is fast enough that the encode/decode work and the extra rounds cost more than the bytes saved.',
-    '- Four rank processes share two cores here, so compute dominates every step; the exposed-communication share of the baseline is the regime indicator.',
+    '- Speedup above 1: TAGC steps faster than FSDP at that bandwidth. Where it falls to 1 or below, compression no longer pays: the link is fast enough that the encode/decode work costs more than the bytes saved.',
+    '- FSDP exposed comm: the share of a step the compute thread waits for communication; busy: the share the comm worker spends in collectives, overlapped or not.',
+    '- Four rank processes share two cores here, so compute dominates every step; the exposed-communication share of the baseline is the regime indicator. Timings are affected by other work on the machine (load averages in the provenance lines).',
   ].join('\n');
 }
 
@@ -297,11 +352,15 @@ async function main(): Promise<void> {
       'no-write': { type: 'boolean', default: false },
       methods: { type: 'string' },
       'no-baseline': { type: 'boolean', default: false },
+      bandwidths: { type: 'string' },
     },
   });
   const name = positionals[0] ?? 'overlap';
   if (name === 'sweep') {
-    const body = await sweep(values.steps ? Number(values.steps) : 40);
+    const body = await sweep(
+      values.steps ? Number(values.steps) : 40,
+      values.bandwidths?.split(',').map((g) => Number(g.trim())),
+    );
     process.stdout.write(`${body}\n`);
     if (!values['no-write']) writeSection('training-sweep', body);
     return;

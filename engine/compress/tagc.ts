@@ -40,41 +40,38 @@ const RUNG_BITS: Uint32Array = (() => {
   });
 })();
 
-/** For each float32 exponent, how many rungs lie at or below the smallest value with it. */
-const RUNGS_BELOW_EXPONENT: Uint8Array = (() => {
-  const out = new Uint8Array(256);
-  for (let e = 0; e < 256; e++) {
-    let k = 0;
-    while (k < RUNG_BITS.length && RUNG_BITS[k] <= e << 23) k++;
-    out[e] = k;
-  }
-  return out;
-})();
+/** Float32 exponent field of each rung (rungs are more than 2x apart: one per exponent at most). */
+const RUNG_EXPONENTS: Uint32Array = RUNG_BITS.map((b) => b >>> 23);
 
-const rungCounts = new Int32Array(THRESHOLD_LADDER.length + 1);
+const exponentCounts = new Float64Array(256);
 
 /**
  * The smallest ladder threshold dropping at least `fraction` of x (values with |v| < threshold),
- * or the top rung when none does. One pass: each magnitude's rung (how many rungs are at or
- * below it) from its float exponent and at most a couple of comparisons, then a cumulative count;
- * a bisection over the rungs would pass over x once per probe.
+ * or the top rung when none does: what a bisection over the ladder finds, in two cheap passes
+ * instead of one pass per probe. Pass 1 counts magnitudes per float exponent, which brackets every
+ * rung's count between the values of lower exponents and those up to its own; only the first rung
+ * whose bracket reaches the target can be undecided, and pass 2 counts its own exponent exactly.
  */
 export function ladderThreshold(x: Float32Array, fraction: number): number {
   const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
-  const L = RUNG_BITS.length;
-  const counts = rungCounts.fill(0);
-  for (let i = 0; i < bits.length; i++) {
-    const a = bits[i] & 0x7fffffff; // NaN and infinities land above every rung
-    let k = RUNGS_BELOW_EXPONENT[a >>> 23];
-    while (k < L && a >= RUNG_BITS[k]) k++;
-    counts[k]++;
-  }
-  // |v| < rung k exactly when fewer than k + 1 rungs lie at or below |v|.
+  const counts = exponentCounts.fill(0);
+  for (let i = 0; i < bits.length; i++) counts[(bits[i] >>> 23) & 0xff]++; // NaN/inf: exponent 255
   const n = Math.max(1, x.length);
-  let below = 0;
+  const L = THRESHOLD_LADDER.length;
+  let lower = 0; // values of exponents below the current rung's
+  let e = 0;
   for (let k = 0; k < L; k++) {
-    below += counts[k];
-    if (below / n >= fraction) return THRESHOLD_LADDER[k];
+    const ek = RUNG_EXPONENTS[k];
+    for (; e < ek; e++) lower += counts[e];
+    if ((lower + counts[ek]) / n < fraction) continue; // even its whole exponent is not enough
+    if (lower / n >= fraction) return THRESHOLD_LADDER[k];
+    const rb = RUNG_BITS[k];
+    let below = lower;
+    for (let i = 0; i < bits.length; i++) {
+      const a = bits[i] & 0x7fffffff;
+      if (a >>> 23 === ek && a < rb) below++;
+    }
+    return below / n >= fraction ? THRESHOLD_LADDER[k] : THRESHOLD_LADDER[Math.min(k + 1, L - 1)];
   }
   return THRESHOLD_LADDER[L - 1];
 }
