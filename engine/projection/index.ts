@@ -47,7 +47,12 @@ export function projectRun(measured: MeasuredRun, cluster?: ClusterSpec | string
     inputs.push(
       `target compute: FLOPs per unit / (${c.gpu.tflops} TFLOP/s x ${c.gpu.efficiency} efficiency); coding and optimizer scaled by the same throughput ratio`,
     );
-  else inputs.push("target compute: this box's measured rate (no GPU figure given)");
+  else
+    inputs.push(
+      own
+        ? "target compute: each method's own measured compute (the run's own links: checking the model)"
+        : "target compute: this box's measured rate, the median over the run's methods (no GPU figure given)",
+    );
   if (!measured.profiles.some((p) => p.id === 'bf16'))
     inputs.push(
       'bf16 baseline: derived from the fp32 one (half the reduce-scatter bytes, coding assumed free)',

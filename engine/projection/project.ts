@@ -160,15 +160,36 @@ export function bf16FromFsdp(fsdp: MethodProfile): MethodProfile {
 }
 
 /**
+ * Every method does the same model compute; only coding differs. When projecting elsewhere, give
+ * all methods the median of their measured compute rates, so one method's run on a busier moment
+ * of a shared box does not read as a speedup or slowdown of the method.
+ */
+export function withSharedCompute(profiles: MethodProfile[]): MethodProfile[] {
+  const rates = profiles.map(boxFlopsPerMs).sort((a, b) => a - b);
+  if (!rates.length) return profiles;
+  const mid = rates.length >> 1;
+  const rate = rates.length % 2 ? rates[mid] : (rates[mid - 1] + rates[mid]) / 2;
+  return profiles.map((p) => ({
+    ...p,
+    units: p.units.map((u) => ({
+      ...u,
+      forwardMs: u.forwardFlops / rate,
+      backwardMs: u.backwardFlops / rate,
+    })),
+  }));
+}
+
+/**
  * Projects every method; speedups compare with the fp32 FSDP method of the same list (which must
  * be there) and with the bf16 method (measured if the run has one, else derived from fp32).
  * `compareMeasured`: `c` is the link the run was measured on, so report the prediction's error.
  */
 export function projectMethods(
-  profiles: MethodProfile[],
+  measured: MethodProfile[],
   c: ClusterSpec,
   compareMeasured = false,
 ): MethodProjection[] {
+  const profiles = compareMeasured ? measured : withSharedCompute(measured);
   const fsdp = profiles.find((p) => p.id === 'fsdp');
   if (!fsdp)
     throw new Error('projection needs the FSDP baseline among the methods (the run skipped it)');
