@@ -220,6 +220,15 @@ export class SketchFlowState {
   }
 }
 
+/**
+ * max(m, |v|) over finite v: one non-finite gradient (a step the trainer skips) must not become
+ * every later step's scale; the value itself clamps (infinities) or contributes nothing (NaN).
+ */
+const finiteMax = (m: number, v: number): number => {
+  const a = Math.abs(v);
+  return a > m && a !== Infinity ? a : m;
+};
+
 /** Max |p| over each block's compressed positions (the kept values always include the max). */
 function blockAbsmax(p: Float32Array, blocks: Block[]): Float32Array {
   const out = new Float32Array(blocks.length);
@@ -227,7 +236,7 @@ function blockAbsmax(p: Float32Array, blocks: Block[]): Float32Array {
     let m = 0;
     for (let r = 0; r < b.runs.length; r += 2) {
       const end = b.lo + b.runs[r] + b.runs[r + 1];
-      for (let i = b.lo + b.runs[r]; i < end; i++) m = Math.max(m, Math.abs(p[i]));
+      for (let i = b.lo + b.runs[r]; i < end; i++) m = finiteMax(m, p[i]);
     }
     out[j] = m;
   });
@@ -257,7 +266,7 @@ function encodeBlock(
     k += runs[r + 1];
   }
   let absmax = 0;
-  for (let k = 0; k < vals.length; k++) absmax = Math.max(absmax, Math.abs(vals[k]));
+  for (let k = 0; k < vals.length; k++) absmax = finiteMax(absmax, vals[k]);
   const t = threshold(vals);
   bits.fill(0);
   table.fill(0);
@@ -266,7 +275,7 @@ function encodeBlock(
     const end = start + runs[r + 1];
     for (let i = start; i < end; i++, k++) {
       const v = p[i];
-      const q = v < t && v > -t ? 0 : encodeValue(v, scale, limit);
+      const q = (v < t && v > -t) || v !== v ? 0 : encodeValue(v, scale, limit);
       sent[i] = q / scale;
       if (q === 0) continue;
       const g = group === 1 ? k : (k / group) | 0;

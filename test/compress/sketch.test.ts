@@ -233,6 +233,28 @@ describe('TAGC', () => {
     expect(res[owner].chunk[spike - chunks[owner]]).toBeCloseTo(sentSum[spike], 6);
   });
 
+  it('a step with non-finite values does not spoil the scale of the steps after it', async () => {
+    const c = tagc();
+    await round(c, correlated(n, 11), segments, 'u3');
+    const bad = correlated(n, 12);
+    bad[0][100] = Infinity;
+    bad[1][200] = NaN;
+    await round(c, bad, segments, 'u3');
+    const inputs = correlated(n, 13);
+    const res = await round(c, inputs, segments, 'u3');
+    const sentSum = sumOf(res.map((r) => r.sent));
+    // Kept values are encoded at a scale from finite maxima: close to the input, not clamped.
+    const kept = res[0].sent.findIndex((v, i) => mask[i] && v !== 0);
+    expect(Math.abs(res[0].sent[kept] - inputs[0][kept])).toBeLessThan(1e-6);
+    res.forEach((r, k) => {
+      expect(r.stats!.peelRate).toBe(1);
+      let worst = 0;
+      for (let i = chunks[k]; i < chunks[k + 1]; i++)
+        if (mask[i]) worst = Math.max(worst, Math.abs(r.chunk[i - chunks[k]] - sentSum[i]));
+      expect(worst).toBeLessThan(1e-6);
+    });
+  });
+
   it("keeps every unit of micro's model that compresses at <= 0.6x its fp32 reduce-scatter bytes", async () => {
     const config = { ...MODEL_PRESETS.micro, vocab: 65, tied: true };
     const c = tagc();
