@@ -145,6 +145,39 @@ describe('profiles from a run', () => {
     });
   }
 
+  it('HYBRID_SHARD: a compressed method keeps the fp32 cross-node all-reduce, its payload ratio is the rest', () => {
+    const layout = { world: 4, nodes: 2, sharding: 'HYBRID_SHARD' as const };
+    const parallel = { worldSize: 4, nodes: 2, sharding: 'HYBRID_SHARD' as const };
+    const shape = { preset: 'nano' as const };
+    const probe = fakeRun({ name: 'h', model: shape, parallel, methods: [{ id: 'int8' }] }, {});
+    const units = profilesFromRun(probe.config, probe.lines).profiles[0].units;
+    const groups = groupShapes(layout);
+    const sent = (op: string) =>
+      units.reduce(
+        (a, u) =>
+          a +
+          u.reduce
+            .filter((c) => c.op === op)
+            .reduce((b, c) => b + sentBytes(c, groups[c.group].size), 0),
+        0,
+      );
+    const rs = sent('reduce-scatter');
+    const ar = sent('all-reduce');
+    // Wire = the fp32 all-reduce across nodes + a quarter of the in-node reduce-scatter.
+    const { config, lines } = fakeRun(
+      { name: 'h', model: shape, parallel, methods: [{ id: 'int8' }] },
+      { wireBytes: ar + 0.25 * rs, rawBytes: ar + rs },
+    );
+    const int8 = profilesFromRun(config, lines).profiles[1];
+    expect(int8.pattern).toBe('all-to-all');
+    expect(int8.payloadRatio).toBeCloseTo(0.25, 9);
+    const a2a = int8.units.flatMap((u) => u.reduce.filter((c) => c.op === 'all-to-all'));
+    expect(a2a.every((c) => c.group === 'shard')).toBe(true);
+    expect(
+      int8.units.every((u) => u.reduce.some((c) => c.op === 'all-reduce' && c.group === 'replica')),
+    ).toBe(true);
+  });
+
   it('splits the slowest rank compute over units and keeps the measured step aside', () => {
     const { config, lines } = fakeRun(
       { name: 'p', model: { preset: 'nano' }, parallel: { worldSize: 2, nodes: 2 } },
