@@ -349,7 +349,7 @@ function runText(run: RunDetail): string {
   lines.push('', `metrics  ${run.metrics.length} records`);
   if (run.corruptLines) {
     lines.push(
-      `         ${run.corruptLines} corrupt lines skipped (${run.corruptSamples.join('; ')})`,
+      `         ${path.join(run.dir, 'metrics.jsonl')}: ${run.corruptLines} corrupt lines skipped (${run.corruptSamples.join('; ')})`,
     );
   }
   return lines.join('\n');

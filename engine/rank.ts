@@ -30,6 +30,8 @@ import { makeShardPlan } from './parallel/shard-plan.js';
 const EVENT_PREFIX = '@gb ';
 /** Steps between relative-error probes (each costs one extra uncompressed reduction, excluded from timings). */
 const RELERROR_EVERY = 10;
+/** Heartbeat period: the launcher names a rank silent for a few periods as stuck. */
+const HEARTBEAT_MS = 1000;
 
 function emit(ev: Record<string, unknown>): void {
   process.stdout.write(`${EVENT_PREFIX}${JSON.stringify(ev)}\n`);
@@ -68,6 +70,9 @@ async function main(): Promise<number> {
     log('cancelled (SIGTERM)');
     process.exit(143);
   });
+  // Beats come from the compute thread: a rank whose thread is blocked goes silent, while ranks
+  // that merely wait on a stalled link keep beating (the launcher's watchdog tells the two apart).
+  setInterval(() => emit({ ev: 'alive', rank: comm0.rank }), HEARTBEAT_MS).unref();
 
   const backend = await useBackend(p.backend);
   const corpus = buildCorpus(p.data.corpus, p.data.seed);

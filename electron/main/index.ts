@@ -16,6 +16,7 @@ import {
 } from 'electron';
 import type { Host } from '../../engine/app/host';
 import { unpackedPath } from '../../engine/asar-path';
+import { CloseGuard } from './close-guard';
 import { CALL_CHANNEL, EVENT_CHANNEL, handleCall } from './ipc';
 
 const devServerUrl = app.isPackaged ? undefined : process.env.ELECTRON_RENDERER_URL;
@@ -111,8 +112,7 @@ async function loadHost(): Promise<Host> {
 }
 
 /** Asks before a window close would cancel a running benchmark; true to go on closing. */
-function confirmCancel(host: Host, win: BrowserWindow | undefined): boolean {
-  if (!host.service.busy) return true;
+function confirmCancel(win: BrowserWindow | undefined): boolean {
   const options = {
     type: 'warning' as const,
     buttons: ['Keep running', 'Cancel the benchmark and quit'],
@@ -141,25 +141,17 @@ void app.whenReady().then(async () => {
     for (const win of BrowserWindow.getAllWindows())
       if (!win.isDestroyed()) win.webContents.send(EVENT_CHANNEL, e);
   });
-  let quitting = false;
+  const guard = new CloseGuard(host.service, {
+    confirm: () => confirmCancel(BrowserWindow.getFocusedWindow() ?? undefined),
+    quit: () => app.quit(),
+  });
   app.on('before-quit', (event) => {
-    if (quitting || !host.service.busy) return;
-    event.preventDefault();
-    if (!confirmCancel(host, BrowserWindow.getFocusedWindow() ?? undefined)) return;
-    quitting = true;
-    void host.service.cancelAll().finally(() => app.quit());
+    if (guard.request()) event.preventDefault();
   });
   Menu.setApplicationMenu(buildMenu());
   const win = createWindow();
   win.on('close', (event) => {
-    if (quitting || !host.service.busy) return;
-    if (!confirmCancel(host, win)) {
-      event.preventDefault();
-      return;
-    }
-    quitting = true;
-    void host.service.cancelAll().finally(() => app.quit());
-    event.preventDefault();
+    if (guard.request()) event.preventDefault();
   });
 
   app.on('activate', () => {

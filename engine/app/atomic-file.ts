@@ -32,7 +32,7 @@ export class DiskFullError extends Error {
     readonly code: 'ENOSPC' | 'EDQUOT',
   ) {
     const why = code === 'EDQUOT' ? 'disk quota exceeded' : 'no space left on device';
-    super(`disk full: could not write ${file} (${why}); free some space and try again`);
+    super(`disk full: could not write ${file} (${why}); free some space and re-run (${code})`);
   }
 }
 

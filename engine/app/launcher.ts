@@ -2,18 +2,24 @@
  * Runs a benchmark: for each method (the FSDP baseline first), spawn one process per rank, stream
  * their metrics into the run directory, and summarise. Fail-fast: the first rank to die ends the
  * method and the run as failed, every other rank is killed, and the error carries the dead rank's
- * last log lines. Cancel: SIGTERM to every rank, SIGKILL after a grace period.
+ * last log lines. Cancel: SIGTERM to every rank, SIGKILL after a grace period. Stall watchdog: a
+ * method that completes no step for `stallTimeoutMs` is stopped; ranks send a heartbeat from
+ * their compute thread, so the error names the rank that stopped responding (a stuck process),
+ * or says that every rank responds and the ranks are waiting on communication (a stalled link).
  *
  * Numerical health: ranks send 'health' warnings (engine/parallel/health.ts) before their step
  * line, which records them in metrics.jsonl; ranks stopped by the health check (health.stopOnError)
  * exit with HEALTH_STOP_EXIT at the same step, and the method fails with that warning as its error.
+ *
+ * A full disk: the run directory holds a small reserve file from the start, removed just before
+ * the final summary is written, so a run that filled the disk can still record why it failed.
  *
  * Run directory (all writes atomic except the append-only logs):
  *   config.json  resolved profile, methods, versions, host   metrics.jsonl  one line per rank per step
  *   summary.json status and per-method summaries             ranks/<r>.log  each rank's output
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -25,7 +31,7 @@ import {
   type RankPlacement,
   type RankProcess,
 } from '../launch/local-ranks.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { DiskFullError, writeFileAtomic } from './atomic-file.js';
 import { ensureHome, runsDir } from './home.js';
 import { HEALTH_STOP_EXIT } from '../parallel/health.js';
 import {
@@ -66,7 +72,7 @@ export interface StartRunOptions {
   onEvent?: (e: RunEvent) => void;
   /** Extra environment for every rank (fault injection in tests). */
   env?: Record<string, string>;
-  /** Fail a method that reports no step for this long. */
+  /** Fail a method that completes no step for this long (default 300 s). */
   stallTimeoutMs?: number;
   /** SIGTERM-to-SIGKILL grace on cancel. */
   cancelGraceMs?: number;
@@ -82,6 +88,11 @@ export interface RunHandle {
 }
 
 const EVENT_PREFIX = '@gb ';
+/** A rank beats every second (engine/rank.ts); one silent for this long has stopped responding. */
+const SILENT_RANK_MS = 3000;
+/** Room kept free for the final summary.json of a run that fills the disk. */
+const RESERVE_FILE = '.space-reserve';
+const RESERVE_BYTES = 64 * 1024;
 const GIT_SHA = (() => {
   try {
     return execFileSync('git', ['rev-parse', 'HEAD'], {
@@ -127,6 +138,12 @@ export async function startRun(requested: Profile, opts: StartRunOptions): Promi
   const id = newRunId(profile.name);
   const dir = path.join(runsDir(opts.home), id);
   await mkdir(path.join(dir, 'ranks'), { recursive: true });
+  try {
+    await writeFile(path.join(dir, RESERVE_FILE), Buffer.alloc(RESERVE_BYTES));
+  } catch {
+    // Best effort: on a nearly full disk the run still starts; the reserve only helps it report.
+    await rm(path.join(dir, RESERVE_FILE), { force: true });
+  }
   const methods = resolveMethods(profile);
   const config: RunConfig = {
     run: id,
@@ -145,9 +162,34 @@ export async function startRun(requested: Profile, opts: StartRunOptions): Promi
     },
     ...(emulation ? { emulation } : {}),
   };
-  await writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  try {
+    await writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  } catch (e) {
+    // A run directory without config.json would list as a damaged run; leave nothing behind.
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
   const run = new Run(id, dir, profile, methods, opts);
   return { id, dir, done: run.execute(), cancel: () => run.cancel() };
+}
+
+/** The watchdog's error: which ranks stopped responding, or that all respond but wait on comm. */
+export function stallMessage(
+  label: string,
+  stalledMs: number,
+  lastBeat: number[],
+  now: number,
+  silentMs = SILENT_RANK_MS,
+): string {
+  const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+  const silent = lastBeat.flatMap((t, rank) => (now - t > silentMs ? [rank] : []));
+  const head = `no step completed for ${s(stalledMs)} during ${label}`;
+  if (silent.length === 0) {
+    return `${head} although every rank still responds: the ranks are waiting on communication (a stalled link); run stopped`;
+  }
+  const who = silent.map((r) => `rank ${r} (silent for ${s(now - lastBeat[r])})`).join(', ');
+  const verb = silent.length === 1 ? 'has' : 'have';
+  return `${head}: ${who} ${verb} stopped responding (a stuck process); run stopped`;
 }
 
 /** The run error when the health check stopped it: the first warning of the step it stopped at. */
@@ -189,18 +231,18 @@ class Run {
     if (this.cancelled) return;
     this.cancelled = true;
     killRanks(this.procs, 'SIGTERM');
-    const procs = this.procs;
-    setTimeout(() => killRanks(procs, 'SIGKILL'), this.opts.cancelGraceMs ?? 3000).unref();
+    // A rank whose compute thread is stuck never runs its SIGTERM handler. Read this.procs when
+    // the grace ends: ranks that were still starting at cancel time are in it by then.
+    setTimeout(() => killRanks(this.procs, 'SIGKILL'), this.opts.cancelGraceMs ?? 3000).unref();
   }
 
   private stream(file: string): WriteStream {
     const s = createWriteStream(file, { flags: 'a' });
     s.on('error', (e: NodeJS.ErrnoException) => {
-      this.writeError ??= new Error(
-        e.code === 'ENOSPC'
-          ? `disk full while writing ${file}; free space and run again`
-          : `cannot write ${file}: ${e.message}`,
-      );
+      this.writeError ??=
+        e.code === 'ENOSPC' || e.code === 'EDQUOT'
+          ? new DiskFullError(file, e.code)
+          : new Error(`cannot write ${file}: ${e.message}`);
       killRanks(this.procs);
     });
     return s;
@@ -257,6 +299,7 @@ class Run {
     }
     const final = this.summary(status, error);
     try {
+      await rm(path.join(this.dir, RESERVE_FILE), { force: true });
       await this.save(final);
     } catch (e) {
       final.error = `${final.error ? `${final.error}; ` : ''}${(e as Error).message}`;
@@ -293,6 +336,8 @@ class Run {
     const byStep = new Map<number, MetricLine[]>();
     const t0 = Date.now();
     let lastProgress = Date.now();
+    /** When each rank last sent any event (heartbeat, ready, step); the start if never. */
+    const lastBeat = Array.from({ length: world }, () => t0);
 
     return new Promise((resolve) => {
       let settled = false;
@@ -316,6 +361,7 @@ class Run {
           } catch {
             return;
           }
+          lastBeat[rank] = Date.now();
           if (ev.ev === 'health') {
             const w = HealthWarningSchema.safeParse(ev);
             if (!w.success) return;
@@ -375,12 +421,16 @@ class Run {
         }
       };
       const stall = this.opts.stallTimeoutMs ?? 300_000;
-      const watchdog = setInterval(() => {
-        if (Date.now() - lastProgress > stall && !failure) {
-          failure = `no progress for ${Math.round(stall / 1000)} s (a rank is stuck); run stopped`;
+      const watchdog = setInterval(
+        () => {
+          const now = Date.now();
+          if (now - lastProgress <= stall || failure || this.cancelled) return;
+          const silentMs = Math.min(SILENT_RANK_MS, stall * 0.75);
+          failure = stallMessage(method.label, now - lastProgress, lastBeat, now, silentMs);
           killRanks(this.procs);
-        }
-      }, 1000);
+        },
+        Math.min(1000, Math.max(100, stall / 4)),
+      );
       spawnRanks({
         script: compiledFile('engine/rank.ts'),
         world,

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startRun, type RunEvent } from '../../engine/app/launcher.js';
+import { startRun, type RunEvent, type StartRunOptions } from '../../engine/app/launcher.js';
 import type { RunSummary } from '../../engine/app/metrics.js';
 import { parseProfile, type ProfileInput } from '../../engine/app/profile.js';
 
@@ -21,7 +21,9 @@ export interface RunResult {
 export async function runProfile(
   input: ProfileInput,
   home: string,
-  opts: { env?: Record<string, string>; onEvent?: (e: RunEvent, cancel: () => void) => void } = {},
+  opts: Pick<StartRunOptions, 'env' | 'stallTimeoutMs' | 'cancelGraceMs'> & {
+    onEvent?: (e: RunEvent, cancel: () => void) => void;
+  } = {},
 ): Promise<RunResult> {
   const events: RunEvent[] = [];
   const pids: number[] = [];
@@ -29,6 +31,8 @@ export async function runProfile(
   const handle = await startRun(parseProfile(input), {
     home,
     env: opts.env,
+    stallTimeoutMs: opts.stallTimeoutMs,
+    cancelGraceMs: opts.cancelGraceMs,
     onEvent: (e) => {
       events.push(e);
       if (e.type === 'ranks-started') pids.push(...e.pids);
