@@ -15,6 +15,7 @@ import { dataHome } from './app/home.js';
 import { ProfilesStore, checkProfileSize, parseProfileText } from './app/profiles-store.js';
 import { RunsStore, type RunDetail } from './app/runs-store.js';
 import { LINK_PRESET_NAMES } from './comm/emulation.js';
+import { EmulationRecordSchema } from './projection/target.js';
 import { killRanks, spawnRanks, type RankProcess } from './launch/local-ranks.js';
 import { compiledFile, packageRoot } from './runtime-path.js';
 
@@ -305,9 +306,19 @@ async function runsList(store: RunsStore, args: string[]): Promise<number> {
   return 0;
 }
 
+/** The real cluster a ratio-preserving emulated run stands for, in one line. */
+function emulationLine(raw: unknown): string | undefined {
+  const r = EmulationRecordSchema.safeParse(raw);
+  if (!r.success) return undefined;
+  const e = r.data;
+  return `${e.cluster.name}: its links slowed ${formatNumber(e.scale, 3)}x (compute per step ${formatDuration(e.boxComputeMs)} here, ${formatDuration(e.targetComputeMs)} there); inter-node ${formatNumber(e.inter.gbps, 4)} Gb/s emulated for ${e.targetInter.gbps} Gb/s`;
+}
+
 function runText(run: RunDetail): string {
   const s = run.summary;
   const lines = [`run      ${run.id}`, `dir      ${run.dir}`];
+  const standsFor = emulationLine(run.config?.emulation);
+  if (standsFor) lines.push(`emulates ${standsFor}`);
   if (s) {
     lines.push(`profile  ${s.profile}`, `status   ${s.status}${s.error ? `: ${s.error}` : ''}`);
     lines.push(
