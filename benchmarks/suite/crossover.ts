@@ -10,7 +10,13 @@ export interface SpeedupPoint {
 
 export type Crossover =
   /** Beats the baseline below `gbps`, not above. */
-  | { kind: 'crossing'; gbps: number; between: [number, number] }
+  | {
+      kind: 'crossing';
+      gbps: number;
+      between: [number, number];
+      /** Faster bandwidths where the speedup is above 1 again (noise, or a second regime). */
+      aboveAgainAt: number[];
+    }
   /** Still beats the baseline at the fastest measured bandwidth: the crossover is above the range. */
   | { kind: 'above-range'; maxGbps: number }
   /** Never beats the baseline in the range: the crossover is below it (if there is one). */
@@ -28,7 +34,15 @@ export function crossover(points: SpeedupPoint[]): Crossover {
       const la = Math.log10(a.gbps);
       const lb = Math.log10(b.gbps);
       const t = (a.speedup - 1) / (a.speedup - b.speedup);
-      return { kind: 'crossing', gbps: 10 ** (la + t * (lb - la)), between: [a.gbps, b.gbps] };
+      return {
+        kind: 'crossing',
+        gbps: 10 ** (la + t * (lb - la)),
+        between: [a.gbps, b.gbps],
+        aboveAgainAt: pts
+          .slice(i + 2)
+          .filter((p) => p.speedup > 1)
+          .map((p) => p.gbps),
+      };
     }
   }
   // No downward crossing: either faster at the fast end too (above the range), or slower there.
@@ -39,8 +53,12 @@ export function crossover(points: SpeedupPoint[]): Crossover {
 /** The crossover as a table cell. */
 export function describeCrossover(c: Crossover): string {
   const g = (x: number): string => `${Number(x.toPrecision(2))} Gb/s`;
-  if (c.kind === 'crossing')
-    return `${g(c.gbps)} (between ${g(c.between[0])} and ${g(c.between[1])})`;
+  if (c.kind === 'crossing') {
+    const again = c.aboveAgainAt.length
+      ? `; above 1 again at ${c.aboveAgainAt.map(g).join(', ')}`
+      : '';
+    return `${g(c.gbps)} (between ${g(c.between[0])} and ${g(c.between[1])}${again})`;
+  }
   if (c.kind === 'above-range') return `above ${g(c.maxGbps)} (still faster at the fastest link)`;
   return `below ${g(c.minGbps)} (slower at every measured bandwidth)`;
 }

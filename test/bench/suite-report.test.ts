@@ -12,7 +12,7 @@ import { parseProfile, type ProfileInput } from '../../engine/app/profile.js';
 import { resolveMethods } from '../../engine/app/run-config.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
 import { compareToBaseline, summarizeMethod } from '../../engine/app/summary.js';
-import { crossover } from '../../benchmarks/suite/crossover.js';
+import { crossover, describeCrossover } from '../../benchmarks/suite/crossover.js';
 import { generateReport } from '../../benchmarks/suite/report.js';
 import {
   recordFromRun,
@@ -95,6 +95,20 @@ describe('crossover', () => {
     expect(c.kind).toBe('crossing');
     // log10(g) = -1 + (2 - 1) / (2 - 0.8)
     if (c.kind === 'crossing') expect(c.gbps).toBeCloseTo(10 ** (-1 + 1 / 1.2), 10);
+  });
+
+  it('keeps the first crossing and names faster links where the speedup recovers', () => {
+    const c = crossover([
+      { gbps: 0.01, speedup: 1.2 },
+      { gbps: 0.1, speedup: 0.9 },
+      { gbps: 1, speedup: 1.1 },
+      { gbps: 10, speedup: 0.95 },
+    ]);
+    expect(c).toMatchObject({ kind: 'crossing', between: [0.01, 0.1], aboveAgainAt: [1] });
+    // log10(g) = -2 + (1.2 - 1) / (1.2 - 0.9) -> 0.046
+    expect(describeCrossover(c)).toBe(
+      '0.046 Gb/s (between 0.01 Gb/s and 0.1 Gb/s; above 1 again at 1 Gb/s)',
+    );
   });
 
   it('says when the crossover lies outside the measured range', () => {
