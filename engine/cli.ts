@@ -195,6 +195,8 @@ async function profilesList(store: ProfilesStore, args: string[]): Promise<numbe
       maxWidth: 70,
     }),
   );
+  // The table cuts long cells; a damaged file's path and reason are printed whole.
+  for (const e of entries.filter((x) => x.error)) process.stderr.write(`gradbench: ${e.error}\n`);
   return 0;
 }
 

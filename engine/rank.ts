@@ -72,12 +72,18 @@ async function main(): Promise<number> {
   });
   // Beats come from the compute thread: a rank whose thread is blocked goes silent, while ranks
   // that merely wait on a stalled link keep beating (the launcher's watchdog tells the two apart).
-  setInterval(() => emit({ ev: 'alive', rank: comm0.rank }), HEARTBEAT_MS).unref();
+  // They also carry the peers this rank's receives wait on, so a stalled link can be named.
+  const beat: { comm?: CommClient } = {};
+  setInterval(
+    () => emit({ ev: 'alive', rank: comm0.rank, waitingOn: beat.comm?.waitingOn ?? [] }),
+    HEARTBEAT_MS,
+  ).unref();
 
   const backend = await useBackend(p.backend);
   const corpus = buildCorpus(p.data.corpus, p.data.seed);
   const model = new Gpt(modelConfig(p, corpus.vocab.length));
   const comm = await CommClient.start(comm0, (reason) => log(reason));
+  beat.comm = comm;
   comm.onFailure((e) => {
     log(`communication failed: ${e.message}`);
     process.exit(1);

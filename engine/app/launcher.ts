@@ -173,6 +173,22 @@ export async function startRun(requested: Profile, opts: StartRunOptions): Promi
   return { id, dir, done: run.execute(), cancel: () => run.cancel() };
 }
 
+/**
+ * Links named from what each rank's receives wait on (rank r waiting on p: the link p -> r);
+ * both directions of a pair read `rank a <-> rank b`.
+ */
+export function stalledLinks(waitingOn: number[][]): string[] {
+  const directed = new Set<string>();
+  waitingOn.forEach((peers, r) => peers.forEach((p) => directed.add(`${p}>${r}`)));
+  const out: string[] = [];
+  for (const key of [...directed].sort()) {
+    const [from, to] = key.split('>').map(Number);
+    if (from < to && directed.has(`${to}>${from}`)) out.push(`rank ${from} <-> rank ${to}`);
+    else if (!directed.has(`${to}>${from}`)) out.push(`rank ${from} -> rank ${to}`);
+  }
+  return out;
+}
+
 /** The watchdog's error: which ranks stopped responding, or that all respond but wait on comm. */
 export function stallMessage(
   label: string,
@@ -180,12 +196,17 @@ export function stallMessage(
   lastBeat: number[],
   now: number,
   silentMs = SILENT_RANK_MS,
+  waitingOn: number[][] = [],
 ): string {
   const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
   const silent = lastBeat.flatMap((t, rank) => (now - t > silentMs ? [rank] : []));
   const head = `no step completed for ${s(stalledMs)} during ${label}`;
   if (silent.length === 0) {
-    return `${head} although every rank still responds: the ranks are waiting on communication (a stalled link); run stopped`;
+    const links = stalledLinks(waitingOn);
+    const over = links.length
+      ? ` over ${links.length === 1 ? 'the link' : 'the links'} ${links.join(', ')}`
+      : '';
+    return `${head} although every rank still responds: the ranks are waiting on communication${over} (a stalled link); run stopped`;
   }
   const who = silent.map((r) => `rank ${r} (silent for ${s(now - lastBeat[r])})`).join(', ');
   const verb = silent.length === 1 ? 'has' : 'have';
@@ -338,6 +359,8 @@ class Run {
     let lastProgress = Date.now();
     /** When each rank last sent any event (heartbeat, ready, step); the start if never. */
     const lastBeat = Array.from({ length: world }, () => t0);
+    /** The peers each rank's receives waited on at its last heartbeat. */
+    const waitingOn: number[][] = Array.from({ length: world }, () => []);
 
     return new Promise((resolve) => {
       let settled = false;
@@ -362,6 +385,11 @@ class Run {
             return;
           }
           lastBeat[rank] = Date.now();
+          if (ev.ev === 'alive') {
+            const peers = (ev as { waitingOn?: unknown }).waitingOn;
+            if (Array.isArray(peers)) waitingOn[rank] = peers.filter(Number.isInteger);
+            return;
+          }
           if (ev.ev === 'health') {
             const w = HealthWarningSchema.safeParse(ev);
             if (!w.success) return;
@@ -426,7 +454,14 @@ class Run {
           const now = Date.now();
           if (now - lastProgress <= stall || failure || this.cancelled) return;
           const silentMs = Math.min(SILENT_RANK_MS, stall * 0.75);
-          failure = stallMessage(method.label, now - lastProgress, lastBeat, now, silentMs);
+          failure = stallMessage(
+            method.label,
+            now - lastProgress,
+            lastBeat,
+            now,
+            silentMs,
+            waitingOn,
+          );
           killRanks(this.procs);
         },
         Math.min(1000, Math.max(100, stall / 4)),

@@ -54,6 +54,8 @@ export class CommClient {
   private pool: ArrayBuffer[] = [];
   private pooledBytes = 0;
   traffic = { sent: 0, received: 0 };
+  /** Peers the worker's receives were waiting on at its last report (about once a second). */
+  waitingOn: number[] = [];
 
   private constructor(
     private readonly worker: Worker,
@@ -123,6 +125,9 @@ export class CommClient {
         return;
       case 'traffic':
         this.traffic = { sent: m.sent, received: m.received };
+        return;
+      case 'waiting':
+        this.waitingOn = m.peers;
         return;
       default:
         return;

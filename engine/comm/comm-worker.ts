@@ -13,6 +13,9 @@ import type { FromWorker, OpRequest, ToWorker } from './worker-protocol.js';
 const port = parentPort;
 if (!port) throw new Error('comm-worker must run in a worker thread');
 
+/** Period of the 'waiting' report (the rank's heartbeat passes it on to the launcher). */
+const WAITING_REPORT_MS = 1000;
+
 let group: ProcessGroup | undefined;
 let queue: Promise<void> = Promise.resolve();
 
@@ -104,6 +107,10 @@ port.on('message', (msg: ToWorker) => {
             }),
           );
           post({ kind: 'ready', rank: g.rank, world: g.world });
+          setInterval(
+            () => post({ kind: 'waiting', peers: g.mesh.waitingOn }),
+            WAITING_REPORT_MS,
+          ).unref();
         })
         .catch((e: Error) => post({ kind: 'initError', message: e.message }));
       return;

@@ -78,6 +78,13 @@ export class Mailbox {
     });
   }
 
+  /** Peers that a posted receive is still waiting on (what a stalled collective waits for). */
+  waitingPeers(): number[] {
+    const peers = new Set<number>();
+    for (const [key, ws] of this.waiting) if (ws.length > 0) peers.add(Number(key.split(':')[0]));
+    return [...peers].sort((a, b) => a - b);
+  }
+
   fail(err: Error): void {
     if (this.failure) return;
     this.failure = err;

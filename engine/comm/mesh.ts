@@ -104,6 +104,11 @@ export class TcpMesh implements PeerTransport {
     return this.mailbox.error;
   }
 
+  /** Peers this rank is waiting to receive from right now. */
+  get waitingOn(): number[] {
+    return this.mailbox.waitingPeers();
+  }
+
   onFailure(listener: (err: Error) => void): void {
     this.failureListeners.push(listener);
   }

@@ -54,4 +54,6 @@ export type FromWorker =
   | { kind: 'failed'; message: string; peer?: number }
   | { kind: 'rejected'; reason: string }
   | { kind: 'traffic'; sent: number; received: number }
+  /** About once a second: the peers a receive waits on (a stalled link shows up here). */
+  | { kind: 'waiting'; peers: number[] }
   | { kind: 'closed' };

@@ -112,7 +112,7 @@ describe('the stall watchdog', () => {
     );
     await expectEnded(r, 'failed');
     expect(r.summary.error).toMatch(
-      /^no step completed for \d+\.\d s during FSDP.* although every rank still responds: the ranks are waiting on communication \(a stalled link\)/,
+      /^no step completed for \d+\.\d s during FSDP.* although every rank still responds: the ranks are waiting on communication over the link rank 0 <-> rank 1 \(a stalled link\)/,
     );
     expect(r.summary.methods[0].steps).toBe(0);
     await expectNoProcessLeft(r.pids);
