@@ -60,6 +60,9 @@ export function localComms(world: number): Comm[] {
         return out ? as(data, out) : null;
       },
       allGatherV: (p: Uint8Array, ranks?: number[]) => serial(() => c.allGatherV(p, ranks)),
+      // Point-to-point, beside the collective queue (as in the comm worker).
+      send: (data: CommArray, peer: number, channel = 0) => c.sendTo(peer, channel, copy(data)),
+      recv: (peer: number, channel = 0) => c.recvFrom(peer, channel),
     } as unknown as Comm;
   });
 }
