@@ -15,7 +15,7 @@ import path from 'node:path';
 import { CommClient } from './comm/comm-client.js';
 import { commConfigFromEnv } from './comm/config.js';
 import { RunConfigSchema, methodKey, modelConfig } from './app/run-config.js';
-import type { MetricLine } from './app/metrics.js';
+import { metricLine } from './app/metrics.js';
 import { maybeInjectFault, parseFault } from './fault.js';
 import { useBackend } from './model/backend.js';
 import { buildCorpus, rankBatch } from './model/data.js';
@@ -137,28 +137,17 @@ async function main(): Promise<number> {
       log(`health: step ${step}: ${f.message}`);
     }
     if (trainer.health.stops(s.health)) stoppedAt = step;
-    const line: MetricLine = {
-      run: cfg.run,
-      method: methodKey(method),
-      step,
-      rank: comm.rank,
-      loss: s.loss,
-      computeMs: s.computeMs,
-      exposedCommMs: s.exposedCommMs,
-      commMs: s.commMs,
-      encodeMs: s.encodeMs,
-      decodeMs: s.decodeMs,
-      stepMs: s.stepMs,
-      rawBytes: s.rawBytes,
-      wireBytes: s.wireBytes,
-      tokens: B * model.config.seqLen,
-      backend,
-      lr: s.lr,
-      ...(Number.isFinite(s.gradNorm) ? { gradNorm: s.gradNorm } : {}),
-      ...(s.skipped ? { skipped: true } : {}),
-      ...(s.relError !== undefined ? { relError: s.relError } : {}),
-      ...(s.stats ? { stats: s.stats } : {}),
-    };
+    const line = metricLine(
+      {
+        run: cfg.run,
+        method: methodKey(method),
+        step,
+        rank: comm.rank,
+        tokens: B * model.config.seqLen,
+        backend,
+      },
+      s,
+    );
     emit({ ev: 'step', ...line });
   }
   await comm.close();

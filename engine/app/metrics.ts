@@ -66,6 +66,46 @@ export const MetricLineSchema = z.object({
 });
 export type MetricLine = z.infer<typeof MetricLineSchema>;
 
+/** What a trainer's step reports that goes into its metrics line. */
+export type LineFigures = Pick<
+  MetricLine,
+  | 'loss'
+  | 'computeMs'
+  | 'exposedCommMs'
+  | 'commMs'
+  | 'encodeMs'
+  | 'decodeMs'
+  | 'stepMs'
+  | 'rawBytes'
+  | 'wireBytes'
+  | 'relError'
+  | 'stats'
+> & { lr: number; gradNorm: number; skipped?: boolean };
+
+/** One rank's metrics line of one step (a non-finite norm is left out, as JSON cannot carry it). */
+export function metricLine(
+  head: Pick<MetricLine, 'run' | 'method' | 'step' | 'rank' | 'tokens' | 'backend'>,
+  s: LineFigures,
+): MetricLine {
+  return {
+    ...head,
+    loss: s.loss,
+    computeMs: s.computeMs,
+    exposedCommMs: s.exposedCommMs,
+    commMs: s.commMs,
+    encodeMs: s.encodeMs,
+    decodeMs: s.decodeMs,
+    stepMs: s.stepMs,
+    rawBytes: s.rawBytes,
+    wireBytes: s.wireBytes,
+    lr: s.lr,
+    ...(Number.isFinite(s.gradNorm) ? { gradNorm: s.gradNorm } : {}),
+    ...(s.skipped ? { skipped: true } : {}),
+    ...(s.relError !== undefined ? { relError: s.relError } : {}),
+    ...(s.stats ? { stats: s.stats } : {}),
+  };
+}
+
 export const RUN_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 

@@ -17,6 +17,21 @@ export function learningRate(step: number, steps: number, lr: number, warmupStep
   return lr * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)));
 }
 
+/** One step's learning rate, AdamW settings, and the factor that clips to the global norm. */
+export function stepUpdate(
+  step: number,
+  train: { steps: number; lr: number; warmupSteps: number; weightDecay: number; gradClip: number },
+  gradNorm: number,
+): { lr: number; opt: AdamWConfig; clip: number } {
+  const clip = gradNorm > train.gradClip ? train.gradClip / (gradNorm + 1e-6) : 1;
+  const lr = learningRate(step, train.steps, train.lr, train.warmupSteps);
+  return {
+    lr,
+    opt: { lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: train.weightDecay },
+    clip,
+  };
+}
+
 /** One AdamW update of `unit.shard` with gradient `g` (scaled by `gradScale`, e.g. for clipping). */
 export function adamwStep(
   unit: FlatUnit,

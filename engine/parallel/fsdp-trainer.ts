@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Gpt } from '../model/gpt.js';
-import { adamwStep, learningRate } from './adamw.js';
+import { adamwStep, stepUpdate } from './adamw.js';
 import { FlatUnit } from './flat-unit.js';
 import type { GradientReducer, ReduceResult } from './grad-reducer.js';
 import {
@@ -208,9 +208,7 @@ export class FsdpTrainer {
     });
     const skipped = skipsUpdate(health);
     const gradNorm = figures.gradNorm;
-    const clip = gradNorm > this.train.gradClip ? this.train.gradClip / (gradNorm + 1e-6) : 1;
-    const lr = learningRate(step, this.train.steps, this.train.lr, this.train.warmupSteps);
-    const opt = { lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: this.train.weightDecay };
+    const { lr, opt, clip } = stepUpdate(step, this.train, gradNorm);
     if (!skipped) results.forEach((r, k) => adamwStep(this.units[k], r.shard, step + 1, opt, clip));
 
     const stepMs = performance.now() - t0;

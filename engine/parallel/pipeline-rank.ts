@@ -7,7 +7,7 @@
  */
 import type { CommClient } from '../comm/comm-client.js';
 import { OPTIMUS_CC_ID, parseOptimusCcParams } from '../compress/optimus-cc.js';
-import type { MetricLine } from '../app/metrics.js';
+import { metricLine } from '../app/metrics.js';
 import { microBatchesOf } from '../app/profile.js';
 import { methodKey, type RunConfig, type RunMethod } from '../app/run-config.js';
 import { rankBatch, type Corpus } from '../model/data.js';
@@ -72,28 +72,21 @@ export async function runPipelineRank(env: PipelineRankEnv): Promise<void> {
       step,
     });
     const s = await trainer.step(step, { x, y, batch: B });
-    const line: MetricLine = {
-      run: cfg.run,
-      method: methodKey(method),
-      step,
-      rank: comm.rank,
-      loss: s.loss,
-      computeMs: s.computeMs,
-      exposedCommMs: s.exposedCommMs,
-      commMs: s.commMs,
-      encodeMs: s.encodeMs,
-      decodeMs: s.decodeMs,
-      stepMs: s.stepMs,
-      rawBytes: s.rawBytes,
-      wireBytes: s.wireBytes,
-      tokens: (B * model.config.seqLen) / layout.stages,
-      backend,
-      lr: s.lr,
-      gradNorm: s.gradNorm,
+    const line = {
+      ...metricLine(
+        {
+          run: cfg.run,
+          method: methodKey(method),
+          step,
+          rank: comm.rank,
+          tokens: (B * model.config.seqLen) / layout.stages,
+          backend,
+        },
+        s,
+      ),
       bubbleMs: s.bubbleMs,
       interStageBytes: s.interStageBytes,
       interStageRawBytes: s.interStageRawBytes,
-      ...(s.stats ? { stats: s.stats } : {}),
     };
     emit({ ev: 'step', ...line });
   }

@@ -30,7 +30,7 @@ import {
 import { createPowerSgd } from '../compress/powersgd.js';
 import type { Compressor } from '../compress/compressor.js';
 import { initUnit, unitNumel, type Gpt, type ParamSpec, type UnitSpec } from '../model/gpt.js';
-import { adamwStep, learningRate } from './adamw.js';
+import { adamwStep, stepUpdate } from './adamw.js';
 import { ErrorFeedback } from './error-feedback.js';
 import { FlatUnit } from './flat-unit.js';
 import type { Batch, StepStats, TrainConfig } from './fsdp-trainer.js';
@@ -393,9 +393,7 @@ export class PipelineTrainer {
     const totals = await this.wait(this.comm.allReduce(Float32Array.of(sq, lossSum)));
     const gradNorm = Math.sqrt(totals[0] / this.layout.dp);
     const loss = totals[1] / this.layout.dp;
-    const clip = gradNorm > this.train.gradClip ? this.train.gradClip / (gradNorm + 1e-6) : 1;
-    const lr = learningRate(step, this.train.steps, this.train.lr, this.train.warmupSteps);
-    const opt = { lr, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: this.train.weightDecay };
+    const { lr, opt, clip } = stepUpdate(step, this.train, gradNorm);
     adamwStep(flat, grad, step + 1, opt, clip);
 
     const stepMs = performance.now() - t0;
