@@ -4,7 +4,9 @@
  * steps. The link is slow enough that communication is a large part of every step.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseProfile } from '../../engine/app/profile.js';
 import { projectRun, readRunProfiles } from '../../engine/projection/index.js';
+import { probeProfile } from '../../engine/projection/probe.js';
 import { runProfile, tempHome } from '../helpers/runs.js';
 
 const TOLERANCE = 0.15;
@@ -39,5 +41,22 @@ describe('projection vs measured emulated-link runs', () => {
     expect(rows.map((r) => r.method)).toEqual(['fsdp', 'bf16', 'int8']);
     for (const r of rows)
       expect(Math.abs(r.error), `${r.method}: ${JSON.stringify(r)}`).toBeLessThan(TOLERANCE);
+  });
+
+  it('probes compute and the link through the real comm layer before a run', async () => {
+    const probe = await probeProfile(
+      parseProfile({
+        name: 'probe-check',
+        model: { preset: 'nano' },
+        parallel: { worldSize: 2, nodes: 2 },
+        network: { inter: { gbps: 0.05, latencyUs: 100 } },
+      }),
+      { emulateLink: true },
+    );
+    expect(probe.ranks).toBe(2);
+    expect(probe.computeMs).toBeGreaterThan(0);
+    // The emulator paces the link exactly; a loaded box may only lose some of it.
+    expect(probe.busGbps).toBeGreaterThan(0.6 * 0.05);
+    expect(probe.busGbps).toBeLessThan(1.05 * 0.05);
   });
 });
