@@ -13,7 +13,22 @@ export interface LineSeries {
   name: string;
   data: [number, number][];
   dashed?: boolean;
+  /** Fixed colour, e.g. to draw a prediction in its measurement's colour. */
+  color?: string;
 }
+
+/** ECharts' default palette, for callers that pair series by colour. */
+export const PALETTE = [
+  '#5470c6',
+  '#91cc75',
+  '#fac858',
+  '#ee6666',
+  '#73c0de',
+  '#3ba272',
+  '#fc8452',
+  '#9a60b4',
+  '#ea7ccc',
+];
 
 export interface LineChartSpec {
   title: string;
@@ -110,6 +125,7 @@ export function lineChartSvg(spec: LineChartSpec): string {
         data: s.data,
         showSymbol: s.data.length <= 30,
         ...(s.dashed ? { lineStyle: { type: 'dashed' } } : {}),
+        ...(s.color ? { color: s.color } : {}),
         ...(data.length ? { markLine: { silent: true, symbol: 'none', data } } : {}),
       };
     }),

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { MethodSummary } from '../../engine/app/metrics.js';
 import { packageRoot } from '../../engine/runtime-path.js';
 import { BENCHMARKS_FILE, mdTable, writeSection } from '../report.js';
-import { barChartSvg, lineChartSvg } from './charts.js';
+import { barChartSvg, lineChartSvg, PALETTE } from './charts.js';
 import { crossover, describeCrossover, type Crossover } from './crossover.js';
 import {
   readScenarioRecords,
@@ -162,17 +162,23 @@ function crossoverSection(rec: ScenarioRecord, figs: Figures): string {
       yName: 'speedup vs FSDP',
       xLog: true,
       series: [
-        ...methods.map((m) => ({
+        ...methods.map((m, i) => ({
           name: m.label,
+          color: PALETTE[i % PALETTE.length],
           data: points(m.key).map((p): [number, number] => [p.gbps, p.speedup]),
         })),
-        ...methods
-          .filter((m) => predictedPoints(m.key).length > 0)
-          .map((m) => ({
-            name: `${m.label} (predicted)`,
-            dashed: true,
-            data: predictedPoints(m.key).map((p): [number, number] => [p.gbps, p.speedup]),
-          })),
+        ...methods.flatMap((m, i) =>
+          predictedPoints(m.key).length
+            ? [
+                {
+                  name: `${m.label} (predicted)`,
+                  dashed: true,
+                  color: PALETTE[i % PALETTE.length],
+                  data: predictedPoints(m.key).map((p): [number, number] => [p.gbps, p.speedup]),
+                },
+              ]
+            : [],
+        ),
       ],
       refY: { value: 1, label: 'FSDP' },
       refX: methods.flatMap((m) => {
