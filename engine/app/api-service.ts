@@ -238,6 +238,9 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
           encodeMs: e.encodeMs,
           decodeMs: e.decodeMs,
           wireBytes: e.wireBytes,
+          ...(e.bubbleMs !== undefined
+            ? { bubbleMs: e.bubbleMs, interStageBytes: e.interStageBytes ?? 0 }
+            : {}),
         });
         break;
       }
