@@ -11,7 +11,8 @@
  * "fsdp" for the baseline alone; their rows are kept in benchmarks/training/pieces/<scenario>.json
  * and the section is written from every stored piece, so a long scenario can run in several
  * shorter calls), --no-baseline (with --methods: compare against the stored baseline piece
- * instead of running it again), --bandwidths G1,G2 (sweep: only those inter-node bandwidths; the
+ * instead of running it again), --from-pieces (run nothing, write the section from the stored
+ * pieces), --bandwidths G1,G2 (sweep: only those inter-node bandwidths; the
  * rows are kept in benchmarks/training/pieces/sweep.json in the same way).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -353,6 +354,7 @@ async function main(): Promise<void> {
       'no-write': { type: 'boolean', default: false },
       methods: { type: 'string' },
       'no-baseline': { type: 'boolean', default: false },
+      'from-pieces': { type: 'boolean', default: false },
       bandwidths: { type: 'string' },
     },
   });
@@ -387,17 +389,25 @@ async function main(): Promise<void> {
     input.methods = all.filter((m) => only.includes(m.id) || only.includes(m.label ?? m.id));
     if (values['no-baseline']) input.baseline = false;
   } else if (values['no-baseline']) throw new Error('--no-baseline needs --methods');
+  const fromPieces = values['from-pieces'];
+  if (fromPieces && only) throw new Error('--from-pieces runs nothing: leave out --methods');
   const profile = parseProfile(input);
   const machine = machineLine();
   const t0 = Date.now();
-  const { summary, detail } = await execute(profile);
+  // --from-pieces: only write the section again from the stored pieces.
+  const { summary, detail } = fromPieces
+    ? {
+        summary: { status: 'completed', methods: [] as MethodSummary[], error: undefined },
+        detail: { metrics: [] as MetricLine[] },
+      }
+    : await execute(profile);
   const minutes = ((Date.now() - t0) / 60000).toFixed(1);
   const backend = detail.metrics[0]?.backend ?? '?';
   let methods = summary.methods;
   let extras = methods.map((m) => extrasOf(m, detail.metrics));
   let measured = `Measured by \`npm run bench:training -- ${name}\` on ${new Date().toISOString()} (${minutes} min), backend ${backend}, run status ${summary.status}${summary.error ? ` (${summary.error.split('\n')[0]})` : ''}.`;
   let machineNote = `Machine: ${machine}.`;
-  if (only) {
+  if (only || fromPieces) {
     const { model, train, parallel, network } = profile;
     const store = loadPieces(name, JSON.stringify({ model, train, parallel, network }));
     summary.methods.forEach((m, k) => {
@@ -416,7 +426,7 @@ async function main(): Promise<void> {
     const pieces = order.map((l) => store.pieces[l]).filter((p): p is Piece => !!p);
     methods = compareToBaseline(pieces.map((p) => p.summary));
     extras = pieces.map((p) => p.extras);
-    measured = `Measured in pieces by \`npm run bench:training -- ${name} --methods ...\` (one call per method, same profile and seed; gaps and speedups against the baseline piece; rows kept in benchmarks/training/pieces/${name}.json). The run of each row:`;
+    measured = `Measured in pieces by \`npm run bench:training -- ${name} --methods ...\` (one call per method, same profile and seed; gaps and speedups against the baseline piece; rows kept in benchmarks/training/pieces/${name}.json). Each call ran under its own machine load (below), so the step times and the speedup column compare calls, not methods under equal conditions; losses do not depend on load. The run of each row:`;
     machineNote = pieces
       .map(
         (p) =>
