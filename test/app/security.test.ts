@@ -119,6 +119,16 @@ function openSocket(
   });
 }
 
+/** True while a process with this id exists (signal 0 only checks). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 async function waitFor<T>(what: string, get: () => Promise<T | undefined>): Promise<T> {
   for (let i = 0; i < 600; i++) {
     const v = await get();
@@ -189,6 +199,13 @@ describe('gradbench serve against other users and other origins', () => {
     expect(start.status).toBe(200);
     const run = (JSON.parse(start.text) as { result: LiveRun }).result;
     expect(run.status).toBe('running');
+    const liveRun = async (): Promise<LiveRun | undefined> =>
+      (await service.liveRuns()).find((r) => r.id === run.id);
+    // Its rank processes are up before anyone else tries to stop it.
+    const pids = await waitFor('the rank to start', async () => {
+      const ranks = (await liveRun())?.ranks ?? [];
+      return ranks.length ? ranks.map((r) => r.pid) : undefined;
+    });
 
     for (const who of impostors()) {
       const reply = await raw(
@@ -221,9 +238,9 @@ describe('gradbench serve against other users and other origins', () => {
     const isThisRun = (e: ApiEvent): boolean => e.type === 'run' && e.run.id === run.id;
     await waitFor('an event of the run', async () => (events.some(isThisRun) ? true : undefined));
 
-    // After every refused cancel the run is still going...
-    const live = (await service.liveRuns()).find((r) => r.id === run.id);
-    expect(live?.status).toBe('running');
+    // After every refused cancel the run and its ranks are still going...
+    expect((await liveRun())?.status).toBe('running');
+    for (const pid of pids) expect(alive(pid), `rank pid ${pid}`).toBe(true);
     // ...until its owner cancels it.
     const cancel = await raw(
       'POST',
@@ -233,10 +250,11 @@ describe('gradbench serve against other users and other origins', () => {
     );
     expect(cancel.status).toBe(200);
     const ended = await waitFor('the run to end', async () => {
-      const r = (await service.liveRuns()).find((x) => x.id === run.id);
+      const r = await liveRun();
       return r && r.status !== 'running' ? r : undefined;
     });
     expect(ended.status).toBe('cancelled');
+    await waitFor('the ranks to exit', async () => (pids.some(alive) ? undefined : true));
     owner.ws!.close();
   });
 
