@@ -87,15 +87,22 @@ const summaryOf = (run: RunRecord, key: string): MethodSummary | undefined =>
 function breakdown(m: MethodRecord) {
   const rows = timedSteps(m.steps);
   const f = (c: Parameters<typeof stepField>[1]): number => mean(rows.map((r) => stepField(r, c)));
+  const compute = f('computeMs');
   const encode = f('encodeMs');
   const decode = f('decodeMs');
+  // Methods with their own communication rounds (PowerSGD, random-k, agreed-scale int8) time the
+  // whole round as encode, communication included: then the codec is not a part of compute.
+  const separable = encode + decode <= compute;
   return {
-    compute: Math.max(0, f('computeMs') - encode - decode),
+    compute: separable ? compute - encode - decode : compute,
     exposed: f('exposedCommMs'),
-    encode,
-    decode,
+    encode: separable ? encode : NaN,
+    decode: separable ? decode : NaN,
   };
 }
+
+/** The breakdown's codec figures for charts: rounds methods show no separate codec bar. */
+const orZero = (x: number): number => (Number.isFinite(x) ? x : 0);
 
 const PREDICTION_NOTE =
   "- Predicted: the projection model (engine/projection: alpha-beta links and FSDP overlap) applied to each run's own measured per-unit compute and bytes on the same links; dashed in the chart.";
@@ -238,8 +245,8 @@ function methodTable(run: RunRecord): string {
       fmt(s?.meanStepMs),
       fmt(b.compute),
       fmt(b.exposed),
-      fmt(b.encode, 2),
-      fmt(b.decode, 2),
+      Number.isFinite(b.encode) ? fmt(b.encode, 2) : 'in rounds',
+      Number.isFinite(b.decode) ? fmt(b.decode, 2) : 'in rounds',
       kib(s?.wireBytesPerStep),
       fmt(s?.compressionRatio, 2),
       fmt(s?.finalLoss, 4),
@@ -291,8 +298,8 @@ function methodsSection(rec: ScenarioRecord, figs: Figures): string {
       series: [
         { name: 'compute (excl. codec)', data: parts.map((p) => p.compute), stack: 't' },
         { name: 'exposed comm', data: parts.map((p) => p.exposed), stack: 't' },
-        { name: 'encode', data: parts.map((p) => p.encode), stack: 't' },
-        { name: 'decode', data: parts.map((p) => p.decode), stack: 't' },
+        { name: 'encode', data: parts.map((p) => orZero(p.encode)), stack: 't' },
+        { name: 'decode', data: parts.map((p) => orZero(p.decode)), stack: 't' },
       ],
     }),
   );
@@ -361,7 +368,7 @@ function methodsSection(rec: ScenarioRecord, figs: Figures): string {
     '',
     bytes,
     '',
-    '- Step ms = compute (model and optimizer, codec work excluded) + exposed comm (time the compute thread waited for collectives) + encode + decode; means over the timed steps (warm-up and error-probe steps left out).',
+    '- Step ms = compute (model and optimizer, codec work excluded) + exposed comm (time the compute thread waited for collectives) + encode + decode; means over the timed steps (warm-up and error-probe steps left out). "in rounds": the method runs its own communication rounds (PowerSGD, random-k, int8 with agreed scales) and times each whole round, communication included, as encode; its compute column then includes the codec.',
     ...(run.methods.some((m) => m.predicted)
       ? [
           "- Predicted step ms: the projection model (engine/projection) applied to the run's own measured per-unit compute and bytes on the same links; prediction error = predicted / measured - 1.",
@@ -381,7 +388,7 @@ function shardingSection(rec: ScenarioRecord, figs: Figures): string {
         run.label,
         m.label,
         fmt(s?.meanStepMs),
-        fmt(b.compute + b.encode + b.decode),
+        fmt(b.compute + orZero(b.encode) + orZero(b.decode)),
         fmt(b.exposed),
         fmt(s?.meanCommMs),
         kib(s?.wireBytesPerStep),
@@ -398,7 +405,7 @@ function shardingSection(rec: ScenarioRecord, figs: Figures): string {
     return [
       {
         name: `${m.label}: compute + codec`,
-        data: parts.map((p) => p.compute + p.encode + p.decode),
+        data: parts.map((p) => p.compute + orZero(p.encode) + orZero(p.decode)),
         stack: m.key,
       },
       { name: `${m.label}: exposed comm`, data: parts.map((p) => p.exposed), stack: m.key },
