@@ -31,10 +31,11 @@ const ARGS: Record<ApiCallName, z.ZodTuple> = {
   deleteRun: z.tuple([runId]),
   exportCsv: z.tuple([runId, z.enum(['steps', 'summary'])]),
   rankLogs: z.tuple([runId]),
-  // A preset name or a cluster description; the cluster schema judges its fields.
+  // A preset name or a cluster description (null or absent: the run's own links); the cluster
+  // schema judges its fields.
   projectRun: z.tuple([
     runId,
-    z.union([z.string().min(1).max(80), z.record(z.string(), z.unknown())]).optional(),
+    z.union([z.string().min(1).max(80), z.record(z.string(), z.unknown())]).nullish(),
   ]),
 };
 

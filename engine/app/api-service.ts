@@ -395,7 +395,8 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
     const measured = await readRunProfiles(entry.dir);
     const prediction = await readPrediction(entry.dir);
     return {
-      projection: projectRun(measured, cluster === undefined ? undefined : resolveCluster(cluster)),
+      // null arrives from transports that carry an absent argument as JSON.
+      projection: projectRun(measured, cluster == null ? undefined : resolveCluster(cluster)),
       presets: CLUSTER_PRESET_NAMES.map((name) => resolveCluster(name)),
       ...(prediction ? { prediction } : {}),
     };

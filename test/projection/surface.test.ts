@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { checkCall } from '../../engine/app/api-dispatch.js';
+import type { ProjectionView } from '../../engine/app/api.js';
+import { checkCall, dispatch } from '../../engine/app/api-dispatch.js';
 import { ApiService } from '../../engine/app/api-service.js';
 import type { MethodSummary } from '../../engine/app/metrics.js';
 import { checkProfile, parseProfile } from '../../engine/app/profile.js';
@@ -50,12 +51,15 @@ describe('projectRun API call', () => {
     expect(() => checkCall('projectRun', [])).toThrow(/projectRun: arguments/);
     expect(() => checkCall('projectRun', [''])).toThrow(/projectRun: argument 1/);
     expect(() => checkCall('projectRun', ['r1', 42])).toThrow(/projectRun: argument 2/);
+    // A transport that carries an absent second argument as JSON null: the run's own links.
+    expect(checkCall('projectRun', ['r1', null]).args).toEqual(['r1', null]);
     expect(() => checkCall('projectRun', ['r1', 'x', 'y'])).toThrow(/projectRun/);
   });
 
   it('projects a stored run onto its own links, a preset and a description; names bad fields', async () => {
     const api = new ApiService({ home });
     const own = await api.projectRun(FAKE_RUN_ID);
+    expect((await dispatch(api, 'projectRun', [FAKE_RUN_ID, null])) as ProjectionView).toEqual(own);
     expect(own.presets.map((p) => p.name)).toContain('dgx-a100-ib200');
     expect(own.projection.methods.map((m) => m.method)).toEqual(['fsdp', 'int8']);
     expect(own.projection.methods[0].errorVsMeasured).toBeDefined();
