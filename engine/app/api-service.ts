@@ -42,6 +42,8 @@ const MAX_LOG_LINES = 200;
 const MAX_LIVE_WARNINGS = 200;
 /** Live updates are coalesced to at most one per run per this many ms. */
 const EVENT_INTERVAL_MS = 150;
+/** Finished runs kept in the live list by default; older ones are in the history only. */
+const KEEP_FINISHED_LIVE = 10;
 /** Rank logs larger than this are cut to their tail. */
 const MAX_RANK_LOG_BYTES = 256 * 1024;
 
@@ -50,6 +52,8 @@ export interface ApiServiceOptions {
   /** Passed to every run (fault injection, shorter stall timeouts in tests). */
   runOptions?: Omit<StartRunOptions, 'home' | 'onEvent'>;
   detect?: () => Promise<HardwareInfo>;
+  /** Finished runs kept in liveRuns() (default 10); every run stays in the store regardless. */
+  keepFinishedLive?: number;
 }
 
 type Listener = (e: ApiEvent) => void;
@@ -183,15 +187,17 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
     live.handle = handle;
     state.id = handle.id;
     this.live.set(handle.id, live);
-    handle.done.then(
-      // The run-end event has already settled the live state; the history changed too.
-      () => this.emit({ type: 'runs-changed' }),
-      (e: Error) => {
-        state.status = 'failed';
-        state.error = e.message;
-        this.flush(live);
-      },
-    );
+    handle.done
+      .then(
+        // The run-end event has already settled the live state; the history changed too.
+        () => this.emit({ type: 'runs-changed' }),
+        (e: Error) => {
+          state.status = 'failed';
+          state.error = e.message;
+          this.flush(live);
+        },
+      )
+      .finally(() => this.forgetOldFinished());
     this.emit({ type: 'runs-changed' });
     return state;
   }
@@ -290,6 +296,20 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
     if (live.timer) clearTimeout(live.timer);
     live.timer = undefined;
     if (live.state.id) this.emit({ type: 'run', run: structuredClone(live.state) });
+  }
+
+  /**
+   * Drops all but the latest finished runs from the live list: a long-lived app would otherwise
+   * hold every run it ever started (their points and logs), and send them all to the page on
+   * every refresh (benchmarks/soak measures the host's heap per run).
+   */
+  private forgetOldFinished(): void {
+    const keep = this.opts.keepFinishedLive ?? KEEP_FINISHED_LIVE;
+    const finished = [...this.live].filter(([, l]) => l.state.status !== 'running');
+    for (const [id, l] of finished.slice(0, Math.max(0, finished.length - keep))) {
+      if (l.timer) clearTimeout(l.timer);
+      this.live.delete(id);
+    }
   }
 
   async cancelRun(id: string): Promise<void> {

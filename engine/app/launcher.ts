@@ -90,6 +90,8 @@ export interface RunHandle {
 const EVENT_PREFIX = '@gb ';
 /** A rank beats every second (engine/rank.ts); one silent for this long has stopped responding. */
 const SILENT_RANK_MS = 3000;
+/** How a heartbeat line starts (engine/rank.ts emits `{ ev: 'alive', ... }`). */
+const HEARTBEAT_LINE = `${EVENT_PREFIX}{"ev":"alive"`;
 /** Room kept free for the final summary.json of a run that fills the disk. */
 const RESERVE_FILE = '.space-reserve';
 const RESERVE_BYTES = 64 * 1024;
@@ -376,7 +378,10 @@ class Run {
         resolve({ status, error: err });
       };
       const onLine = (rank: number, stream: 'stdout' | 'stderr', line: string): void => {
-        this.log(rank).write(`${line}\n`);
+        // Heartbeats (one a second) would bury the rank's real output in its log.
+        if (!(stream === 'stdout' && line.startsWith(HEARTBEAT_LINE))) {
+          this.log(rank).write(`${line}\n`);
+        }
         if (stream === 'stdout' && line.startsWith(EVENT_PREFIX)) {
           let ev: { ev?: string };
           try {
