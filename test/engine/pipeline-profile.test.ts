@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { stepsCsv } from '../../engine/app/csv.js';
 import { checkProfile, type ProfileInput } from '../../engine/app/profile.js';
+import { summarizeMethod } from '../../engine/app/summary.js';
+import { metric } from '../app/fixtures.js';
+import { parseCsv } from '../app/helpers.js';
 
 const pipeline = (over: Partial<ProfileInput> = {}, parallel: Record<string, unknown> = {}) => ({
   name: 'pp',
@@ -60,5 +64,49 @@ describe('pipeline profiles', () => {
         'methods.0.params.rank'
       ],
     ).toBeDefined();
+  });
+});
+
+describe('pipeline metrics in summaries and CSV', () => {
+  const lines = [0, 1, 2].flatMap((step) =>
+    [0, 1].map((rank) =>
+      metric({
+        method: 'optimus-cc',
+        step,
+        rank,
+        bubbleMs: rank === 0 ? 4 : 2,
+        interStageBytes: rank === 0 ? 1000 : 300,
+        interStageRawBytes: 1000,
+      }),
+    ),
+  );
+
+  it('summaries carry the mean bubble and the inter-stage bytes of all ranks per step', () => {
+    const s = summarizeMethod(
+      { id: 'optimus-cc', label: 'Optimus-CC', params: {} },
+      lines,
+      'completed',
+    );
+    expect(s.meanBubbleMs).toBe(3);
+    expect(s.interStageBytesPerStep).toBe(1300);
+    expect(s.interStageRawBytesPerStep).toBe(2000);
+    const plain = summarizeMethod(
+      { id: 'fsdp', label: 'FSDP', params: {} },
+      [metric({ method: 'fsdp', step: 0, rank: 0 })],
+      'completed',
+    );
+    expect(plain.meanBubbleMs).toBeUndefined();
+  });
+
+  it('per-step CSV rows end with bubbleMs (mean) and interStageBytes (sum), empty for FSDP runs', () => {
+    const rows = parseCsv(stepsCsv([...lines, metric({ method: 'fsdp', step: 0, rank: 0 })]));
+    const header = rows[0];
+    const col = (name: string) => header.indexOf(name);
+    const pp = rows.find((r) => r[col('method')] === 'optimus-cc')!;
+    expect(pp[col('bubbleMs')]).toBe('3');
+    expect(pp[col('interStageBytes')]).toBe('1300');
+    const fsdp = rows.find((r) => r[col('method')] === 'fsdp')!;
+    expect(fsdp[col('bubbleMs')]).toBe('');
+    expect(fsdp[col('interStageBytes')]).toBe('');
   });
 });
