@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     };
   }
   mkdirSync(path.dirname(STORE), { recursive: true });
-  writeFileSync(STORE, `${JSON.stringify(store, null, 1)}\n`);
+  writeFileSync(STORE, `${JSON.stringify(store, null, 2)}\n`);
   const minutes = ((Date.now() - t0) / 60000).toFixed(1);
   process.stderr.write(`done in ${minutes} min\n`);
   const body = report(store, steps);
