@@ -39,23 +39,24 @@ function globalBatch(step: number): { x: Int32Array; y: Int32Array } {
 }
 
 /** Runs `steps` steps of 2 stages x 2 replicas in this process; returns per-step losses of every rank. */
-async function runPipeline(optimus?: Record<string, unknown>) {
-  const comms = localComms(STAGES * DP) as PipeComm[];
+async function runPipeline(optimus?: Record<string, unknown>, stages = STAGES, dp = DP) {
+  const comms = localComms(stages * dp) as PipeComm[];
+  const perReplica = (DP * B) / dp; // the same global batch for any number of replicas
   const trainers = comms.map(
     (c) =>
       new PipelineTrainer(
         new Gpt(config),
         c,
-        pipelineLayout(c.rank, STAGES * DP, STAGES, config.layers + 2),
+        pipelineLayout(c.rank, stages * dp, stages, config.layers + 2),
         train,
         { microBatches: M, optimus: optimus ? parseOptimusCcParams(optimus) : undefined },
-        B,
+        perReplica,
       ),
   );
   const stats = [];
   for (let step = 0; step < train.steps; step++) {
     const { x, y } = globalBatch(step);
-    const rows = B * config.seqLen;
+    const rows = perReplica * config.seqLen;
     stats.push(
       await Promise.all(
         trainers.map((t) => {
@@ -63,7 +64,7 @@ async function runPipeline(optimus?: Record<string, unknown>) {
           return t.step(step, {
             x: x.slice(d * rows, (d + 1) * rows),
             y: y.slice(d * rows, (d + 1) * rows),
-            batch: B,
+            batch: perReplica,
           });
         }),
       ),
@@ -87,10 +88,17 @@ describe('pipeline trainer in one process (2 stages x 2 replicas, tied embedding
       const { x, y } = globalBatch(step);
       want.push((await ref.step(step, { x, y, batch: DP * B })).loss);
     }
-    const { stats } = await runPipeline();
-    stats.forEach((ranks, step) => {
-      for (const s of ranks) expect(Math.abs(s.loss - want[step]) / want[step]).toBeLessThan(1e-5);
-    });
+    // 2 stages x 2 replicas, and 3 stages x 1 replica (a middle stage without the embedding).
+    for (const [stages, dp] of [
+      [2, 2],
+      [3, 1],
+    ]) {
+      const { stats } = await runPipeline(undefined, stages, dp);
+      stats.forEach((ranks, step) => {
+        for (const s of ranks)
+          expect(Math.abs(s.loss - want[step]) / want[step]).toBeLessThan(1e-5);
+      });
+    }
   });
 
   it('Optimus-CC: embedding copies and replicas stay identical, critical transfers compressed', async () => {
@@ -119,5 +127,17 @@ describe('pipeline trainer in one process (2 stages x 2 replicas, tied embedding
     }
     expect(critical.length).toBeGreaterThan(0);
     expect(stats[0][1].stats?.backpropRelError).toBeGreaterThan(0);
+  });
+
+  it('Optimus-CC with a middle stage: the fused sync keeps every rank in step, copies identical', async () => {
+    const { trainers, stats } = await runPipeline({ rank: 2 }, 3, 1);
+    const wte = (r: number) => {
+      const f = trainers[r].flat;
+      const seg = f.segments.find((s) => s.spec.name.startsWith('wte'))!;
+      return Array.from(f.shard.subarray(seg.offset, seg.offset + seg.size));
+    };
+    expect(wte(2)).toEqual(wte(0));
+    expect(trainers[1].flat.segments.some((s) => s.spec.name.startsWith('wte'))).toBe(false);
+    for (const ranks of stats) for (const s of ranks) expect(s.loss).toBeCloseTo(ranks[0].loss, 6);
   });
 });
