@@ -584,6 +584,17 @@ function netnsSection(rec: ScenarioRecord, figs: Figures): string {
     chart,
     '',
     `- Largest gap: ${pct(worst)} (acceptance: within ${NETNS_TOLERANCE * 100} %).`,
+    ...cmp.flatMap((c, i) => {
+      if (Math.abs(c.ratio - 1) <= NETNS_TOLERANCE) return [];
+      const e = emu && summaryOf(emu, keys[i]);
+      const k = ker && summaryOf(ker, keys[i]);
+      if (!e || !k) return [];
+      const ce = e.meanStepMs - e.meanExposedCommMs;
+      const ck = k.meanStepMs - k.meanExposedCommMs;
+      return [
+        `- ${c.label}: step ${pct(c.ratio - 1)} apart; time in collectives ${pct(k.meanCommMs / e.meanCommMs - 1)} apart, compute-thread time outside communication ${fmt(ce, 0)} ms emulated vs ${fmt(ck, 0)} ms on kernel links (${pct(ck / ce - 1)}): ${Math.abs(ck / ce - 1) > Math.abs(k.meanCommMs / e.meanCommMs - 1) ? 'the gap is in compute, not on the link' : 'the gap is on the link'}.`,
+      ];
+    }),
     "- Each host is a network namespace with a veth to a bridge in a switch namespace; each host's egress is shaped by tbf (rate), and by netem (delay) where the kernel provides it. The emulation paces every directed link in the transport (token bucket over 256 KiB+ fragments, then the latency). For 2 hosts both shape the same single link per direction.",
     '- Known differences between the two: tbf counts Ethernet, IP and TCP headers (about 4 % of a full segment) where the emulation counts payload bytes; the emulation releases whole fragments on a 1 ms timer where tbf releases packets; without netem the kernel link carries no added delay; TCP congestion control only acts on the kernel link (the emulation queues in the sender). Steps include compute on 2 shared cores, whose noise between runs is of the same order as these effects.',
   ].join('\n');
