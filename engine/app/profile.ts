@@ -131,7 +131,10 @@ const ProfileSchemaBase = z
     /** Run the uncompressed FSDP baseline first (same seed, data and link) to compare against. */
     baseline: z.boolean().default(true),
     /** Baselines to run first: the fp32 FSDP one (as `baseline`) and/or FSDP reducing in bf16. */
-    baselines: z.array(z.enum(['fsdp', 'bf16'])).max(2).optional(),
+    baselines: z
+      .array(z.enum(['fsdp', 'bf16']))
+      .max(2)
+      .optional(),
     /** Numerical-health checks every step (engine/parallel/health.ts); older profiles get the defaults. */
     health: z
       .object({
