@@ -4,28 +4,16 @@
  * (also a stuck rank, which ignores SIGTERM); decline keeps the run going. The browser page going
  * away mid-run is covered by test/ui/app.e2e.test.ts (a reload finds the run still going).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LiveRun } from '../../engine/app/api.js';
 import { ApiService } from '../../engine/app/api-service.js';
 import { pidAlive } from '../../engine/launch/local-ranks.js';
 import { rankChildren } from '../../engine/launch/process-table.js';
 import { CloseGuard } from '../../electron/main/close-guard.js';
-import { tempHome } from '../helpers/runs.js';
 import { until } from '../helpers/ranks.js';
-import {
-  expectBystandersIntact,
-  expectNoProcessLeft,
-  makeBystanders,
-  nano,
-  type Bystanders,
-} from './helpers.js';
+import { expectBystandersIntact, expectNoProcessLeft, bystanderHome, nano } from './helpers.js';
 
-const { home, cleanup } = tempHome();
-let bystanders: Bystanders;
-beforeAll(async () => {
-  bystanders = await makeBystanders(home);
-}, 60_000);
-afterAll(cleanup);
+const { home, bystanders } = bystanderHome();
 
 const GRACE_MS = 1500;
 
@@ -96,7 +84,7 @@ describe('closing the window while a benchmark runs', () => {
     expect(await finalStatus(service, run.id)).toBe('cancelled');
     expect(guard.request()).toBe(false);
     await expectNoProcessLeft(pids);
-    await expectBystandersIntact(bystanders);
+    await expectBystandersIntact(bystanders());
   });
 
   it('confirmed with a stuck rank: quits only after the SIGKILL that follows SIGTERM', async () => {
@@ -123,6 +111,6 @@ describe('closing the window while a benchmark runs', () => {
     expect(quitAt - closedAt).toBeGreaterThanOrEqual(GRACE_MS - 50);
     expect(await finalStatus(service, run.id)).toBe('cancelled');
     await expectNoProcessLeft(pids);
-    await expectBystandersIntact(bystanders);
+    await expectBystandersIntact(bystanders());
   });
 });

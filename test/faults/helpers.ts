@@ -1,19 +1,19 @@
 /**
- * Shared pieces of the fault-injection suite: trial counts and a seeded generator (so a failing
+ * Shared pieces of the fault-injection suite: trial counts and the seed (so a failing
  * trial can be replayed), the bystanders every trial must leave untouched (a completed run and a
  * saved profile, checksummed), and the checks that a failed run left no process behind.
  */
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { RunStatus } from '../../engine/app/metrics.js';
 import type { ProfileInput } from '../../engine/app/profile.js';
 import { ProfilesStore } from '../../engine/app/profiles-store.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
 import { pidAlive } from '../../engine/launch/local-ranks.js';
 import { rankChildren } from '../../engine/launch/process-table.js';
-import { runProfile, type RunResult } from '../helpers/runs.js';
+import { runProfile, type RunResult, tempHome } from '../helpers/runs.js';
 
 function envInt(name: string, fallback: number): number {
   const v = process.env[name];
@@ -26,18 +26,6 @@ function envInt(name: string, fallback: number): number {
 export const TRIALS = envInt('GRADBENCH_FAULT_TRIALS', process.env.CI ? 4 : 20);
 /** Seed of the trials' (rank, step, moment) choices: GRADBENCH_FAULT_SEED replays a failure. */
 export const SEED = envInt('GRADBENCH_FAULT_SEED', 1);
-
-/** mulberry32: small, fast, and the same sequence on every platform. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The cheapest real run: nano GPT, `world` ranks, `steps` steps. */
 export function nano(
@@ -83,6 +71,26 @@ async function checksum(files: string[]): Promise<Map<string, string>> {
         .digest('hex'),
     );
   return sums;
+}
+
+/**
+ * A temporary data folder with bystanders made before the suite's trials (and removed after), so
+ * every trial can check that nothing else in the store was touched.
+ */
+export function bystanderHome(): { home: string; bystanders: () => Bystanders } {
+  const { home, cleanup } = tempHome();
+  let made: Bystanders | undefined;
+  beforeAll(async () => {
+    made = await makeBystanders(home);
+  }, 60_000);
+  afterAll(cleanup);
+  return {
+    home,
+    bystanders: () => {
+      if (!made) throw new Error('bystanders are made in beforeAll');
+      return made;
+    },
+  };
 }
 
 export async function makeBystanders(home: string): Promise<Bystanders> {

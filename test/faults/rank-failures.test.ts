@@ -5,27 +5,21 @@
  * saved profile byte for byte as they were. test/engine/launcher.test.ts covers the basic crash
  * and cancel paths; these trials vary the rank and the moment.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../engine/app/launcher.js';
-import { runProfile, tempHome } from '../helpers/runs.js';
+import { rng } from '../../engine/util/rng.js';
+import { runProfile } from '../helpers/runs.js';
 import {
   SEED,
   TRIALS,
   expectBystandersIntact,
   expectEnded,
   expectNoProcessLeft,
-  makeBystanders,
+  bystanderHome,
   nano,
-  seeded,
-  type Bystanders,
 } from './helpers.js';
 
-const { home, cleanup } = tempHome();
-let bystanders: Bystanders;
-beforeAll(async () => {
-  bystanders = await makeBystanders(home);
-}, 60_000);
-afterAll(cleanup);
+const { home, bystanders } = bystanderHome();
 
 const WORLD = 2;
 /** Long enough that no kill can land after the last step. */
@@ -42,7 +36,7 @@ interface Trial {
   delayMs: number;
 }
 
-const random = seeded(SEED);
+const random = rng(SEED);
 const pick = (n: number): number => Math.floor(random() * n);
 const trials: Trial[] = Array.from({ length: TRIALS }, (_, n) => {
   const how = n % 2 === 0 ? 'injected' : 'external';
@@ -81,7 +75,7 @@ describe('a killed rank', () => {
       expect(r.summary.methods[0]).toMatchObject({ method: 'fsdp', status: 'failed' });
       expect(r.summary.methods[0].steps).toBeLessThan(STEPS);
       await expectNoProcessLeft(r.pids);
-      await expectBystandersIntact(bystanders);
+      await expectBystandersIntact(bystanders());
     });
   }
 });
@@ -99,7 +93,7 @@ describe('the stall watchdog', () => {
     expect(r.summary.error).not.toMatch(/rank 0/);
     expect(r.summary.methods[0].steps).toBe(2);
     await expectNoProcessLeft(r.pids);
-    await expectBystandersIntact(bystanders);
+    await expectBystandersIntact(bystanders());
   });
 
   it('tells a stalled link (every rank alive, waiting on it) from a stuck rank', async () => {
@@ -116,6 +110,6 @@ describe('the stall watchdog', () => {
     );
     expect(r.summary.methods[0].steps).toBe(0);
     await expectNoProcessLeft(r.pids);
-    await expectBystandersIntact(bystanders);
+    await expectBystandersIntact(bystanders());
   });
 });
