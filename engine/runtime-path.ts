@@ -2,6 +2,7 @@
  * Where the compiled engine lives. Rank processes and worker threads always run compiled
  * JavaScript from dist/, also when the caller itself runs from TypeScript sources (tests).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,4 +28,23 @@ export function compiledFile(sourceRelative: string): string {
     );
   }
   return file;
+}
+
+let sha: string | null | undefined;
+
+/** The commit the package was built from, when it runs from a git checkout (read once). */
+export function gitSha(): string | undefined {
+  if (sha === undefined) {
+    try {
+      sha = execFileSync('git', ['rev-parse', 'HEAD'], {
+        cwd: packageRoot,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
+        .toString()
+        .trim();
+    } catch {
+      sha = null;
+    }
+  }
+  return sha ?? undefined;
 }

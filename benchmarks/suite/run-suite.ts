@@ -12,11 +12,10 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { execFileSync } from 'node:child_process';
 import { startRun, type RunEvent } from '../../engine/app/launcher.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
 import { WARMUP_STEPS } from '../../engine/app/summary.js';
-import { packageRoot } from '../../engine/runtime-path.js';
+import { gitSha } from '../../engine/runtime-path.js';
 import { machineLine } from '../report.js';
 import { netnsUnavailableReason, withHosts, type NetnsHosts } from '../netns/netns-hosts.js';
 import {
@@ -72,19 +71,6 @@ class Progress {
 
   elapsed(): number {
     return (Date.now() - this.t0) / 1000;
-  }
-}
-
-function gitSha(): string | undefined {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: packageRoot,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    })
-      .toString()
-      .trim();
-  } catch {
-    return undefined;
   }
 }
 
@@ -172,7 +158,7 @@ export async function runScenario(
     axis: scenario.axis,
     measuredAt: new Date().toISOString(),
     machine,
-    ...(gitSha() ? { gitSha: gitSha() } : {}),
+    ...(gitSha() ? { gitSha: gitSha()!.slice(0, 7) } : {}),
     warmupSteps: WARMUP_STEPS,
   };
   const needsNetns = scenario.runs.some((r) => r.links === 'kernel');

@@ -23,8 +23,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { compiledFile, packageRoot } from '../runtime-path.js';
+import { compiledFile, gitSha, packageRoot } from '../runtime-path.js';
 import {
   killRanks,
   spawnRanks,
@@ -95,18 +94,6 @@ const HEARTBEAT_LINE = `${EVENT_PREFIX}{"ev":"alive"`;
 /** Room kept free for the final summary.json of a run that fills the disk. */
 const RESERVE_FILE = '.space-reserve';
 const RESERVE_BYTES = 64 * 1024;
-const GIT_SHA = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], {
-      cwd: packageRoot,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    })
-      .toString()
-      .trim();
-  } catch {
-    return undefined;
-  }
-})();
 
 export function newRunId(profileName: string, now = new Date()): string {
   const p2 = (n: number): string => String(n).padStart(2, '0');
@@ -153,7 +140,7 @@ export async function startRun(requested: Profile, opts: StartRunOptions): Promi
     profile,
     methods,
     versions: await versions(),
-    ...(GIT_SHA ? { gitSha: GIT_SHA } : {}),
+    ...(gitSha() ? { gitSha: gitSha() } : {}),
     pid: process.pid,
     host: {
       hostname: os.hostname(),

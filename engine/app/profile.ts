@@ -167,6 +167,21 @@ export const microBatchesOf = (parallel: {
 }): number => parallel.microBatches ?? 2 * parallel.pipelineStages;
 
 /** Pipeline layout checks: stages vs world and model, micro-batches vs batch, sharding. */
+/** Reports each invalid method parameter under methods.<i>.params.<field>. */
+function paramIssues(
+  ctx: IssueSink,
+  i: number,
+  result: { success: true } | { success: false; error: z.ZodError },
+): void {
+  if (result.success) return;
+  for (const issue of result.error.issues)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['methods', i, 'params', ...issue.path.map(String)],
+      message: issue.message,
+    });
+}
+
 function pipelineChecks(p: CrossFields, ctx: IssueSink): void {
   const { worldSize, sharding, pipelineStages } = p.parallel;
   const issue = (path: string[], message: string): void =>
@@ -233,14 +248,7 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
           message: `${OPTIMUS_CC_ID} compresses pipeline traffic: set parallel.pipelineStages to 2 or more`,
         });
       else {
-        const params = OptimusCcParamsSchema.safeParse(m.params);
-        if (!params.success)
-          for (const issue of params.error.issues)
-            ctx.addIssue({
-              code: 'custom',
-              path: ['methods', i, 'params', ...issue.path.map(String)],
-              message: issue.message,
-            });
+        paramIssues(ctx, i, OptimusCcParamsSchema.safeParse(m.params));
       }
       return;
     }
@@ -261,14 +269,7 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
       });
       return;
     }
-    const params = info.params.safeParse(m.params);
-    if (!params.success)
-      for (const issue of params.error.issues)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['methods', i, 'params', ...issue.path.map(String)],
-          message: issue.message,
-        });
+    paramIssues(ctx, i, info.params.safeParse(m.params));
     if (m.errorFeedback !== undefined && !ErrorFeedbackSchema.safeParse(m.errorFeedback).success) {
       ctx.addIssue({
         code: 'custom',
