@@ -107,6 +107,17 @@ const orZero = (x: number): number => (Number.isFinite(x) ? x : 0);
 const PREDICTION_NOTE =
   "- Predicted: the projection model (engine/projection: alpha-beta links and FSDP overlap) applied to each run's own measured per-unit compute and bytes on the same links; dashed in the chart.";
 
+/** Predicted step ms and its error against the measured mean, for a method that has both. */
+function predictedCells(m: MethodRecord | undefined, s: MethodSummary | undefined): string[] {
+  const p = m?.predicted;
+  return [fmt(p?.stepMs), p && s ? pct(p.stepMs / s.meanStepMs - 1) : ''];
+}
+
+const PREDICTED_HEADERS = ['predicted step ms', 'prediction error'];
+
+const ERROR_NOTE =
+  "- Predicted step ms: the projection model (engine/projection) applied to the run's own measured per-unit compute and bytes on the same links; prediction error = predicted / measured - 1.";
+
 const noRecord = (name: string): string =>
   `Not measured on this machine yet: \`npm run bench -- ${name}\` records it.`;
 
@@ -252,12 +263,7 @@ function methodTable(run: RunRecord): string {
       fmt(s?.finalLoss, 4),
       pct(s?.lossGapVsBaseline),
       speed(s),
-      ...(withPrediction
-        ? [
-            fmt(m.predicted?.stepMs),
-            m.predicted && s ? pct(m.predicted.stepMs / s.meanStepMs - 1) : '',
-          ]
-        : []),
+      ...(withPrediction ? predictedCells(m, s) : []),
     ];
   });
   return mdTable(
@@ -274,7 +280,7 @@ function methodTable(run: RunRecord): string {
       'final loss',
       'loss gap',
       'speedup',
-      ...(withPrediction ? ['predicted step ms', 'prediction error'] : []),
+      ...(withPrediction ? PREDICTED_HEADERS : []),
     ],
     rows,
   );
@@ -369,17 +375,14 @@ function methodsSection(rec: ScenarioRecord, figs: Figures): string {
     bytes,
     '',
     '- Step ms = compute (model and optimizer, codec work excluded) + exposed comm (time the compute thread waited for collectives) + encode + decode; means over the timed steps (warm-up and error-probe steps left out). "in rounds": the method runs its own communication rounds (PowerSGD, random-k, int8 with agreed scales) and times each whole round, communication included, as encode; its compute column then includes the codec.',
-    ...(run.methods.some((m) => m.predicted)
-      ? [
-          "- Predicted step ms: the projection model (engine/projection) applied to the run's own measured per-unit compute and bytes on the same links; prediction error = predicted / measured - 1.",
-        ]
-      : []),
+    ...(run.methods.some((m) => m.predicted) ? [ERROR_NOTE] : []),
     '- Loss gap is relative to the FSDP baseline over the last 5 steps; with only a few steps it shows early divergence, not final quality (the 200-step comparison is `npm run bench:training -- methods`).',
   ].join('\n');
 }
 
 function shardingSection(rec: ScenarioRecord, figs: Figures): string {
   const rows: string[][] = [];
+  const withPrediction = rec.runs.some((r) => r.methods.some((m) => m.predicted));
   for (const run of rec.runs)
     for (const m of run.methods) {
       const s = summaryOf(run, m.key);
@@ -394,6 +397,7 @@ function shardingSection(rec: ScenarioRecord, figs: Figures): string {
         kib(s?.wireBytesPerStep),
         fmt(s?.finalLoss, 4),
         speed(s),
+        ...(withPrediction ? predictedCells(m, s) : []),
       ]);
     }
   const methodKeys = rec.runs[0]?.methods ?? [];
@@ -438,12 +442,14 @@ function shardingSection(rec: ScenarioRecord, figs: Figures): string {
         'wire/step',
         'final loss',
         'speedup vs FSDP (same strategy)',
+        ...(withPrediction ? PREDICTED_HEADERS : []),
       ],
       rows,
     ),
     '',
     chart,
     '',
+    ...(withPrediction ? [ERROR_NOTE] : []),
     '- FULL_SHARD gathers parameters before each layer and reduce-scatters gradients; SHARD_GRAD_OP keeps gathered parameters through backward; NO_SHARD all-reduces whole gradients (DDP); HYBRID_SHARD shards within a node and all-reduces across nodes.',
   ].join('\n');
 }
@@ -451,11 +457,22 @@ function shardingSection(rec: ScenarioRecord, figs: Figures): string {
 function worldSection(rec: ScenarioRecord, figs: Figures): string {
   const runs = [...rec.runs].sort((a, b) => (a.x ?? 0) - (b.x ?? 0));
   const methods = runs[0]?.methods ?? [];
+  const withPrediction = runs.some((r) => r.methods.some((m) => m.predicted));
   const rows = runs.map((r) => [
     String(r.x),
     ...methods.flatMap((m) => {
       const s = summaryOf(r, m.key);
-      return [fmt(s?.meanStepMs), kib(s?.wireBytesPerStep), fmt(s?.tokensPerSec, 0)];
+      return [
+        fmt(s?.meanStepMs),
+        ...(withPrediction
+          ? predictedCells(
+              r.methods.find((x) => x.key === m.key),
+              s,
+            )
+          : []),
+        kib(s?.wireBytesPerStep),
+        fmt(s?.tokensPerSec, 0),
+      ];
     }),
     speed(summaryOf(r, methods.at(-1)?.key ?? '')),
   ]);
@@ -486,6 +503,7 @@ function worldSection(rec: ScenarioRecord, figs: Figures): string {
         'world',
         ...methods.flatMap((m) => [
           `${m.label} step ms`,
+          ...(withPrediction ? PREDICTED_HEADERS.map((h) => `${m.label} ${h}`) : []),
           `${m.label} wire/step`,
           `${m.label} tokens/s`,
         ]),
@@ -496,6 +514,7 @@ function worldSection(rec: ScenarioRecord, figs: Figures): string {
     '',
     chart,
     '',
+    ...(withPrediction ? [ERROR_NOTE] : []),
     '- Every rank runs on the same 2 cores, so compute per step grows with the world size here; on real hardware each rank has its own device. The comparison that carries over is the communication share and the speedup at each size.',
   ].join('\n');
 }

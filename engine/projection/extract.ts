@@ -33,10 +33,21 @@ import type { ClusterSpec, LinkTier, MethodProfile, ModelDims, ReducePattern } f
  */
 export const OPTIMIZER_NS_PER_PARAM = 21;
 /**
- * A tier with emulation off is raw loopback TCP between rank processes: BENCHMARKS.md measures
- * 0.74 GB/s per link for a 4-process ring (about 6 Gb/s); latency is the comm worker's hop.
+ * What one hop of a collective costs in the engine's comm stack beyond the link itself: the
+ * compute thread hands the op to its comm worker and gets the result back by message, and every
+ * ring hop wakes the receiving rank's worker, which frames, copies (and adds) the chunk before
+ * passing it on, all on cores the ranks share. Measured here with tiny messages, where the link
+ * costs nothing: the figures all-reduce of a nano step (80 B, 4 ranks, 6 hops at 100 us emulated
+ * latency) takes 2.5 ms on the last rank to join it, 0.32 ms per hop above the latency; the comm
+ * benchmark's 8 B all-reduce takes 1.66 ms over 6 hops with emulation off (0.28 ms per hop),
+ * 0.79 ms over 2 hops at 50 us emulated (0.35 ms). The emulator's latency comes on top.
  */
-export const LOOPBACK: LinkTier = { gbps: 6, latencyUs: 50 };
+export const COMM_STACK_HOP_US = 300;
+/**
+ * A tier with emulation off is raw loopback TCP between rank processes: BENCHMARKS.md measures
+ * 0.74 GB/s per link for a 4-process ring (about 6 Gb/s); latency is the comm stack's hop.
+ */
+export const LOOPBACK: LinkTier = { gbps: 6, latencyUs: COMM_STACK_HOP_US };
 
 export interface MeasuredRun {
   run: string;
@@ -51,9 +62,10 @@ export interface MeasuredRun {
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
+/** An emulated tier as the ranks see it: the emulator's latency plus the comm stack's hop. */
 function tierOf(t: string | LinkTier, emulate: boolean): LinkTier {
-  if (!emulate) return LOOPBACK;
-  return resolveTier(t) ?? LOOPBACK;
+  const link = emulate ? resolveTier(t) : undefined;
+  return link ? { gbps: link.gbps, latencyUs: link.latencyUs + COMM_STACK_HOP_US } : LOOPBACK;
 }
 
 /** A profile's links and layout as a cluster description (how the emulator runs it). */
@@ -96,10 +108,17 @@ export interface MethodFigures {
   id: string;
   label: string;
   pattern: ReducePattern;
-  /** Compute-thread time per step (units, coding and optimizer together), ms. */
+  /** Compute-thread time per step outside waits (units, encode and optimizer together), ms. */
   computeMs: number;
-  /** Encode + decode per step, ms (part of computeMs). */
+  /** Rank skew per sqrt(ms) of compute (MethodProfile.skewPerSqrtMs); absent: none. */
+  skewPerSqrtMs?: number;
+  /** Encode + decode per step, ms. */
   codecMs: number;
+  /**
+   * The part of codecMs that runs after the reduction (decode): a continuation the compute
+   * thread runs inside a wait, so it is in the measured exposed time, not in computeMs.
+   */
+  decodeMs?: number;
   /** The compressed payload over fp32 bytes (1 for the baseline), and the wire over fp32. */
   payloadRatio: number;
   wireRatio: number;
@@ -123,15 +142,17 @@ export function profileShape(p: Profile) {
 export type ProfileShape = ReturnType<typeof profileShape>;
 
 /**
- * One method's profile: its compute less coding and an optimizer estimate, split over units by
- * FLOPs; coding by parameters; collectives from the layout and the payload ratio.
+ * One method's profile: its compute less encoding and an optimizer estimate, split over units by
+ * FLOPs; encode and decode by parameters; collectives from the layout and the payload ratio.
  */
 export function methodProfile(shape: ProfileShape, f: MethodFigures): MethodProfile {
   const { layout, model, shapes, flops, params } = shape;
   const totalFlops = flops.reduce((a, x) => a + x * (1 + BACKWARD_FLOPS_FACTOR), 0);
   const shardParams = params / groupShapes(layout).shard.size;
   const optimizerMs = Math.min((shardParams * OPTIMIZER_NS_PER_PARAM) / 1e6, f.computeMs / 5);
-  const unitMs = Math.max(f.computeMs - f.codecMs - optimizerMs, f.computeMs / 2);
+  const decodeMs = f.decodeMs ?? 0;
+  const encodeMs = f.codecMs - decodeMs;
+  const unitMs = Math.max(f.computeMs - encodeMs - optimizerMs, f.computeMs / 2);
   const msPerFlop = unitMs / totalFlops;
   return {
     method: f.method,
@@ -146,6 +167,7 @@ export function methodProfile(shape: ProfileShape, f: MethodFigures): MethodProf
     model,
     batchPerRank: shape.batchPerRank,
     optimizerMs,
+    ...(f.skewPerSqrtMs ? { skewPerSqrtMs: f.skewPerSqrtMs } : {}),
     units: shapes.map((s, index) => ({
       name: s.name,
       kind: s.kind,
@@ -154,7 +176,8 @@ export function methodProfile(shape: ProfileShape, f: MethodFigures): MethodProf
       backwardFlops: BACKWARD_FLOPS_FACTOR * flops[index],
       forwardMs: flops[index] * msPerFlop,
       backwardMs: BACKWARD_FLOPS_FACTOR * flops[index] * msPerFlop,
-      codecMs: (f.codecMs * s.numel) / params,
+      codecMs: (encodeMs * s.numel) / params,
+      ...(decodeMs > 0 ? { decodeMs: (decodeMs * s.numel) / params } : {}),
       ...unitCollectives(
         layout,
         { numel: s.numel, index, count: shapes.length, tied: model.tied },
@@ -178,9 +201,11 @@ export function profilesFromRun(
   const fixedSent = refs.reduce((a, r) => a + r.fixedSent, 0);
   const compressibleSent = refs.reduce((a, r) => a + r.compressibleSent, 0);
   const inputs = [
-    `compute per unit: each method's measured compute-thread time per step (the slowest rank's, mean over timed steps), less coding and an optimizer estimate (${OPTIMIZER_NS_PER_PARAM} ns per shard parameter), split over units by FLOPs (backward ${BACKWARD_FLOPS_FACTOR}x forward: it recomputes the forward)`,
+    `compute per unit: each method's measured compute-thread time per step (mean over ranks and timed steps), less encoding and an optimizer estimate (${OPTIMIZER_NS_PER_PARAM} ns per shard parameter), split over units by FLOPs (backward ${BACKWARD_FLOPS_FACTOR}x forward: it recomputes the forward)`,
+    'decode: the measured decode time runs on the compute thread once its reduction is in, at the next wait (the metrics count it as exposed time)',
+    "rank skew: the spread of the ranks' compute per step (slowest minus mean), growing like the square root of the compute between two meeting points",
     'bytes per unit: from the model dimensions and the sharding; compressed methods scale the reduction by their measured wire bytes',
-    "links: the run's emulated tiers (raw loopback taken as 6 Gb/s, 50 us), every rank pair paced on its own",
+    `links: the run's emulated tiers plus ${COMM_STACK_HOP_US} us per hop for the comm stack (raw loopback taken as 6 Gb/s), every rank pair paced on its own`,
   ];
   const profiles: MethodProfile[] = [];
   for (const m of config.methods) {
@@ -192,18 +217,26 @@ export function profilesFromRun(
       inputs.push(`${key}: no timed steps, left out`);
       continue;
     }
-    // Ranks meet at every collective, so a step waits for its slowest rank's compute.
+    // Ranks meet at every collective, so a step runs at the slowest rank of each stretch of
+    // compute between meetings: the ranks' mean compute plus their skew. Noise from sharing cores
+    // grows like the square root of the time computed, so the spread of a whole step's compute
+    // (slowest minus mean, over D ms) gives the skew after d ms: spread * sqrt(d / D).
     const slowest = new Map<number, number>();
     for (const l of mine) slowest.set(l.step, Math.max(slowest.get(l.step) ?? 0, l.computeMs));
-    const computeMs = mean(timed.map((s) => slowest.get(s.step) ?? s.computeMs));
-    const rawCodec = mean(timed.map((s) => s.encodeMs + s.decodeMs));
+    const computeMs = mean(timed.map((s) => s.computeMs));
+    const spread = mean(timed.map((s) => (slowest.get(s.step) ?? s.computeMs) - s.computeMs));
+    const skewPerSqrtMs = computeMs > 0 ? spread / Math.sqrt(computeMs) : 0;
+    const rawEncode = mean(timed.map((s) => s.encodeMs));
+    // Decoding waits for the reduction: the compute thread runs it inside a wait, so the
+    // metrics count it as exposed time, not as compute.
+    const decodeMs = mean(timed.map((s) => s.decodeMs));
     const pattern = patternOf(m.id, m.params, layout.world);
     // A method with its own rounds times coding and communication together unless it reports
     // its coding; never let that swallow more than half the compute thread.
-    const codecMs = Math.min(rawCodec, computeMs / 2);
-    if (codecMs < rawCodec)
+    const encodeMs = Math.min(rawEncode, computeMs / 2);
+    if (encodeMs < rawEncode)
       inputs.push(
-        `${key}: coding time capped at half the compute (${rawCodec.toFixed(1)} ms reported, includes its rounds)`,
+        `${key}: coding time capped at half the compute (${rawEncode.toFixed(1)} ms reported, includes its rounds)`,
       );
     const wire = mean(steps.map((s) => s.wireBytes / s.ranks));
     const raw = mean(steps.map((s) => s.rawBytes / s.ranks));
@@ -215,7 +248,9 @@ export function profilesFromRun(
         label: m.label,
         pattern,
         computeMs,
-        codecMs,
+        skewPerSqrtMs,
+        codecMs: encodeMs + decodeMs,
+        decodeMs,
         payloadRatio:
           pattern === 'fsdp' || compressibleSent === 0
             ? 1

@@ -53,8 +53,10 @@ export function scaleUnits(p: MethodProfile, c: ClusterSpec | undefined): UnitPr
   const rate = c?.gpu ? c.gpu.tflops * c.gpu.efficiency * 1e9 : box;
   const oneHot = !c?.gpu;
   const tokens = batch * model.seqLen;
-  const codecPerParam =
-    sum(p.units.map((u) => u.codecMs)) / Math.max(1, sum(p.units.map((u) => u.numel)));
+  const perParam = (f: (u: UnitProfile) => number): number =>
+    sum(p.units.map(f)) / Math.max(1, sum(p.units.map((u) => u.numel)));
+  const codecPerParam = perParam((u) => u.codecMs);
+  const decodePerParam = perParam((u) => u.decodeMs ?? 0);
   const shapes = unitShapes(model);
   return shapes.map((s, index) => {
     const f = forwardFlops(s.kind, model, tokens, oneHot);
@@ -74,6 +76,7 @@ export function scaleUnits(p: MethodProfile, c: ClusterSpec | undefined): UnitPr
       forwardMs: f / rate,
       backwardMs: b / rate,
       codecMs: (codecPerParam * s.numel * box) / rate,
+      ...(decodePerParam > 0 ? { decodeMs: (decodePerParam * s.numel * box) / rate } : {}),
       ...calls,
     };
   });
@@ -117,6 +120,7 @@ export function projectStep(p: MethodProfile, c: ClusterSpec): ProjectedStep {
     forwardGatherMs: time(u.forwardGather),
     backwardGatherMs: time(u.backwardGather),
     reduceMs: sum(u.reduce.map((r) => time(r)!)),
+    decodeMs: u.decodeMs ?? 0,
   }));
   const shard = groups.shard;
   // After the reductions: one all-reduce over the world of every rank's loss and per-unit
@@ -132,7 +136,9 @@ export function projectStep(p: MethodProfile, c: ClusterSpec): ProjectedStep {
   const measuredShard = sum(p.units.map((u) => u.numel)) / groupShapes(p).shard.size;
   const targetShard = sum(units.map((u) => u.numel)) / shard.size;
   const optimizerMs = (p.optimizerMs * (targetShard / measuredShard) * box) / rate;
-  return simulateStep(timed, normMs, optimizerMs);
+  // Skew is how this box's ranks share its cores: it does not carry over to GPUs.
+  const skew = resize && c.gpu ? 0 : (p.skewPerSqrtMs ?? 0);
+  return simulateStep(timed, normMs, optimizerMs, skew);
 }
 
 /** A bf16-reduce FSDP baseline derived from the fp32 one (bf16 payloads, coding cost assumed free). */
@@ -148,6 +154,7 @@ export function bf16FromFsdp(fsdp: MethodProfile): MethodProfile {
     units: fsdp.units.map((u, index) => ({
       ...u,
       codecMs: 0,
+      decodeMs: 0,
       ...unitCollectives(
         fsdp,
         { numel: u.numel, index, count: fsdp.units.length, tied: fsdp.model.tied },

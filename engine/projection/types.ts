@@ -42,8 +42,14 @@ export interface UnitProfile {
   /** Compute-thread time on the measured box, ms per step. */
   forwardMs: number;
   backwardMs: number;
-  /** Encode + decode of this unit's gradient, on the compute thread, ms per step. */
+  /** Coding of this unit's gradient before its reduction (encode), on the compute thread, ms per step. */
   codecMs: number;
+  /**
+   * Compute-thread work that needs the unit's reduction first (decode, error-feedback update): it
+   * runs when the compute thread next waits (the metrics count it inside exposed communication),
+   * so it lengthens that wait or the tail. Absent: none.
+   */
+  decodeMs?: number;
   /** Parameter all-gather before forward, again before backward (FULL_SHARD), and the gradient reduction. */
   forwardGather?: CollectiveCall;
   backwardGather?: CollectiveCall;
@@ -82,6 +88,12 @@ export interface MethodProfile {
   units: UnitProfile[];
   /** Gradient-norm all-reduce and AdamW on the local shard after the reductions, ms per step. */
   optimizerMs: number;
+  /**
+   * Rank skew of the measured box (ranks sharing cores drift apart between meeting points): the
+   * slowest rank's lead over the mean after d ms of compute is skewPerSqrtMs * sqrt(d). From the
+   * spread of the ranks' compute per step; 0 or absent when the ranks kept in step.
+   */
+  skewPerSqrtMs?: number;
   /** The run's own figures, for comparison only (never an input to the prediction). */
   measured?: { stepMs: number; computeMs: number; exposedCommMs: number; steps: number };
 }
@@ -125,6 +137,11 @@ export interface ProjectedStep {
   commMs: number;
   /** Parts of the exposed time: the last reduction + optimizer tail, everything before it. */
   tailMs: number;
+  /**
+   * Decode work on the compute thread that runs inside its waits (part of `exposedCommMs`, as
+   * the engine's metrics count it); absent when the method decodes nothing after its reductions.
+   */
+  decodeMs?: number;
 }
 
 export interface MethodProjection extends ProjectedStep {

@@ -184,8 +184,26 @@ describe('suite report', () => {
       axis: 'method',
       runs: [runs[0]],
     };
-    await writeScenarioRecord(cross, results);
-    await writeScenarioRecord(methods, results);
+    const sharding: ScenarioRecord = {
+      ...base,
+      scenario: 'sharding',
+      title: 'Synthetic sharding',
+      question: 'q',
+      axis: 'sharding',
+      runs: [{ ...runs[0], label: 'FULL_SHARD' }],
+    };
+    const world: ScenarioRecord = {
+      ...base,
+      scenario: 'world',
+      title: 'Synthetic world',
+      question: 'q',
+      axis: 'world',
+      runs: [
+        { ...runs[1], x: 4 },
+        { ...runs[0], x: 2 },
+      ],
+    };
+    for (const rec of [cross, methods, sharding, world]) await writeScenarioRecord(rec, results);
 
     const out = await generateReport({
       resultsDir: results,
@@ -193,8 +211,37 @@ describe('suite report', () => {
       benchmarksFile: md,
     });
 
-    expect(out.sections).toEqual(['suite', 'suite-crossover', 'suite-methods']);
+    expect(out.sections).toEqual([
+      'suite',
+      'suite-crossover',
+      'suite-methods',
+      'suite-sharding',
+      'suite-world',
+    ]);
     const text = readFileSync(md, 'utf8');
+    const section = (name: string) =>
+      text.slice(
+        text.indexOf(`<!-- bench:suite-${name}:start -->`),
+        text.indexOf(`<!-- bench:suite-${name}:end -->`),
+      );
+    // Predicted next to measured in every scenario: fp16 measured 50 ms at 0.1 Gb/s, predicted
+    // 100 / 1.5 = 66.7 ms (+33.3 %); 125 ms at 1 Gb/s, predicted 100 / 1.2 = 83.3 ms (-33.3 %).
+    const fp16Row = (name: string) =>
+      section(name)
+        .split('\n')
+        .find((l) => l.includes('| fp16 |'));
+    expect(fp16Row('methods')).toContain('| 66.7 | 33.3 % |');
+    expect(fp16Row('sharding')).toMatch(
+      /^\| FULL_SHARD \| fp16 \| 50\.0 \|.*\| 66\.7 \| 33\.3 % \|$/,
+    );
+    expect(section('sharding')).toContain('| predicted step ms | prediction error |');
+    const worldRow = (x: number) =>
+      section('world')
+        .split('\n')
+        .find((l) => l.startsWith(`| ${x} | `));
+    expect(worldRow(2)).toContain('| 50.0 | 66.7 | 33.3 % |');
+    expect(worldRow(4)).toContain('| 125.0 | 83.3 | -33.3 % |');
+    expect(section('world')).toContain('| fp16 predicted step ms | fp16 prediction error |');
     expect(text).toContain('<!-- bench:comm:start -->\nkept as is\n<!-- bench:comm:end -->');
     const crossSection = text.slice(
       text.indexOf('<!-- bench:suite-crossover:start -->'),

@@ -178,7 +178,7 @@ describe('profiles from a run', () => {
     ).toBe(true);
   });
 
-  it('splits the slowest rank compute over units and keeps the measured step aside', () => {
+  it('splits the ranks mean compute over units, their spread is the skew, the measured step kept aside', () => {
     const { config, lines } = fakeRun(
       { name: 'p', model: { preset: 'nano' }, parallel: { worldSize: 2, nodes: 2 } },
       {},
@@ -186,7 +186,9 @@ describe('profiles from a run', () => {
     lines.filter((l) => l.rank === 1).forEach((l) => (l.computeMs = 140));
     const fsdp = profilesFromRun(config, lines).profiles[0];
     const unitMs = fsdp.units.reduce((a, u) => a + u.forwardMs + u.backwardMs + u.codecMs, 0);
-    expect(unitMs + fsdp.optimizerMs).toBeCloseTo(140, 6);
+    // Ranks at 100 and 140 ms: mean 120, the slowest 20 ms ahead of it over 120 ms of compute.
+    expect(unitMs + fsdp.optimizerMs).toBeCloseTo(120, 6);
+    expect(fsdp.skewPerSqrtMs).toBeCloseTo(20 / Math.sqrt(120), 9);
     expect(fsdp.measured?.stepMs).toBe(150);
     const blocks = fsdp.units.filter((u) => u.kind === 'block');
     expect(blocks[0].backwardMs).toBeCloseTo(3 * blocks[0].forwardMs, 9);
