@@ -27,15 +27,45 @@ export function tableSize(m: number, compressRatio: number): number {
   return HASHES * Math.max(1, Math.ceil(m / compressRatio / HASHES));
 }
 
+/** A 32-bit integer hash (lowbias32); int32 in, int32 out, so V8 keeps it in small integers. */
 function mix(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
   x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
-  return (x ^ (x >>> 16)) >>> 0;
+  return x ^ (x >>> 16);
 }
+
+/** What a block's seed adds to every hashed position (so blocks do not share collisions). */
+export const seedOffset = (seed: number): number => Math.imul(seed, 0x9e3779b1);
+
+/**
+ * A hash in [0, part): the high bits of hash x part (Lemire's multiply-shift range reduction).
+ * The product of a uint32 and a part up to 2^21 is exact in a double, and unlike `% part` on a
+ * uint32 (a floating-point remainder in V8, several times slower) it costs one multiply; larger
+ * tables (not exact that way) take the remainder.
+ */
+const inRange = (h: number, part: number): number =>
+  part <= 2097152 ? Math.floor(((h >>> 0) * part) / 4294967296) : (h >>> 0) % part;
 
 /** Bucket of element i for hash k: always in part k, so an element's buckets are distinct. */
 export function bucketOf(i: number, k: number, part: number, seed: number): number {
-  return k * part + (mix(i * 3 + k + 1 + Math.imul(seed, 0x9e3779b1)) % part);
+  return k * part + inRange(mix((i * 3 + k + 1 + seedOffset(seed)) | 0), part);
+}
+
+/**
+ * Writes element i's three buckets (as `bucketOf` gives them) to out[at..at+2]: the hot loops of
+ * encoding and peeling call this once per element instead of `bucketOf` three times.
+ */
+export function bucketsOf(
+  i: number,
+  part: number,
+  offset: number,
+  out: Uint32Array | Int32Array,
+  at: number,
+): void {
+  const base = (i * 3 + 1 + offset) | 0;
+  out[at] = inRange(mix(base), part);
+  out[at + 1] = part + inRange(mix((base + 1) | 0), part);
+  out[at + 2] = 2 * part + inRange(mix((base + 2) | 0), part);
 }
 
 // ---- fixed point ---------------------------------------------------------------------------
@@ -114,11 +144,23 @@ export function supportOf(
 
 /** Adds code q of element i into its h buckets of `table` (wrapping int32 arithmetic). */
 export function addToSketch(table: Int32Array, i: number, q: number, seed: number): void {
-  const part = table.length / HASHES;
-  for (let k = 0; k < HASHES; k++) {
-    const b = bucketOf(i, k, part, seed);
-    table[b] = (table[b] + q) | 0;
-  }
+  addCode(table, table.length / HASHES, i, q, seedOffset(seed));
+}
+
+const hashed = new Int32Array(HASHES);
+
+/** `addToSketch` with the per-table constants precomputed (the encoder's inner loop). */
+export function addCode(
+  table: Int32Array,
+  part: number,
+  i: number,
+  q: number,
+  offset: number,
+): void {
+  bucketsOf(i, part, offset, hashed, 0);
+  table[hashed[0]] = (table[hashed[0]] + q) | 0;
+  table[hashed[1]] = (table[hashed[1]] + q) | 0;
+  table[hashed[2]] = (table[hashed[2]] + q) | 0;
 }
 
 /**
@@ -198,11 +240,11 @@ export function peel(
   const part = size / HASHES;
   const m = support.length;
   const { count, idxXor, buckets, resolved, queue } = scratch.arrays(size, m);
+  const offset = seedOffset(seed);
   for (let s = 0; s < m; s++) {
-    const i = support[s];
-    for (let k = 0; k < HASHES; k++) {
-      const b = bucketOf(i, k, part, seed);
-      buckets[s * HASHES + k] = b;
+    bucketsOf(support[s], part, offset, buckets, s * HASHES);
+    for (let k = s * HASHES; k < s * HASHES + HASHES; k++) {
+      const b = buckets[k];
       count[b]++;
       idxXor[b] ^= s;
     }

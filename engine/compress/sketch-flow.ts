@@ -24,7 +24,7 @@
 import { ownBytes } from './bits.js';
 import type { RoundsIo, RoundsResult, Segment } from './compressor.js';
 import {
-  addToSketch,
+  addCode,
   bitmapBytes,
   codeLimit,
   encodeValue,
@@ -32,6 +32,8 @@ import {
   fixedScale,
   peel,
   PeelScratch,
+  HASHES,
+  seedOffset,
   supportOf,
   tableSize,
 } from './count-sketch.js';
@@ -82,30 +84,55 @@ export function compressedMask(
 }
 
 /**
- * Runs of positions in [lo, hi) where mask is 1, relative to lo, as (start, length) pairs: the
- * compressed positions are whole parameter segments, so a block is a few contiguous runs.
+ * Runs of positions in [lo, hi) where mask equals `want`, relative to lo, as (start, length)
+ * pairs: the policy decides per parameter segment, so a block is a few contiguous runs and every
+ * copy below is a handful of memcpys rather than an indexed loop.
  */
-function runsOf(mask: Uint8Array, lo: number, hi: number): Uint32Array {
+function runsOf(mask: Uint8Array, lo: number, hi: number, want: 0 | 1): Uint32Array {
   const out: number[] = [];
   for (let i = lo; i < hi;) {
-    if (!mask[i]) {
+    if (mask[i] !== want) {
       i++;
       continue;
     }
     const start = i;
-    while (i < hi && mask[i]) i++;
+    while (i < hi && mask[i] === want) i++;
     out.push(start - lo, i - start);
   }
   return Uint32Array.from(out);
 }
 
-/** Positions in [lo, hi) where mask equals `want`, relative to lo. */
-function positions(mask: Uint8Array, lo: number, hi: number, want: 0 | 1): Uint32Array {
-  let count = 0;
-  for (let i = lo; i < hi; i++) if (mask[i] === want) count++;
-  const out = new Uint32Array(count);
-  for (let i = lo, k = 0; i < hi; i++) if (mask[i] === want) out[k++] = i - lo;
-  return out;
+/** Positions covered by (start, length) runs. */
+function runsLength(runs: Uint32Array): number {
+  let m = 0;
+  for (let r = 1; r < runs.length; r += 2) m += runs[r];
+  return m;
+}
+
+/** Copies src's values at the runs (relative to `base`) into dst, one after another. */
+function gatherRuns(src: Float32Array, base: number, runs: Uint32Array, dst: Float32Array): void {
+  for (let r = 0, k = 0; r < runs.length; r += 2) {
+    dst.set(src.subarray(base + runs[r], base + runs[r] + runs[r + 1]), k);
+    k += runs[r + 1];
+  }
+}
+
+/** Copies src's values at the runs (relative to `base`) to the same positions of dst. */
+function copyRuns(src: Float32Array, base: number, runs: Uint32Array, dst: Float32Array): void {
+  for (let r = 0; r < runs.length; r += 2) {
+    const at = base + runs[r];
+    dst.set(src.subarray(at, at + runs[r + 1]), at);
+  }
+}
+
+/** Adds consecutive values to dst at the runs (the inverse of `gatherRuns`, summing). */
+function addAtRuns(dst: Float32Array, runs: Uint32Array, vals: Float32Array): void {
+  for (let r = 0, k = 0; r < runs.length; r += 2) {
+    const start = runs[r];
+    const len = runs[r + 1];
+    for (let i = 0; i < len; i++) dst[start + i] += vals[k + i];
+    k += len;
+  }
 }
 
 const align4 = (b: number): number => (b + 3) & ~3;
@@ -140,8 +167,9 @@ interface UnitState {
   mask: Uint8Array;
   compressed: number;
   blocks: Block[];
-  /** Exact positions of each owner chunk, relative to the chunk start. */
+  /** Exact positions of each owner chunk as runs relative to the chunk start, and their count. */
   exact: Uint32Array[];
+  exactCount: number[];
   /** Max |value| of each block over all ranks in the last step: the reference of the scales. */
   agreed?: Float32Array;
   sent: Float32Array;
@@ -172,9 +200,8 @@ export class SketchFlowState {
     const mask = compressedMask(p.length, segments, o.compresses);
     const spans = o.sharded ? group.map((_, j) => [chunks[j], chunks[j + 1]]) : [[0, p.length]];
     const blocks = spans.map(([lo, hi], j): Block => {
-      const runs = runsOf(mask, lo, hi);
-      let m = 0;
-      for (let r = 1; r < runs.length; r += 2) m += runs[r];
+      const runs = runsOf(mask, lo, hi, 1);
+      const m = runsLength(runs);
       return {
         lo,
         runs,
@@ -188,11 +215,12 @@ export class SketchFlowState {
     let compressed = 0;
     for (let i = 0; i < mask.length; i++) compressed += mask[i];
     const largest = Math.max(...blocks.map((b) => b.m));
-    const exact = group.map((_, j) => positions(mask, chunks[j], chunks[j + 1], 0));
+    const exact = group.map((_, j) => runsOf(mask, chunks[j], chunks[j + 1], 0));
+    const exactCount = exact.map(runsLength);
     const n = group.length;
     const layout = o.sharded
       ? blocks.map((b, j): PartLayout => {
-          const e = exact[j].length * 4;
+          const e = exactCount[j] * 4;
           const a = e + 4 * n;
           const t = a + b.bitmapBytes;
           return { e, a, t, bytes: t + 4 * b.tableSize };
@@ -206,6 +234,7 @@ export class SketchFlowState {
       compressed,
       blocks,
       exact,
+      exactCount,
       sent: new Float32Array(p.length),
       parts: layout.map((L) => new Uint8Array(L.bytes)),
       layout,
@@ -220,25 +249,33 @@ export class SketchFlowState {
   }
 }
 
+const F32 = new Float32Array(1);
+const I32 = new Int32Array(F32.buffer);
+
 /**
- * max(m, |v|) over finite v: one non-finite gradient (a step the trainer skips) must not become
- * every later step's scale; the value itself clamps (infinities) or contributes nothing (NaN).
+ * Max |v| over the finite values of x[from, to), compared as bit patterns (non-negative floats
+ * order like their bits): one non-finite gradient (a step the trainer skips) must not become
+ * every later step's scale, so NaN and infinities (exponent 255) are left out.
  */
-const finiteMax = (m: number, v: number): number => {
-  const a = Math.abs(v);
-  return a > m && a !== Infinity ? a : m;
-};
+function finiteAbsMax(x: Float32Array, from: number, to: number): number {
+  const bits = new Int32Array(x.buffer, x.byteOffset, x.length);
+  let m = 0;
+  for (let i = from; i < to; i++) {
+    const a = bits[i] & 0x7fffffff;
+    if (a > m && a < 0x7f800000) m = a;
+  }
+  I32[0] = m;
+  return F32[0];
+}
 
 /** Max |p| over each block's compressed positions (the kept values always include the max). */
 function blockAbsmax(p: Float32Array, blocks: Block[]): Float32Array {
   const out = new Float32Array(blocks.length);
   blocks.forEach((b, j) => {
-    let m = 0;
     for (let r = 0; r < b.runs.length; r += 2) {
-      const end = b.lo + b.runs[r] + b.runs[r + 1];
-      for (let i = b.lo + b.runs[r]; i < end; i++) m = finiteMax(m, p[i]);
+      const start = b.lo + b.runs[r];
+      out[j] = Math.max(out[j], finiteAbsMax(p, start, start + b.runs[r + 1]));
     }
-    out[j] = m;
   });
   return out;
 }
@@ -246,8 +283,8 @@ function blockAbsmax(p: Float32Array, blocks: Block[]): Float32Array {
 /**
  * Sparsifies one block and writes its bitmap and sketch (codes at the agreed scale); `sent`
  * receives what this rank contributes (the clamped codes, decoded), 0 where nothing is sent.
- * Returns the block's max |value| (the reference of next step's scale). Three passes over the
- * block: gather, threshold, encode.
+ * Returns the block's max |value| (the reference of next step's scale). Passes over the block:
+ * gather (memcpy), max, threshold, encode; the encode pass does all of a kept value's work.
  */
 function encodeBlock(
   p: Float32Array,
@@ -261,26 +298,29 @@ function encodeBlock(
   sent: Float32Array,
 ): number {
   const { runs, vals, lo } = b;
-  for (let r = 0, k = 0; r < runs.length; r += 2) {
-    vals.set(p.subarray(lo + runs[r], lo + runs[r] + runs[r + 1]), k);
-    k += runs[r + 1];
-  }
-  let absmax = 0;
-  for (let k = 0; k < vals.length; k++) absmax = finiteMax(absmax, vals[k]);
+  gatherRuns(p, lo, runs, vals);
+  const absmax = finiteAbsMax(vals, 0, vals.length);
   const t = threshold(vals);
   bits.fill(0);
   table.fill(0);
+  const part = table.length / HASHES;
+  const offset = seedOffset(b.seed);
   for (let r = 0, k = 0; r < runs.length; r += 2) {
     const start = lo + runs[r];
     const end = start + runs[r + 1];
     for (let i = start; i < end; i++, k++) {
       const v = p[i];
-      const q = (v < t && v > -t) || v !== v ? 0 : encodeValue(v, scale, limit);
+      // Dropped (or NaN): contributes nothing; encodeValue's rounding may also give 0.
+      if ((v < t && v > -t) || v !== v) {
+        sent[i] = 0;
+        continue;
+      }
+      const q = encodeValue(v, scale, limit);
       sent[i] = q / scale;
       if (q === 0) continue;
       const g = group === 1 ? k : (k / group) | 0;
       bits[g >> 3] |= 1 << (g & 7);
-      addToSketch(table, k, q, b.seed);
+      addCode(table, part, k, q, offset);
     }
   }
   return absmax;
@@ -373,13 +413,9 @@ export async function sketchFlow(
     blocks.forEach((b, j) => {
       const L = layout[j];
       const part = parts[j];
-      const ex = new Float32Array(part.buffer, 0, exact[j].length);
-      const lo = chunks[j];
-      for (let k = 0; k < ex.length; k++) {
-        const v = p[lo + exact[j][k]];
-        ex[k] = v;
-        sent[lo + exact[j][k]] = v;
-      }
+      const ex = new Float32Array(part.buffer, 0, u.exactCount[j]);
+      gatherRuns(p, chunks[j], exact[j], ex);
+      copyRuns(p, chunks[j], exact[j], sent);
       absmax[j] = encodeBlock(
         p,
         b,
@@ -408,8 +444,7 @@ export async function sketchFlow(
     const next = new Float32Array(n);
     const ex = exact[index];
     for (const part of received) {
-      const vals = f32At(part, 0, ex.length);
-      for (let k = 0; k < ex.length; k++) chunk[ex[k]] += vals[k];
+      addAtRuns(chunk, ex, f32At(part, 0, u.exactCount[index]));
       const reported = f32At(part, L.e, n);
       for (let j = 0; j < n; j++) if (reported[j] > next[j]) next[j] = reported[j];
       for (let i = 0; i < b.bitmapBytes; i++) bits[i] |= part[L.a + i];
@@ -428,13 +463,11 @@ export async function sketchFlow(
     const table = new Int32Array(b.tableSize);
     absmax[0] = encodeBlock(p, b, o.threshold, o.indexGroup, scales[0], limit, bits, table, sent);
     // Exact positions (none under LHC's own policy) go to their owners as fp32.
-    const anyExact = exact.some((e) => e.length > 0);
+    const anyExact = u.exactCount.some((c) => c > 0);
     const exactParts = exact.map((e, j) => {
-      const vals = new Float32Array(e.length);
-      for (let k = 0; k < e.length; k++) {
-        vals[k] = p[chunks[j] + e[k]];
-        sent[chunks[j] + e[k]] = vals[k];
-      }
+      const vals = new Float32Array(u.exactCount[j]);
+      gatherRuns(p, chunks[j], e, vals);
+      copyRuns(p, chunks[j], e, sent);
       if (j !== index) exactBytes += vals.byteLength;
       return new Uint8Array(vals.buffer);
     });
@@ -449,11 +482,8 @@ export async function sketchFlow(
     const d0 = performance.now();
     const r = decodeBlock(u, b, S, summed, o.indexGroup, scales[0], elementLimit);
     scatterBlock(b, r.values, chunk, chunks[index]);
-    const ex = exact[index];
-    for (const part of received ?? []) {
-      const vals = f32At(part, 0, ex.length);
-      for (let k = 0; k < ex.length; k++) chunk[ex[k]] += vals[k];
-    }
+    for (const part of received ?? [])
+      addAtRuns(chunk, exact[index], f32At(part, 0, u.exactCount[index]));
     u.agreed = next;
     peeled = r.peeled;
     support = r.support;

@@ -53,7 +53,8 @@ const exponentCounts = new Float64Array(256);
  * whose bracket reaches the target can be undecided, and pass 2 counts its own exponent exactly.
  */
 export function ladderThreshold(x: Float32Array, fraction: number): number {
-  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  // An int32 view: uint32 loads above 2^31 would leave V8's small-integer path for doubles.
+  const bits = new Int32Array(x.buffer, x.byteOffset, x.length);
   const counts = exponentCounts.fill(0);
   for (let i = 0; i < bits.length; i++) counts[(bits[i] >>> 23) & 0xff]++; // NaN/inf: exponent 255
   const n = Math.max(1, x.length);
@@ -65,15 +66,23 @@ export function ladderThreshold(x: Float32Array, fraction: number): number {
     for (; e < ek; e++) lower += counts[e];
     if ((lower + counts[ek]) / n < fraction) continue; // even its whole exponent is not enough
     if (lower / n >= fraction) return THRESHOLD_LADDER[k];
-    const rb = RUNG_BITS[k];
-    let below = lower;
-    for (let i = 0; i < bits.length; i++) {
-      const a = bits[i] & 0x7fffffff;
-      if (a >>> 23 === ek && a < rb) below++;
-    }
+    const below = lower + countInRange(bits, ek << 23, RUNG_BITS[k]);
     return below / n >= fraction ? THRESHOLD_LADDER[k] : THRESHOLD_LADDER[Math.min(k + 1, L - 1)];
   }
   return THRESHOLD_LADDER[L - 1];
+}
+
+/**
+ * How many |x| bit patterns lie in [lo, hi) (both below 2^31). Branch-free: the rung splits its
+ * exponent's values about evenly, so a branch there mispredicts on random data and cost 3x.
+ */
+function countInRange(bits: Int32Array, lo: number, hi: number): number {
+  let c = 0;
+  for (let i = 0; i < bits.length; i++) {
+    const a = bits[i] & 0x7fffffff;
+    c += ((a - hi) >> 31) & ~((a - lo) >> 31) & 1; // sign bits: a < hi and not a < lo
+  }
+  return c;
 }
 
 /** Zeroes, in place, the values below the ladder threshold for `fraction`. */

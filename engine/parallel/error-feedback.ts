@@ -9,6 +9,8 @@ export type ErrorFeedbackMode =
 
 export class ErrorFeedback {
   private readonly residual = new Map<string, Float32Array>();
+  /** The compensated vector of each tensor, reused every step (it is done with by then). */
+  private readonly compensated = new Map<string, Float32Array>();
 
   constructor(readonly mode: ErrorFeedbackMode) {}
 
@@ -17,20 +19,19 @@ export class ErrorFeedback {
   }
 
   private errorOf(key: string, n: number): Float32Array {
-    let e = this.residual.get(key);
-    if (!e || e.length !== n) {
-      e = new Float32Array(n);
-      this.residual.set(key, e);
-    }
-    return e;
+    return sized(this.residual, key, n);
   }
 
-  /** The vector to compress this step. */
+  /**
+   * The vector to compress this step: a buffer of this key's own, valid until the next
+   * `compensate` of the same key (a step's reduction is finished by then). Reusing it keeps a
+   * unit-sized allocation per tensor and step away from the garbage collector.
+   */
   compensate(key: string, g: Float32Array): Float32Array {
     if (this.mode.mode === 'none') return g;
     const e = this.errorOf(key, g.length);
     const eta = this.mode.mode === 'econtrol' ? this.mode.eta : 1;
-    const p = new Float32Array(g.length);
+    const p = sized(this.compensated, key, g.length);
     for (let i = 0; i < g.length; i++) p[i] = g[i] + eta * e[i];
     return p;
   }
@@ -47,4 +48,14 @@ export class ErrorFeedback {
   residualOf(key: string): Float32Array | undefined {
     return this.residual.get(key);
   }
+}
+
+/** The zero-initialised buffer of `key` in `map`, (re)allocated when its length changes. */
+function sized(map: Map<string, Float32Array>, key: string, n: number): Float32Array {
+  let a = map.get(key);
+  if (!a || a.length !== n) {
+    a = new Float32Array(n);
+    map.set(key, a);
+  }
+  return a;
 }
