@@ -104,8 +104,31 @@ function breakdown(m: MethodRecord) {
 /** The breakdown's codec figures for charts: rounds methods show no separate codec bar. */
 const orZero = (x: number): number => (Number.isFinite(x) ? x : 0);
 
-const PREDICTION_NOTE =
-  "- Predicted: the projection model (engine/projection: alpha-beta links and FSDP overlap) applied to each run's own measured per-unit compute and bytes on the same links; dashed in the chart.";
+/** A prediction within this fraction of the measured step time counts as agreement. */
+export const PREDICTION_TOLERANCE = 0.15;
+
+const MODEL_TERMS =
+  "alpha-beta links plus the comm stack's cost per hop, FSDP overlap, decoding inside the compute thread's waits, rank skew between meeting points";
+
+const PREDICTION_NOTE = `- Predicted: the projection model (engine/projection: ${MODEL_TERMS}) applied to each run's own measured per-unit compute and bytes on the same links; dashed in the chart.`;
+
+/** The largest and mean prediction error over every predicted method of a scenario. */
+function predictionErrorLine(rec: ScenarioRecord): string[] {
+  const errors = rec.runs.flatMap((run) =>
+    run.methods.flatMap((m) => {
+      const s = summaryOf(run, m.key);
+      return m.predicted && s
+        ? [{ where: `${m.label}, ${run.label}`, e: m.predicted.stepMs / s.meanStepMs - 1 }]
+        : [];
+    }),
+  );
+  if (!errors.length) return [];
+  const worst = errors.reduce((a, b) => (Math.abs(b.e) > Math.abs(a.e) ? b : a));
+  const meanAbs = mean(errors.map((x) => Math.abs(x.e)));
+  return [
+    `- Prediction error over all ${errors.length} predicted steps: largest ${pct(worst.e)} (${worst.where}), mean absolute ${pct(meanAbs)} (acceptance: within ${PREDICTION_TOLERANCE * 100} %).`,
+  ];
+}
 
 /** Predicted step ms and its error against the measured mean, for a method that has both. */
 function predictedCells(m: MethodRecord | undefined, s: MethodSummary | undefined): string[] {
@@ -115,8 +138,7 @@ function predictedCells(m: MethodRecord | undefined, s: MethodSummary | undefine
 
 const PREDICTED_HEADERS = ['predicted step ms', 'prediction error'];
 
-const ERROR_NOTE =
-  "- Predicted step ms: the projection model (engine/projection) applied to the run's own measured per-unit compute and bytes on the same links; prediction error = predicted / measured - 1.";
+const ERROR_NOTE = `- Predicted step ms: the projection model (engine/projection: ${MODEL_TERMS}) applied to the run's own measured per-unit compute and bytes on the same links; prediction error = predicted / measured - 1.`;
 
 const noRecord = (name: string): string =>
   `Not measured on this machine yet: \`npm run bench -- ${name}\` records it.`;
@@ -238,7 +260,7 @@ function crossoverSection(rec: ScenarioRecord, figs: Figures): string {
     ),
     '',
     '- Speedup = FSDP step time / method step time, both after warm-up and without the error-probe steps. The crossover is where the speedup first falls to 1 going from slow to fast links, interpolated linearly in log-bandwidth between the two measured points around it.',
-    ...(havePredictions ? [PREDICTION_NOTE] : []),
+    ...(havePredictions ? [PREDICTION_NOTE, ...predictionErrorLine(rec)] : []),
     '- Near the crossover the speedups differ from 1 by less than the run-to-run noise of a shared 2-core machine: read the crossover as a band around the interpolated value, not a sharp threshold.',
   ]
     .filter((l) => l !== undefined)
@@ -375,7 +397,7 @@ function methodsSection(rec: ScenarioRecord, figs: Figures): string {
     bytes,
     '',
     '- Step ms = compute (model and optimizer, codec work excluded) + exposed comm (time the compute thread waited for collectives) + encode + decode; means over the timed steps (warm-up and error-probe steps left out). "in rounds": the method runs its own communication rounds (PowerSGD, random-k, int8 with agreed scales) and times each whole round, communication included, as encode; its compute column then includes the codec.',
-    ...(run.methods.some((m) => m.predicted) ? [ERROR_NOTE] : []),
+    ...(run.methods.some((m) => m.predicted) ? [ERROR_NOTE, ...predictionErrorLine(rec)] : []),
     '- Loss gap is relative to the FSDP baseline over the last 5 steps; with only a few steps it shows early divergence, not final quality (the 200-step comparison is `npm run bench:training -- methods`).',
   ].join('\n');
 }
@@ -449,7 +471,7 @@ function shardingSection(rec: ScenarioRecord, figs: Figures): string {
     '',
     chart,
     '',
-    ...(withPrediction ? [ERROR_NOTE] : []),
+    ...(withPrediction ? [ERROR_NOTE, ...predictionErrorLine(rec)] : []),
     '- FULL_SHARD gathers parameters before each layer and reduce-scatters gradients; SHARD_GRAD_OP keeps gathered parameters through backward; NO_SHARD all-reduces whole gradients (DDP); HYBRID_SHARD shards within a node and all-reduces across nodes.',
   ].join('\n');
 }
@@ -514,7 +536,7 @@ function worldSection(rec: ScenarioRecord, figs: Figures): string {
     '',
     chart,
     '',
-    ...(withPrediction ? [ERROR_NOTE] : []),
+    ...(withPrediction ? [ERROR_NOTE, ...predictionErrorLine(rec)] : []),
     '- Every rank runs on the same 2 cores, so compute per step grows with the world size here; on real hardware each rank has its own device. The comparison that carries over is the communication share and the speedup at each size.',
   ].join('\n');
 }

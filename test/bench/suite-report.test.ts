@@ -242,6 +242,9 @@ describe('suite report', () => {
     expect(worldRow(2)).toContain('| 50.0 | 66.7 | 33.3 % |');
     expect(worldRow(4)).toContain('| 125.0 | 83.3 | -33.3 % |');
     expect(section('world')).toContain('| fp16 predicted step ms | fp16 prediction error |');
+    expect(section('world')).toMatch(
+      /Prediction error over all 2 predicted steps: largest 33\.3 % \(fp16, 0\.1 Gb\/s\)/,
+    );
     expect(text).toContain('<!-- bench:comm:start -->\nkept as is\n<!-- bench:comm:end -->');
     const crossSection = text.slice(
       text.indexOf('<!-- bench:suite-crossover:start -->'),
