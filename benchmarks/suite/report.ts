@@ -568,6 +568,12 @@ function netnsSection(rec: ScenarioRecord, figs: Figures): string {
   const comm = (run: RunRecord | undefined, key: string) =>
     fmt(run && summaryOf(run, key)?.meanCommMs);
   const keys = emu?.methods.map((m) => m.key) ?? [];
+  const withPrediction = rec.runs.some((r) => r.methods.some((m) => m.predicted));
+  const predicted = (run: RunRecord | undefined, key: string) =>
+    predictedCells(
+      run?.methods.find((m) => m.key === key),
+      run && summaryOf(run, key),
+    );
   const rows = cmp.map((c, i) => [
     c.label,
     fmt(c.emulated),
@@ -578,6 +584,7 @@ function netnsSection(rec: ScenarioRecord, figs: Figures): string {
     comm(ker, keys[i]),
     `${((c.ratio - 1) * 100).toFixed(1)} %`,
     Math.abs(c.ratio - 1) <= NETNS_TOLERANCE ? 'yes' : 'no',
+    ...(withPrediction ? [...predicted(emu, keys[i]), ...predicted(ker, keys[i])] : []),
   ]);
   const chart = figs.add(
     rec.scenario,
@@ -618,6 +625,9 @@ function netnsSection(rec: ScenarioRecord, figs: Figures): string {
         'kernel comm ms',
         'kernel vs emulated (step)',
         `within ${NETNS_TOLERANCE * 100} %`,
+        ...(withPrediction
+          ? ['emulated', 'kernel'].flatMap((l) => PREDICTED_HEADERS.map((h) => `${l} ${h}`))
+          : []),
       ],
       rows,
     ),
@@ -625,6 +635,12 @@ function netnsSection(rec: ScenarioRecord, figs: Figures): string {
     chart,
     '',
     `- Largest gap: ${pct(worst)} (acceptance: within ${NETNS_TOLERANCE * 100} %).`,
+    ...(withPrediction
+      ? [
+          `${ERROR_NOTE} Kernel links are predicted at the same link figures (the transport runs them unemulated).`,
+          ...predictionErrorLine(rec),
+        ]
+      : []),
     ...cmp.flatMap((c, i) => {
       if (Math.abs(c.ratio - 1) <= NETNS_TOLERANCE) return [];
       const e = emu && summaryOf(emu, keys[i]);

@@ -134,9 +134,11 @@ export interface RunPlacementInfo {
  */
 export async function predictOwnLinks(
   dir: string,
+  links: 'kernel' | 'emulated' = 'emulated',
 ): Promise<{ predicted: Record<string, Prediction>; note?: string }> {
   try {
-    const p = projectRun(await readRunProfiles(dir));
+    // Kernel links are shaped by tc at the profile's figures while the transport runs raw.
+    const p = projectRun(await readRunProfiles(dir, { shapedOutside: links === 'kernel' }));
     return {
       predicted: Object.fromEntries(
         p.methods.map((m) => [

@@ -120,7 +120,10 @@ async function executeRun(
           .filter(Boolean)
           .join('; ')
       : undefined;
-    const { predicted, note: projectionNote } = await predictOwnLinks(handle.dir);
+    const { predicted, note: projectionNote } = await predictOwnLinks(
+      handle.dir,
+      spec.links ?? 'emulated',
+    );
     if (projectionNote) process.stderr.write(`${spec.label}: ${projectionNote}\n`);
     return recordFromRun(detail, {
       predicted,

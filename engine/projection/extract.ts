@@ -68,9 +68,19 @@ function tierOf(t: string | LinkTier, emulate: boolean): LinkTier {
   return link ? { gbps: link.gbps, latencyUs: link.latencyUs + COMM_STACK_HOP_US } : LOOPBACK;
 }
 
+/** How a run's links were made, when not by the transport's emulation. */
+export interface MeasuredLinks {
+  /**
+   * The profile's tiers were shaped outside the transport, which ran unemulated (kernel links:
+   * tc in network namespaces at the same figures), so they are the links, not raw loopback.
+   */
+  shapedOutside?: boolean;
+}
+
 /** A profile's links and layout as a cluster description (how the emulator runs it). */
-export function measuredCluster(p: Profile): ClusterSpec {
-  const { intra, inter, emulate } = p.network;
+export function measuredCluster(p: Profile, links: MeasuredLinks = {}): ClusterSpec {
+  const { intra, inter } = p.network;
+  const emulate = p.network.emulate || links.shapedOutside === true;
   const label = (t: string | LinkTier): string =>
     !emulate || t === 'off' ? 'loopback' : typeof t === 'string' ? t : `${t.gbps} Gb/s`;
   return {
@@ -194,6 +204,7 @@ export function profilesFromRun(
   config: RunConfig,
   lines: MetricLine[],
   summary?: RunSummary,
+  links: MeasuredLinks = {},
 ): MeasuredRun {
   const shape = profileShape(config.profile);
   const { layout, shapes, params } = shape;
@@ -269,7 +280,7 @@ export function profilesFromRun(
   }
   return {
     run: config.run,
-    cluster: measuredCluster(config.profile),
+    cluster: measuredCluster(config.profile, links),
     profiles,
     params,
     inputs,
@@ -277,7 +288,10 @@ export function profilesFromRun(
 }
 
 /** Reads config.json, metrics.jsonl and summary.json (if there) of a run directory. */
-export async function readRunProfiles(dir: string): Promise<MeasuredRun> {
+export async function readRunProfiles(
+  dir: string,
+  links: MeasuredLinks = {},
+): Promise<MeasuredRun> {
   const read = async (name: string): Promise<unknown> => {
     const file = path.join(dir, name);
     try {
@@ -300,6 +314,7 @@ export async function readRunProfiles(dir: string): Promise<MeasuredRun> {
     config.data,
     metrics,
     summary?.success ? summary.data : undefined,
+    links,
   );
   return { ...measured, dir };
 }

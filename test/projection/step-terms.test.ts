@@ -117,6 +117,20 @@ describe("the measured box's comm stack", () => {
     const ms = collectiveMs({ op: 'all-reduce', group: 'world', bytes: 80 }, g, links);
     expect(ms).toBeCloseTo(6 * 0.4 + (1.5 * 80) / 12_500, 9);
   });
+
+  it('takes the tiers as the links when they were shaped outside an unemulated transport', () => {
+    const p = parseProfile({
+      name: 'p',
+      model: { preset: 'nano' },
+      parallel: { worldSize: 2, nodes: 2 },
+      network: { intra: 'off', inter: { gbps: 0.02, latencyUs: 100 }, emulate: false },
+    });
+    expect(measuredCluster(p).inter).toEqual(LOOPBACK);
+    expect(measuredCluster(p, { shapedOutside: true }).inter).toEqual({
+      gbps: 0.02,
+      latencyUs: 100 + COMM_STACK_HOP_US,
+    });
+  });
 });
 
 describe('coding split around the reduction', () => {
