@@ -24,6 +24,7 @@ import {
   unitShapes,
   type Layout,
 } from './fsdp-plan.js';
+import { skewPerSqrtMs } from './simulate.js';
 import type { ClusterSpec, LinkTier, MethodProfile, ModelDims, ReducePattern } from './types.js';
 
 /**
@@ -236,7 +237,7 @@ export function profilesFromRun(
     for (const l of mine) slowest.set(l.step, Math.max(slowest.get(l.step) ?? 0, l.computeMs));
     const computeMs = mean(timed.map((s) => s.computeMs));
     const spread = mean(timed.map((s) => (slowest.get(s.step) ?? s.computeMs) - s.computeMs));
-    const skewPerSqrtMs = computeMs > 0 ? spread / Math.sqrt(computeMs) : 0;
+    const skew = skewPerSqrtMs(spread, computeMs);
     const rawEncode = mean(timed.map((s) => s.encodeMs));
     // Decoding waits for the reduction: the compute thread runs it inside a wait, so the
     // metrics count it as exposed time, not as compute.
@@ -259,7 +260,7 @@ export function profilesFromRun(
         label: m.label,
         pattern,
         computeMs,
-        skewPerSqrtMs,
+        skewPerSqrtMs: skew,
         codecMs: encodeMs + decodeMs,
         decodeMs,
         payloadRatio:

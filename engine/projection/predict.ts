@@ -79,7 +79,8 @@ export function predictFromProbe(profile: Profile, probe: ProbeResult): Predicti
         id: m.id,
         label: m.label,
         pattern,
-        computeMs: probe.computeMs + codecMs,
+        computeMs: (probe.meanComputeMs ?? probe.computeMs) + codecMs,
+        ...(probe.skewPerSqrtMs ? { skewPerSqrtMs: probe.skewPerSqrtMs } : {}),
         codecMs,
         payloadRatio: est.payloadRatio,
         wireRatio: est.payloadRatio,
@@ -88,7 +89,9 @@ export function predictFromProbe(profile: Profile, probe: ProbeResult): Predicti
   });
   const cluster = probedCluster(profile, probe);
   const inputs = [
-    `compute: ${formatDuration(probe.computeMs)} per step, the slowest of ${probe.ranks} ranks each running the whole model for 3 steps at once (no communication)`,
+    probe.meanComputeMs === undefined
+      ? `compute: ${formatDuration(probe.computeMs)} per step, the slowest of ${probe.ranks} ranks each running the whole model for 3 steps at once (no communication)`
+      : `compute: ${formatDuration(probe.meanComputeMs)} per step on average over ${probe.ranks} ranks each running the whole model for 3 steps at once (no communication; the slowest ${formatDuration(probe.computeMs)}), their spread taken as rank skew`,
     `link: ring all-reduce of ${formatNumber(probe.allReduceBytes / 1048576, 2)} MiB over the profile's link in ${formatDuration(probe.allReduceMs)}: bus bandwidth ${formatNumber(probe.busGbps, 3)} Gb/s`,
     `payload and coding: each codec on a ${SAMPLE}-element Gaussian vector in this process`,
     ...(skipped.length

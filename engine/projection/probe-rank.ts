@@ -78,6 +78,7 @@ async function main(): Promise<void> {
     ev: 'probe',
     rank: comm.rank,
     computeMs: times.reduce((a, b) => a + b, 0) / times.length,
+    stepComputeMs: times,
     allReduceBytes: bytes,
     allReduceMs: ms,
     busGbps: ms > 0 ? (busBytes * 8) / (ms * 1e6) : 0,

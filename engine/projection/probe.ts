@@ -10,11 +10,14 @@ import type { Profile } from '../app/profile.js';
 import type { RunConfig } from '../app/run-config.js';
 import { killRanks, spawnRanks } from '../launch/local-ranks.js';
 import { compiledFile } from '../runtime-path.js';
+import { skewPerSqrtMs } from './simulate.js';
 import type { ProbeFigures } from './types.js';
 
 export type ProbeResult = ProbeFigures;
 
 const PROBE_TIMEOUT_MS = 120_000;
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 export async function probeProfile(
   profile: Profile,
@@ -53,13 +56,23 @@ export async function probeProfile(
       }
       return JSON.parse(line.slice(4)) as {
         computeMs: number;
+        stepComputeMs: number[];
         busGbps: number;
         allReduceBytes: number;
         allReduceMs: number;
       };
     });
+    const steps = Math.min(...lines.map((l) => l.stepComputeMs.length));
+    const atStep = (i: number) => lines.map((l) => l.stepComputeMs[i]);
+    const meanComputeMs = mean(lines.map((l) => l.computeMs));
+    // The ranks' spread at each step (slowest minus mean): the skew the run will meet.
+    const spread = mean(
+      Array.from({ length: steps }, (_, i) => Math.max(...atStep(i)) - mean(atStep(i))),
+    );
     return {
       computeMs: Math.max(...lines.map((l) => l.computeMs)),
+      meanComputeMs,
+      skewPerSqrtMs: skewPerSqrtMs(spread, meanComputeMs),
       busGbps: Math.min(...lines.map((l) => l.busGbps)),
       allReduceBytes: lines[0].allReduceBytes,
       allReduceMs: Math.max(...lines.map((l) => l.allReduceMs)),

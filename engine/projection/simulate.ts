@@ -24,6 +24,13 @@
  */
 import type { ProjectedStep } from './types.js';
 
+/**
+ * The skew coefficient from a measured spread: the slowest rank `spreadMs` ahead of the ranks'
+ * mean after `computeMs` of compute, with noise growing like the square root of the time.
+ */
+export const skewPerSqrtMs = (spreadMs: number, computeMs: number): number =>
+  computeMs > 0 && spreadMs > 0 ? spreadMs / Math.sqrt(computeMs) : 0;
+
 export interface TimedUnit {
   forwardMs: number;
   /** Backward compute plus the unit's encode (both on the compute thread, before its reduction). */

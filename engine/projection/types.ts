@@ -174,6 +174,9 @@ export interface RunProjection {
 export interface ProbeFigures {
   /** The slowest rank's mean compute per step, every rank computing at once. */
   computeMs: number;
+  /** The ranks' mean compute per step, and their skew (MethodProfile.skewPerSqrtMs). */
+  meanComputeMs?: number;
+  skewPerSqrtMs?: number;
   /** The slowest rank's ring all-reduce bus bandwidth, Gb/s, at `allReduceBytes`. */
   busGbps: number;
   allReduceBytes: number;

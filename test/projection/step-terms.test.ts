@@ -14,6 +14,7 @@ import {
   profilesFromRun,
 } from '../../engine/projection/extract.js';
 import { projectMethod } from '../../engine/projection/index.js';
+import { predictFromProbe } from '../../engine/projection/predict.js';
 import { simulateStep, type TimedUnit } from '../../engine/projection/simulate.js';
 import { fakeRun } from './fake-run.js';
 
@@ -162,5 +163,26 @@ describe('coding split around the reduction', () => {
     );
     expect(s.stepMs - noDecode.stepMs).toBeGreaterThan(0);
     expect(s.stepMs - noDecode.stepMs).toBeLessThanOrEqual(6 + 1e-9);
+  });
+});
+
+describe('the pre-run probe', () => {
+  it("predicts from the ranks' mean compute and carries their skew", () => {
+    const profile = parseProfile({
+      name: 'p',
+      model: { preset: 'nano' },
+      parallel: { worldSize: 4, nodes: 2 },
+      network: { inter: { gbps: 0.1, latencyUs: 100 } },
+    });
+    const probe = { busGbps: 0.1, allReduceBytes: 1 << 20, allReduceMs: 170, ranks: 4 };
+    const fsdp = (extra: Record<string, number>) =>
+      predictFromProbe(profile, { ...probe, computeMs: 120, ...extra }).methods[0];
+    // Without the ranks' mean (an older probe): the slowest rank's 120 ms, no skew.
+    expect(fsdp({}).computeMs).toBeCloseTo(120, 6);
+    const still = fsdp({ meanComputeMs: 100, skewPerSqrtMs: 0 });
+    const skewed = fsdp({ meanComputeMs: 100, skewPerSqrtMs: 2 });
+    expect(still.computeMs).toBeCloseTo(100, 6);
+    expect(skewed.computeMs).toBeCloseTo(100, 6);
+    expect(skewed.stepMs).toBeGreaterThan(still.stepMs);
   });
 });
