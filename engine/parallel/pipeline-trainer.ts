@@ -7,7 +7,10 @@
  *      receives the next stage's activation gradient (the last stage starts from the loss, scaled
  *      by 1 / micro-batches), recomputes the stage's forward inside tf.grads (activation
  *      checkpointing, as the FSDP trainer does per unit), accumulates the parameter gradients and
- *      sends the input gradient back. Sends are not awaited; receives are.
+ *      sends the input gradient back. Sends are not awaited; receives are. Each transfer's format
+ *      follows from the options, the boundary and the micro-batch alone, so sender and receiver
+ *      agree without a header: low-rank factors (compressed backprop on that transfer), per-row
+ *      int8 (int8Transfers, anything not low-rank) or fp32.
  *   2. Tied embeddings: the first stage owns wte, the last stage a copy (initialised the same);
  *      their gradients are summed, either exchanged between the two stages (exact) or inside one
  *      compressed all-reduce over both stages' data-parallel ranks (Optimus-CC fused sync).
@@ -24,7 +27,9 @@ import * as tf from '@tensorflow/tfjs';
 import type { CommClient } from '../comm/comm-client.js';
 import {
   LowRankBackprop,
+  RowInt8,
   fusedEmbeddingSync,
+  relativeError,
   type OptimusCcOptions,
 } from '../compress/optimus-cc.js';
 import { createPowerSgd } from '../compress/powersgd.js';
@@ -49,9 +54,8 @@ import type { Comm } from './types.js';
 export type PipeComm = Comm & Pick<CommClient, 'send' | 'recv'>;
 
 /** Point-to-point channels between neighbouring stages. */
-const ACTIVATIONS = 0;
-const GRADIENTS = 1;
-const EMBEDDING = 2;
+export const PIPE_CHANNELS = { activations: 0, gradients: 1, embedding: 2 } as const;
+const { activations: ACTIVATIONS, gradients: GRADIENTS, embedding: EMBEDDING } = PIPE_CHANNELS;
 
 export interface PipelineOptions {
   microBatches: number;
@@ -99,6 +103,8 @@ export class PipelineTrainer {
   private readonly first: boolean;
   private readonly last: boolean;
   private readonly backprop: LowRankBackprop | undefined;
+  /** Per-row int8 codec of one micro-batch's activations (int8Transfers). */
+  private readonly int8: RowInt8 | undefined;
   private readonly compressed: Set<string>;
   private readonly embeddingGroup: number[];
   private readonly powerSgd: Compressor | undefined;
@@ -184,11 +190,12 @@ export class PipelineTrainer {
           )
       : new Set();
     const rows = (batchRows / opts.microBatches) * model.config.seqLen;
-    if (oc?.compressBackprop && !this.first)
+    if (oc?.int8Transfers) this.int8 = new RowInt8(rows, model.config.dModel);
+    if ((oc?.compressBackprop || oc?.int8Transfers) && !this.first)
       this.backprop = new LowRankBackprop(
         rows,
         model.config.dModel,
-        oc.rank,
+        oc.compressBackprop ? oc.rank : 0,
         oc.lazyError,
         train.seed + layout.rank,
       );
@@ -273,9 +280,10 @@ export class PipelineTrainer {
     let decodeMs = 0;
     let lossSum = 0;
     const relErrors: number[] = [];
+    const actErrors: number[] = [];
     const rows = (a: Int32Array, mb: number): Int32Array =>
       a.subarray(mb * rowsPerMb * T, (mb + 1) * rowsPerMb * T);
-    const send = (data: Float32Array, peer: number, channel: number): void => {
+    const send = (data: Float32Array | Uint8Array, peer: number, channel: number): void => {
       const p = this.comm.send(data, peer, channel);
       p.catch(() => undefined); // awaited below; do not leave a rejection unobserved meanwhile
       sends.push(p);
@@ -290,15 +298,24 @@ export class PipelineTrainer {
         if (this.first) x = tf.tensor2d(rows(batch.x, mb), [rowsPerMb, T], 'int32');
         else {
           const bytes = await this.wait(this.comm.recv(prev!, ACTIVATIONS), true);
-          x = tf.tensor3d(floats(bytes, actLen), [rowsPerMb, T, C]);
+          const t1 = performance.now();
+          const a = this.int8 ? this.int8.decode(bytes) : floats(bytes, actLen);
+          if (this.int8) decodeMs += performance.now() - t1;
+          x = tf.tensor3d(a, [rowsPerMb, T, C]);
         }
         inputs[mb] = x;
         if (!this.last) {
           const out = tf.tidy(() => this.forward(ps, x, undefined, 1));
           const data = out.dataSync() as Float32Array;
           out.dispose();
-          send(data, next!, ACTIVATIONS);
           interStageRawBytes += data.byteLength;
+          if (this.int8) {
+            const t1 = performance.now();
+            const payload = this.int8.encode(data);
+            encodeMs += performance.now() - t1;
+            actErrors.push(relativeError(data, this.int8.decode(payload)));
+            send(payload, next!, ACTIVATIONS);
+          } else send(data, next!, ACTIVATIONS);
         }
         continue;
       }
@@ -307,12 +324,14 @@ export class PipelineTrainer {
       if (!this.last) {
         const bytes = await this.wait(this.comm.recv(next!, GRADIENTS), true);
         const t1 = performance.now();
-        const payload = floats(bytes);
-        const g = this.compresses(stage, mb)
-          ? LowRankBackprop.decode(payload, rowsPerMb * T, C, this.opts.optimus!.rank)
-          : floats(bytes, actLen);
+        const lowRank = this.compresses(stage, mb);
+        const g = lowRank
+          ? LowRankBackprop.decode(floats(bytes), rowsPerMb * T, C, this.opts.optimus!.rank)
+          : this.int8
+            ? this.int8.decode(bytes)
+            : floats(bytes, actLen);
         dy = tf.tensor3d(g, [rowsPerMb, T, C]);
-        if (this.compresses(stage, mb)) decodeMs += performance.now() - t1;
+        if (lowRank || this.int8) decodeMs += performance.now() - t1;
       }
       const targets = this.last
         ? tf.tensor2d(rows(batch.y, mb), [rowsPerMb, T], 'int32')
@@ -339,9 +358,12 @@ export class PipelineTrainer {
       if (withInput) {
         const dx = out[0].dataSync() as Float32Array;
         interStageRawBytes += dx.byteLength;
-        if (this.compresses(stage - 1, mb)) {
+        const lowRank = this.compresses(stage - 1, mb);
+        if (lowRank || this.int8) {
           const t1 = performance.now();
-          const { payload, relError } = this.backprop!.encode(dx);
+          const { payload, relError } = lowRank
+            ? this.backprop!.encode(dx)
+            : this.backprop!.quantize(dx, this.int8!);
           encodeMs += performance.now() - t1;
           relErrors.push(relError);
           send(payload, prev!, GRADIENTS);
@@ -413,8 +435,13 @@ export class PipelineTrainer {
       bubbleMs: this.bubbleMs,
       interStageBytes,
       interStageRawBytes,
-      ...(relErrors.length
-        ? { stats: { backpropRelError: relErrors.reduce((a, b) => a + b, 0) / relErrors.length } }
+      ...(relErrors.length || actErrors.length
+        ? {
+            stats: {
+              ...(relErrors.length ? { backpropRelError: mean(relErrors) } : {}),
+              ...(actErrors.length ? { activationRelError: mean(actErrors) } : {}),
+            },
+          }
         : {}),
     };
   }
@@ -462,6 +489,8 @@ function floats(bytes: Uint8Array, expect?: number): Float32Array {
     throw new Error(`expected ${expect} floats from the neighbouring stage, got ${f.length}`);
   return f;
 }
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 function addInto(dst: Float32Array, src: Float32Array, offset: number): void {
   for (let i = 0; i < src.length; i++) dst[offset + i] += src[i];

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   LowRankBackprop,
+  RowInt8,
   fusedEmbeddingSync,
   parseOptimusCcParams,
+  relativeError,
 } from '../../engine/compress/optimus-cc.js';
 import { createPowerSgd } from '../../engine/compress/powersgd.js';
 import { ErrorFeedback } from '../../engine/parallel/error-feedback.js';
@@ -86,6 +88,7 @@ describe('compressed backpropagation with lazy error propagation', () => {
       lazyError: true,
       fuseEmbedding: true,
       selective: true,
+      int8Transfers: false,
     });
   });
 });
@@ -118,5 +121,91 @@ describe('fused embedding synchronisation', () => {
     );
     const e = efs[0].residualOf('tied-embedding')!;
     expect(maxAbs(e, new Float32Array(V * C))).toBeGreaterThan(0.1);
+  });
+});
+
+/** Plain per-row int8: scale max|x| / 127 per row, codes rounded half up, decoded code x scale. */
+function rowInt8Reference(x: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < rows; i++) {
+    let max = 0;
+    for (let j = 0; j < cols; j++) max = Math.max(max, Math.abs(x[i * cols + j]));
+    for (let j = 0; j < cols; j++) {
+      const v = x[i * cols + j];
+      out[i * cols + j] = max > 0 ? (Math.floor((v * 127) / max + 0.5) * max) / 127 : 0;
+    }
+  }
+  return out;
+}
+
+describe('per-row int8 inter-stage transfers (extension beyond the paper)', () => {
+  const rows = 40;
+  const cols = 24;
+
+  it('decodes to the plain reference, within half a step of each row, in rows x (4 + cols) bytes', () => {
+    const codec = new RowInt8(rows, cols);
+    // Rows of very different magnitudes: per-row scales keep small rows precise.
+    const x = randomMatrix(rows * cols, 60).map(
+      (v, i) => v * 10 ** ((Math.floor(i / cols) % 5) - 2),
+    );
+    x.fill(0, 3 * cols, 4 * cols); // an all-zero row
+    const payload = codec.encode(x);
+    expect(payload.byteLength).toBe(rows * 4 + rows * cols);
+    expect(codec.payloadBytes).toBe(payload.byteLength);
+    const y = codec.decode(payload);
+    const ref = rowInt8Reference(x, rows, cols);
+    for (let i = 0; i < rows; i++) {
+      let max = 0;
+      for (let j = 0; j < cols; j++) max = Math.max(max, Math.abs(x[i * cols + j]));
+      for (let j = 0; j < cols; j++) {
+        const k = i * cols + j;
+        expect(Math.abs(y[k] - ref[k])).toBeLessThanOrEqual(1e-6 * max);
+        expect(Math.abs(y[k] - x[k])).toBeLessThanOrEqual((max / 127) * 0.5 * (1 + 1e-5));
+      }
+    }
+    expect(Array.from(y.subarray(3 * cols, 4 * cols))).toEqual(new Array(cols).fill(0));
+    expect(relativeError(x, y)).toBeLessThan(0.01);
+    // Received bytes may sit at any offset of a larger buffer.
+    const shifted = new Uint8Array(payload.byteLength + 1);
+    shifted.set(payload, 1);
+    expect(Array.from(codec.decode(shifted.subarray(1)))).toEqual(Array.from(y));
+  });
+
+  it('a non-finite value reaches the receiver as non-finite; wrong sizes are refused', () => {
+    const codec = new RowInt8(2, 4);
+    const y = codec.decode(codec.encode(Float32Array.of(1, 2, 3, 4, 5, NaN, 7, 8)));
+    expect(Array.from(y.subarray(0, 4))).toEqual(
+      [1, 2, 3, 4].map((v) => (Math.round((v * 127) / 4) * 4) / 127).map((v) => Math.fround(v)),
+    );
+    expect(y.subarray(4).some((v) => !Number.isFinite(v))).toBe(true);
+    expect(() => codec.encode(new Float32Array(7))).toThrow(/2 x 4 matrix, got 7/);
+    expect(() => codec.decode(new Uint8Array(15))).toThrow(/15 bytes, a 2 x 4 one has 16/);
+  });
+
+  it('int8 activation gradients with lazy error: what was sent + the error = the inputs', () => {
+    const codec = new RowInt8(rows, cols);
+    const c = new LowRankBackprop(rows, cols, 2, true, 3);
+    const sentSum = new Float64Array(rows * cols);
+    const inSum = new Float64Array(rows * cols);
+    for (let i = 0; i < 6; i++) {
+      const g = randomMatrix(rows * cols, 70 + i);
+      g.forEach((x, j) => (inSum[j] += x));
+      // Low-rank on the "critical" micro-batches, int8 on the rest.
+      const decoded =
+        i % 2 === 0
+          ? LowRankBackprop.decode(c.encode(g).payload, rows, cols, 2)
+          : codec.decode(c.quantize(g, codec).payload);
+      decoded.forEach((x, j) => (sentSum[j] += x));
+    }
+    let worst = 0;
+    for (let j = 0; j < inSum.length; j++)
+      worst = Math.max(worst, Math.abs(sentSum[j] + c.error[j] - inSum[j]));
+    expect(worst).toBeLessThan(1e-4);
+    // A rank-0 codec sends int8 or exact only.
+    const int8Only = new LowRankBackprop(rows, cols, 0, true, 3);
+    expect(() => int8Only.encode(randomMatrix(rows * cols, 80))).toThrow(/no low-rank/);
+    const { relError } = int8Only.quantize(randomMatrix(rows * cols, 81), codec);
+    expect(relError).toBeGreaterThan(0);
+    expect(relError).toBeLessThan(0.02);
   });
 });

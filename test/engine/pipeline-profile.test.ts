@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { stepsCsv } from '../../engine/app/csv.js';
 import { checkProfile, type ProfileInput } from '../../engine/app/profile.js';
 import { summarizeMethod } from '../../engine/app/summary.js';
+import { resolveCluster } from '../../engine/projection/cluster.js';
+import { resolveTargetNetwork, targetComputeMs } from '../../engine/projection/emulate-target.js';
 import { metric } from '../app/fixtures.js';
 import { parseCsv } from '../app/helpers.js';
 
@@ -64,6 +66,42 @@ describe('pipeline profiles', () => {
         'methods.0.params.rank'
       ],
     ).toBeDefined();
+    expect(
+      issues(pipeline({ methods: [{ id: 'optimus-cc', params: { int8Transfers: 'yes' } }] }))[
+        'methods.0.params.int8Transfers'
+      ],
+    ).toMatch(/boolean/);
+  });
+
+  it('a pipeline run may name a target cluster: every tier slowed by the compute ratio', async () => {
+    const cluster = {
+      name: 'two-gpus',
+      nodes: 2,
+      gpusPerNode: 1,
+      gpu: { tflops: 100, efficiency: 0.001 },
+      inter: { gbps: 1, latencyUs: 50 },
+    };
+    const r = checkProfile(
+      pipeline({
+        methods: [{ id: 'optimus-cc', params: { int8Transfers: true } }],
+        network: { intra: 'off', inter: 'off', target: { cluster } },
+      }),
+    );
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    const target = targetComputeMs(r.profile, resolveCluster(cluster, 'c'));
+    // This box "computes" 40x slower than the cluster: every link 40x slower, latency 40x longer.
+    const probe = async () => ({
+      computeMs: 40 * target,
+      busGbps: 0,
+      allReduceBytes: 0,
+      allReduceMs: 0,
+      ranks: 4,
+    });
+    const { profile, emulation } = await resolveTargetNetwork(r.profile, probe);
+    expect(emulation?.scale).toBeCloseTo(40, 9);
+    expect(profile.network.inter).toEqual({ gbps: 1 / 40, latencyUs: 50 * 40 });
+    expect(profile.parallel.pipelineStages).toBe(2);
   });
 });
 
