@@ -249,19 +249,25 @@ interface PieceStore {
   profileKey: string;
   pieces: Record<string, Piece>;
   /** The latest call that ran the baseline with methods, projected onto the scenario's cluster. */
-  projection?: { cluster: string; run: string; measuredAt: string; rows: string[][] };
+  projection?: Projection;
+}
+
+interface Projection {
+  cluster: string;
+  run: string;
+  measuredAt: string;
+  rows: string[][];
 }
 
 /** The methods of one run (baseline included) projected onto a cluster file: table rows. */
-async function projectedRows(
-  runDir: string,
-  clusterFile: string,
-): Promise<{ cluster: string; rows: string[][] }> {
+async function projectedRows(runDir: string, clusterFile: string): Promise<Projection> {
   const cluster = await loadCluster(path.join(packageRoot, clusterFile));
   const r = projectRun(await readRunProfiles(runDir), cluster);
   const x = (v: number | undefined): string => (v === undefined ? '' : `${v.toFixed(3)}x`);
   return {
     cluster: clusterLine(r.cluster),
+    run: path.basename(runDir),
+    measuredAt: new Date().toISOString(),
     rows: r.methods.map((m) => [
       m.label,
       fmt(m.stepMs),
@@ -467,7 +473,7 @@ async function main(): Promise<void> {
   let extras = methods.map((m) => extrasOf(m, detail.metrics, cpuBusy));
   let measured = `Measured by \`npm run bench:training -- ${name}\` on ${new Date().toISOString()} (${minutes} min), backend ${backend}, run status ${summary.status}${summary.error ? ` (${summary.error.split('\n')[0]})` : ''}.`;
   let machineNote = `Machine: ${machine}.`;
-  let projection = projected && { ...projected, run: path.basename(runDir!) };
+  let projection = projected;
   if (only || fromPieces) {
     const { model, train, parallel, network } = profile;
     const store = loadPieces(name, JSON.stringify({ model, train, parallel, network }));
@@ -481,12 +487,7 @@ async function main(): Promise<void> {
         backend,
       };
     });
-    if (projected)
-      store.projection = {
-        ...projected,
-        run: path.basename(runDir!),
-        measuredAt: new Date().toISOString(),
-      };
+    if (projected) store.projection = projected;
     // A trial run (--no-write) leaves the stored pieces alone too.
     if (!values['no-write']) savePieces(name, store);
     projection = store.projection;

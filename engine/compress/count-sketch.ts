@@ -142,14 +142,12 @@ export function supportOf(
 
 // ---- sketch -------------------------------------------------------------------------------
 
-/** Adds code q of element i into its h buckets of `table` (wrapping int32 arithmetic). */
-export function addToSketch(table: Int32Array, i: number, q: number, seed: number): void {
-  addCode(table, table.length / HASHES, i, q, seedOffset(seed));
-}
-
 const hashed = new Int32Array(HASHES);
 
-/** `addToSketch` with the per-table constants precomputed (the encoder's inner loop). */
+/**
+ * Adds code q of element i into its h buckets of a table split into parts of `part` buckets
+ * (wrapping int32 arithmetic); `offset` is `seedOffset` of the table's seed.
+ */
 export function addCode(
   table: Int32Array,
   part: number,
@@ -176,9 +174,11 @@ export function buildSketch(
   table = new Int32Array(size),
 ): Int32Array {
   table.fill(0);
+  const part = table.length / HASHES;
+  const offset = seedOffset(seed);
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
-    if (v !== 0) addToSketch(table, i, encodeValue(v, scale, limit), seed);
+    if (v !== 0) addCode(table, part, i, encodeValue(v, scale, limit), offset);
   }
   return table;
 }

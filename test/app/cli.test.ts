@@ -1,39 +1,22 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../engine/runtime-path.js';
 import { jsonl, methodSummary, metric, runSummary, writeRun } from './fixtures.js';
+import { GRADBENCH_BIN, runCli, type CliResult } from '../helpers/cli.js';
 import { parseCsv, tempDirs } from './helpers.js';
 
-const bin = path.join(packageRoot, 'bin', 'gradbench.js');
 const newDir = tempDirs();
 let home: string;
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 function gradbench(
   args: string[],
   env: Record<string, string> = {},
-  script = bin,
-): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], {
-      cwd: home,
-      env: { ...process.env, GRADBENCH_HOME: home, GRADBENCH_DEBUG: '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  script = GRADBENCH_BIN,
+): Promise<CliResult> {
+  return runCli(home, args, { env, script, cwd: home });
 }
 
 beforeAll(async () => {
@@ -289,7 +272,7 @@ describe('gradbench CLI', () => {
   it('the bin shim asks for a build when dist is missing', async () => {
     const fake = path.join(home, 'pkg', 'bin', 'gradbench.js');
     await mkdir(path.dirname(fake), { recursive: true });
-    await copyFile(bin, fake);
+    await copyFile(GRADBENCH_BIN, fake);
     const r = await gradbench(['version'], {}, fake);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('run npm run build:engine first');

@@ -4,7 +4,6 @@
  * how, never rewrite or replace it, and keep listing and loading everything else.
  * (test/app covers the parsers on fabricated files; these use files the engine wrote.)
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiService } from '../../engine/app/api-service.js';
 import { ProfilesStore } from '../../engine/app/profiles-store.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
-import { packageRoot } from '../../engine/runtime-path.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 import { runProfile, tempHome } from '../helpers/runs.js';
 import { expectBystandersIntact, makeBystanders, nano, type Bystanders } from './helpers.js';
 
@@ -20,25 +19,7 @@ const { home, cleanup } = tempHome();
 let bystanders: Bystanders;
 afterAll(cleanup);
 
-function gradbench(
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [path.join(packageRoot, 'bin', 'gradbench.js'), ...args],
-      {
-        env: { ...process.env, GRADBENCH_HOME: home, GRADBENCH_DEBUG: '' },
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const gradbench = (args: string[]): Promise<CliResult> => runCli(home, args);
 
 const sha = async (file: string): Promise<string> =>
   createHash('sha256')
