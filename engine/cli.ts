@@ -4,7 +4,6 @@
  * Errors are one `gradbench: <message>` on stderr; GRADBENCH_DEBUG=1 adds the stack.
  */
 import { readFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeFileAtomic } from './app/atomic-file.js';
@@ -12,17 +11,16 @@ import { stepsCsv, summaryCsv } from './app/csv.js';
 import { formatBytes, formatDate, formatDuration, formatNumber, table } from './app/format.js';
 import type { HardwareInfo } from './app/hardware.js';
 import { dataHome } from './app/home.js';
-import { ProfilesStore, checkProfileSize, parseProfileText } from './app/profiles-store.js';
+import { ProfilesStore, readProfileFile } from './app/profiles-store.js';
 import { RunsStore, type RunDetail } from './app/runs-store.js';
 import { LINK_PRESET_NAMES } from './comm/emulation.js';
 import { EmulationRecordSchema } from './projection/target.js';
 import { killRanks, spawnRanks, type RankProcess } from './launch/local-ranks.js';
 import { compiledFile, packageRoot } from './runtime-path.js';
+import { COMMAND_HELP, UsageError } from './cli-help.js';
+import { FINAL_LOSS_NOTE } from './app/summary.js';
 
-/** A mistake in how a command was called (exit code 2). */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 const USAGE = `gradbench: benchmark compressed gradient communication in sharded transformer training
 
@@ -48,6 +46,7 @@ Usage:
                                                   verify every collective across local ranks
   gradbench version                               print the version
   gradbench help                                  this text
+  gradbench <command> --help                      one command's options
 
 <run> is a run id, a unique prefix of one, or "latest".
 Data directory: $GRADBENCH_HOME, else ~/.gradbench (now: ${dataHome()}).
@@ -89,15 +88,6 @@ function version(): string {
   return pkg.version;
 }
 
-/** Reads a profile file for validate/save, refusing oversized files before reading them. */
-async function readProfileFile(file: string): Promise<string> {
-  const info = await stat(file).catch((e: NodeJS.ErrnoException) => {
-    throw new Error(e.code === 'ENOENT' ? `${file} does not exist` : `${file}: ${e.message}`);
-  });
-  checkProfileSize(info.size, file);
-  return readFile(file, 'utf8');
-}
-
 /** Writes `text` to `file` (atomically) or to stdout. */
 async function emit(text: string, file: string | undefined, what: string): Promise<void> {
   if (!file) {
@@ -129,14 +119,14 @@ async function profilesCommand(args: string[]): Promise<number> {
     case 'validate': {
       const usage = 'gradbench profiles validate <file.json>';
       const [file] = parse(rest, {}, { min: 1, max: 1, usage }).positionals;
-      parseProfileText(await readProfileFile(file), file);
+      await readProfileFile(file);
       print(`${file}: valid`);
       return 0;
     }
     case 'save': {
       const usage = 'gradbench profiles save <file.json>';
       const [file] = parse(rest, {}, { min: 1, max: 1, usage }).positionals;
-      const saved = await store.save(parseProfileText(await readProfileFile(file), file));
+      const saved = await store.save(await readProfileFile(file));
       print(`saved profile "${saved.profile.name}" to ${saved.file}`);
       return 0;
     }
@@ -355,6 +345,7 @@ function runText(run: RunDetail): string {
     ];
     lines.push(
       table(header, rows, { align: ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] }),
+      FINAL_LOSS_NOTE,
     );
   } else {
     lines.push('summary  none yet (the run is in progress, or stopped before writing it)');
@@ -594,12 +585,8 @@ export async function main(argv: string[]): Promise<number> {
     const handler = COMMANDS[command];
     if (!handler || !Object.hasOwn(COMMANDS, command))
       throw new UsageError(`unknown command "${command}"`);
-    if (
-      command !== 'run' &&
-      command !== 'start' &&
-      (rest.includes('--help') || rest.includes('-h'))
-    ) {
-      print(USAGE);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      print(COMMAND_HELP[command] ?? USAGE);
       return 0;
     }
     return await handler(rest);

@@ -74,10 +74,16 @@ async function main(): Promise<number> {
   // that merely wait on a stalled link keep beating (the launcher's watchdog tells the two apart).
   // They also carry the peers this rank's receives wait on, so a stalled link can be named.
   const beat: { comm?: CommClient } = {};
-  setInterval(
-    () => emit({ ev: 'alive', rank: comm0.rank, waitingOn: beat.comm?.waitingOn ?? [] }),
-    HEARTBEAT_MS,
-  ).unref();
+  // A launcher killed outright (SIGKILL, a crash) cannot stop its ranks: they notice that they
+  // were handed to another parent and stop, rather than train on for nobody.
+  const launcher = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== launcher) {
+      log(`the launcher (pid ${launcher}) is gone; stopping`);
+      process.exit(1);
+    }
+    emit({ ev: 'alive', rank: comm0.rank, waitingOn: beat.comm?.waitingOn ?? [] });
+  }, HEARTBEAT_MS).unref();
 
   const backend = await useBackend(p.backend);
   const corpus = buildCorpus(p.data.corpus, p.data.seed);

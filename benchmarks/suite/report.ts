@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MethodSummary } from '../../engine/app/metrics.js';
+import { measured, type MeasuredSummary } from '../../engine/app/summary.js';
 import { packageRoot } from '../../engine/runtime-path.js';
 import { BENCHMARKS_FILE, mdTable, writeSection } from '../report.js';
 import { barChartSvg, lineChartSvg, PALETTE } from './charts.js';
@@ -80,8 +81,10 @@ function measuredLine(rec: ScenarioRecord): string {
   ].join('\n');
 }
 
-const summaryOf = (run: RunRecord, key: string): MethodSummary | undefined =>
-  run.summary.find((m) => m.method === key);
+const summaryOf = (run: RunRecord, key: string): MeasuredSummary | undefined => {
+  const s = run.summary.find((m) => m.method === key);
+  return s && measured(s);
+};
 
 /** Mean of the timed steps' fields for one method: the step-time breakdown. */
 function breakdown(m: MethodRecord) {
@@ -131,7 +134,7 @@ function predictionErrorLine(rec: ScenarioRecord): string[] {
 }
 
 /** Predicted step ms and its error against the measured mean, for a method that has both. */
-function predictedCells(m: MethodRecord | undefined, s: MethodSummary | undefined): string[] {
+function predictedCells(m: MethodRecord | undefined, s: MeasuredSummary | undefined): string[] {
   const p = m?.predicted;
   return [fmt(p?.stepMs), p && s ? pct(p.stepMs / s.meanStepMs - 1) : ''];
 }

@@ -103,7 +103,7 @@ async function executeRun(
       progress.finished(perMethodUnits, (Date.now() - methodT0) / 1000);
       const s = e.summary;
       process.stderr.write(
-        `${head}   ${s.label}: ${s.status}, ${s.meanStepMs.toFixed(0)} ms/step${s.speedupVsBaseline ? `, ${s.speedupVsBaseline.toFixed(3)}x vs FSDP` : ''}\n`,
+        `${head}   ${s.label}: ${s.status}, ${s.meanStepMs?.toFixed(0) ?? '-'} ms/step${s.speedupVsBaseline ? `, ${s.speedupVsBaseline.toFixed(3)}x vs FSDP` : ''}\n`,
       );
     }
   };

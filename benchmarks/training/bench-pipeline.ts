@@ -23,6 +23,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRun } from '../../engine/app/launcher.js';
 import type { MethodSummary } from '../../engine/app/metrics.js';
+import { measured } from '../../engine/app/summary.js';
 import { parseProfile, type ProfileInput } from '../../engine/app/profile.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
 import type { ClusterInput } from '../../engine/projection/cluster.js';
@@ -218,11 +219,12 @@ async function main(): Promise<void> {
 }
 
 function table(s: ScenarioStore): string {
-  const base = s.rows.baseline?.summary;
+  const baseRecord = s.rows.baseline?.summary;
+  const base = baseRecord && measured(baseRecord);
   const order = ['baseline', ...VARIANTS.map((v) => v.label)].filter((k) => s.rows[k]);
   const rows = order.map((k) => {
     const r = s.rows[k];
-    const m = r.summary;
+    const m = measured(r.summary);
     const isBase = k === 'baseline';
     const inter = m.interStageBytesPerStep;
     const interRaw = m.interStageRawBytesPerStep;

@@ -23,7 +23,7 @@ import { startRun } from '../../engine/app/launcher.js';
 import type { MethodSummary, MetricLine } from '../../engine/app/metrics.js';
 import { parseProfile, type ProfileInput } from '../../engine/app/profile.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
-import { compareToBaseline } from '../../engine/app/summary.js';
+import { compareToBaseline, measured } from '../../engine/app/summary.js';
 import { packageRoot } from '../../engine/runtime-path.js';
 import { clusterLine, loadCluster } from '../../engine/projection/project-command.js';
 import { projectRun, readRunProfiles } from '../../engine/projection/index.js';
@@ -159,8 +159,9 @@ const statMean = (lines: MetricLine[], method: string, stat: string): number | u
   );
 
 /** The baseline's communication share of a step: the regime a compression method can speed up. */
-function commFraction(m: MethodSummary | undefined): string {
-  if (!m) return 'no baseline in this run';
+function commFraction(record: MethodSummary | undefined): string {
+  if (!record) return 'no baseline in this run';
+  const m = measured(record);
   return `exposed communication ${fmt(m.meanExposedCommMs)} ms of a ${fmt(m.meanStepMs)} ms step = **${fmt((100 * m.meanExposedCommMs) / m.meanStepMs)} %** (time in collectives, overlapped or not: ${fmt(m.meanCommMs)} ms)`;
 }
 
@@ -187,7 +188,7 @@ function extrasOf(m: MethodSummary, lines: MetricLine[], cpuBusy: Map<string, nu
 }
 
 function methodRows(methods: MethodSummary[], extras: RowExtras[]): (string | number)[][] {
-  return methods.map((m, k) => {
+  return methods.map(measured).map((m, k) => {
     const { relError: meanErr, peelRate: peel, wireRatio: cw, cpuBusy } = extras[k];
     return [
       m.label,
@@ -312,7 +313,7 @@ interface SweepStore {
 }
 
 /** FSDP's communication share of a step: exposed (waited for) and in collectives at all. */
-const commShares = (m: MethodSummary): string[] => [
+const commShares = (record: MethodSummary, m = measured(record)): string[] => [
   `${fmt((100 * m.meanExposedCommMs) / m.meanStepMs)} %`,
   `${fmt((100 * m.meanCommMs) / m.meanStepMs)} %`,
 ];
@@ -359,7 +360,9 @@ async function sweep(steps: number, only: number[] | undefined): Promise<string>
         tagc?.lossGapVsBaseline === undefined
           ? ''
           : `${(tagc.lossGapVsBaseline * 100).toFixed(1)} %`,
-        fsdp && tagc ? `${(tagc.wireBytesPerStep / fsdp.wireBytesPerStep).toFixed(3)}x` : '',
+        fsdp?.wireBytesPerStep && tagc?.wireBytesPerStep !== undefined
+          ? `${(tagc.wireBytesPerStep / fsdp.wireBytesPerStep).toFixed(3)}x`
+          : '',
         fmt(statMean(detail.metrics, 'tagc', 'peelRate'), 3),
       ],
       measuredAt: new Date().toISOString(),

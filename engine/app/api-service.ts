@@ -275,13 +275,12 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
         s.finishedAt = e.summary.finishedAt;
         s.current = undefined;
         if (e.summary.error) s.error = e.summary.error;
-        // Summaries carry speedups relative to the baseline, known only at the end.
+        // Summaries carry speedups relative to the baseline, known only at the end, and the
+        // final status of every method (`not started` for those the run never reached).
         for (const ms of e.summary.methods) {
           const m = method(ms.method);
-          if (m) m.summary = ms;
+          if (m) Object.assign(m, { summary: ms, status: ms.status });
         }
-        for (const m of s.methods)
-          if (m.status === 'pending' || m.status === 'running') m.status = e.summary.status;
         this.flush(live);
         return;
     }

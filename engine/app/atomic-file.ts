@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
+import { readTextFile, TextFileError } from './text-file.js';
 
 /** The parts of `fs/promises` that an atomic write uses (injectable for tests). */
 export interface AtomicFs {
@@ -144,24 +145,23 @@ export function parseJsonText<S extends z.ZodType>(
   return r.data;
 }
 
-/** Reads and validates a JSON file; throws FileProblem naming the file when it cannot. */
+/**
+ * Reads and validates a JSON file (a regular file of at most `maxBytes`, UTF-8); throws
+ * FileProblem naming the file when it cannot.
+ */
 export async function readJsonFile<S extends z.ZodType>(
   file: string,
   schema: S,
   what: string,
+  maxBytes?: number,
 ): Promise<z.output<S>> {
   let text: string;
   try {
-    text = await fsp.readFile(file, 'utf8');
+    text = await readTextFile(file, `${what} ${file}`, maxBytes);
   } catch (e) {
-    if (errnoCode(e) === 'ENOENT') {
-      throw new FileProblem(`${what} ${file} does not exist`, file, 'missing');
-    }
-    throw new FileProblem(
-      `${what} ${file} could not be read: ${(e as Error).message}`,
-      file,
-      'unreadable',
-    );
+    if (!(e instanceof TextFileError)) throw e;
+    const fix = e.kind === 'corrupt' ? '; fix or delete it' : '';
+    throw new FileProblem(`${e.message}${fix}`, file, e.kind);
   }
   return parseJsonText(text, schema, what, file);
 }

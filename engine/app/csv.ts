@@ -3,12 +3,14 @@
  * comma, a double quote, CR or LF, with inner quotes doubled). Numbers are written with '.'
  * decimals, no thousands separators and no exponent, so any locale's spreadsheet reads them.
  *
+ * Steps are numbered from 1, as in the CLI and the charts (metrics.jsonl keeps the 0-based index).
  * Per-step rows aggregate the ranks of one (method, step): loss, computeMs, exposedCommMs,
  * commMs, encodeMs, decodeMs, relError, lr and gradNorm are means over ranks; stepMs is the
  * maximum (the slowest rank sets the pace); rawBytes, wireBytes and tokens are sums. Pipeline
  * runs add bubbleMs (mean) and interStageBytes (sum); empty for other runs.
  */
-import { MethodSummarySchema, type MetricLine, type RunSummary } from './metrics.js';
+import { MethodSummarySchema, displayStep, type MetricLine, type RunSummary } from './metrics.js';
+import { FINAL_LOSS_WINDOW } from './summary.js';
 
 /** A finite number in plain decimal notation (`1e-7` -> `0.0000001`); NaN and ±Infinity -> ''. */
 export function csvNumber(n: number): string {
@@ -74,7 +76,7 @@ function stepRow(lines: MetricLine[]): unknown[] {
   return [
     lines[0].run,
     lines[0].method,
-    lines[0].step,
+    displayStep(lines[0].step),
     new Set(lines.map((m) => m.rank)).size,
     mean(col((m) => m.loss)),
     mean(col((m) => m.computeMs)),
@@ -119,11 +121,16 @@ export function stepsCsv(metrics: readonly MetricLine[]): string {
   return toCsv(STEPS_CSV_COLUMNS, rows);
 }
 
+/** Headers that say how their figure is defined. */
+const DEFINED_HEADERS: Record<string, string> = {
+  finalLoss: `finalLoss (mean of the last ${FINAL_LOSS_WINDOW} steps)`,
+};
+
 /** Every MethodSummary field, in schema order, after the run id and profile name. */
 export const SUMMARY_CSV_COLUMNS = [
   'run',
   'profile',
-  ...Object.keys(MethodSummarySchema.shape),
+  ...Object.keys(MethodSummarySchema.shape).map((f) => DEFINED_HEADERS[f] ?? f),
 ] as readonly string[];
 
 /** One row per method of the run summary. */

@@ -38,15 +38,17 @@ import {
   MetricLineSchema,
   healthWarningText,
   type HealthWarning,
+  type MethodStatus,
   type MethodSummary,
   type MetricLine,
   type RunStatus,
   type RunSummary,
 } from './metrics.js';
+import { preflight } from './preflight.js';
 import type { LivePoint } from './api.js';
 import type { Profile } from './profile.js';
 import { methodKey, resolveMethods, type RunConfig, type RunMethod } from './run-config.js';
-import { compareToBaseline, summarizeMethod } from './summary.js';
+import { compareToBaseline, notStartedSummary, summarizeMethod } from './summary.js';
 import { resolveTargetNetwork } from '../projection/emulate-target.js';
 
 export type RunEvent =
@@ -71,7 +73,7 @@ export interface StartRunOptions {
   onEvent?: (e: RunEvent) => void;
   /** Extra environment for every rank (fault injection in tests). */
   env?: Record<string, string>;
-  /** Fail a method that completes no step for this long (default 300 s). */
+  /** Fail a method that completes no step for this long (default: the profile's health.stallTimeoutS). */
   stallTimeoutMs?: number;
   /** SIGTERM-to-SIGKILL grace on cancel. */
   cancelGraceMs?: number;
@@ -121,6 +123,8 @@ async function versions(): Promise<Record<string, string>> {
 }
 
 export async function startRun(requested: Profile, opts: StartRunOptions): Promise<RunHandle> {
+  // Refuse what this machine cannot run before anything is spawned or written.
+  await preflight(requested);
   await ensureHome(opts.home);
   // A network target is emulated at this box's compute : communication ratio (probed first).
   const { profile, emulation } = await resolveTargetNetwork(requested);
@@ -220,6 +224,8 @@ class Run {
   private readonly startedAt = new Date().toISOString();
   private readonly summaries: MethodSummary[] = [];
   private readonly lines: MetricLine[] = [];
+  /** Index of the method whose ranks are starting or running. */
+  private current = -1;
 
   constructor(
     private readonly id: string,
@@ -258,6 +264,20 @@ class Run {
     return s;
   }
 
+  /**
+   * Every method of the run, whatever the moment: the finished ones with their figures, the
+   * current one as running, the rest as not started.
+   */
+  private methodRecords(): MethodSummary[] {
+    const later = this.methods.slice(this.summaries.length).map((m, i) => {
+      const record = notStartedSummary(m);
+      return this.summaries.length + i === this.current
+        ? { ...record, status: 'running' as const }
+        : record;
+    });
+    return [...compareToBaseline(this.summaries), ...later];
+  }
+
   private summary(status: RunStatus, error?: string): RunSummary {
     return {
       run: this.id,
@@ -266,7 +286,7 @@ class Run {
       startedAt: this.startedAt,
       ...(status === 'running' ? {} : { finishedAt: new Date().toISOString() }),
       ...(error ? { error } : {}),
-      methods: compareToBaseline(this.summaries),
+      methods: this.methodRecords(),
     };
   }
 
@@ -280,14 +300,15 @@ class Run {
     let status: RunStatus = 'completed';
     let error: string | undefined;
     try {
-      await this.save(this.summary('running'));
       for (const [index, method] of this.methods.entries()) {
         if (this.cancelled) break;
+        this.current = index;
+        await this.save(this.summary('running'));
         const r = await this.runMethod(method, index);
         this.summaries.push(summarizeMethod(method, this.lines, r.status, r.error));
         this.emit({ type: 'method-end', summary: compareToBaseline(this.summaries).at(-1)! });
         if (r.status !== 'completed') {
-          status = r.status;
+          status = r.status === 'cancelled' ? 'cancelled' : 'failed';
           error = r.error;
           break;
         }
@@ -298,6 +319,13 @@ class Run {
       error = (e as Error).message;
     }
     if (this.cancelled && status === 'completed') status = 'cancelled';
+    // A method cut short outside its own ranks' outcome (a write error) is recorded as such.
+    const cut = this.methods[this.current];
+    if (cut && this.summaries.length === this.current && status !== 'completed')
+      this.summaries.push(
+        summarizeMethod(cut, this.lines, status === 'cancelled' ? 'cancelled' : 'failed', error),
+      );
+    this.current = -1;
     await Promise.all(
       [this.metrics, ...this.logs.values()].map(
         (s) => new Promise<void>((r) => (s ? s.end(() => r()) : r())),
@@ -331,7 +359,7 @@ class Run {
   private runMethod(
     method: RunMethod,
     index: number,
-  ): Promise<{ status: RunStatus; error?: string }> {
+  ): Promise<{ status: MethodStatus; error?: string }> {
     const p = this.profile;
     const world = p.parallel.worldSize;
     const steps = p.train.steps;
@@ -358,7 +386,7 @@ class Run {
       const pendingHealth = new Map<number, HealthWarning[]>();
       const warnings: HealthWarning[] = [];
       let healthStop = false;
-      const finish = (status: RunStatus, err?: string): void => {
+      const finish = (status: MethodStatus, err?: string): void => {
         if (settled) return;
         settled = true;
         clearInterval(watchdog);
@@ -440,7 +468,7 @@ class Run {
           this.emit({ type: 'rank-log', method: methodKey(method), rank, line });
         }
       };
-      const stall = this.opts.stallTimeoutMs ?? 300_000;
+      const stall = this.opts.stallTimeoutMs ?? p.health.stallTimeoutS * 1000;
       const watchdog = setInterval(
         () => {
           const now = Date.now();

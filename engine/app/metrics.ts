@@ -24,9 +24,15 @@ export const HealthWarningSchema = z.object({
 });
 export type HealthWarning = z.infer<typeof HealthWarningSchema>;
 
+/**
+ * Steps are numbered from 1 wherever a person reads them (progress line, warnings, CSV, charts):
+ * step 1 is the first step. metrics.jsonl and GRADBENCH_FAULT keep the 0-based index.
+ */
+export const displayStep = (index: number): number => index + 1;
+
 /** One line of text for logs, the CLI and run errors. */
 export const healthWarningText = (w: HealthWarning): string =>
-  `${w.method} step ${w.step} rank ${w.rank}: ${w.message}`;
+  `${w.method} step ${displayStep(w.step)} rank ${w.rank}: ${w.message}`;
 
 export const MetricLineSchema = z.object({
   run: z.string(),
@@ -106,24 +112,44 @@ export function metricLine(
   };
 }
 
-export const RUN_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const;
+/**
+ * How a run stands. `interrupted`: the launching process went away without finishing the run
+ * (killed, crashed, machine off); a reader of the store records it once it notices.
+ */
+export const RUN_STATUSES = ['running', 'completed', 'failed', 'cancelled', 'interrupted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/** How a method stands: `running` only while its ranks are live; `not started` for later ones. */
+export const METHOD_STATUSES = [
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+  'not started',
+] as const;
+export type MethodStatus = (typeof METHOD_STATUSES)[number];
+
+/**
+ * One method's record. Every figure is optional: a method that stopped before its first step
+ * (or never started) has none, and one whose losses were all non-finite has no loss; an absent
+ * figure is left out of the file (JSON has no NaN), never written as null.
+ */
 export const MethodSummarySchema = z.object({
   method: z.string(),
   label: z.string(),
-  status: z.enum(RUN_STATUSES),
+  status: z.enum(METHOD_STATUSES),
   steps: z.number().int(),
-  tokensPerSec: z.number(),
-  meanStepMs: z.number(),
-  meanComputeMs: z.number(),
-  meanExposedCommMs: z.number(),
-  meanCommMs: z.number(),
-  wireBytesPerStep: z.number(),
-  rawBytesPerStep: z.number(),
-  compressionRatio: z.number(),
-  firstLoss: z.number(),
-  finalLoss: z.number(),
+  tokensPerSec: z.number().optional(),
+  meanStepMs: z.number().optional(),
+  meanComputeMs: z.number().optional(),
+  meanExposedCommMs: z.number().optional(),
+  meanCommMs: z.number().optional(),
+  wireBytesPerStep: z.number().optional(),
+  rawBytesPerStep: z.number().optional(),
+  compressionRatio: z.number().optional(),
+  firstLoss: z.number().optional(),
+  /** Mean loss of the last FINAL_LOSS_WINDOW finite steps (engine/app/summary.ts). */
+  finalLoss: z.number().optional(),
   speedupVsBaseline: z.number().optional(),
   lossGapVsBaseline: z.number().optional(),
   /** Against the bf16-reduce FSDP baseline (the run's `bf16` method), when it ran and completed. */

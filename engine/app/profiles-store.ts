@@ -13,6 +13,7 @@ import {
 } from './profile.js';
 import { FileProblem, readJsonFile, writeFileAtomic } from './atomic-file.js';
 import { ensureHome, profilesDir } from './home.js';
+import { readTextFile } from './text-file.js';
 
 export { PROFILE_MAX_BYTES };
 
@@ -64,11 +65,17 @@ export function parseProfileText(text: string, source = 'profile'): Profile {
   checkProfileSize(Buffer.byteLength(text, 'utf8'), source);
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    // A byte-order mark (kept by some editors) is not JSON, and invisible in an error message.
+    value = JSON.parse(text.startsWith('\uFEFF') ? text.slice(1) : text);
   } catch (e) {
     throw new Error(`${source} is not valid JSON: ${(e as Error).message}`);
   }
   return parseProfile(value, source);
+}
+
+/** Reads and validates a profile file: a regular UTF-8 file of at most 256 KiB, checked before reading. */
+export async function readProfileFile(file: string): Promise<Profile> {
+  return parseProfileText(await readTextFile(file, `profile ${file}`, PROFILE_MAX_BYTES), file);
 }
 
 export class ProfilesStore {
@@ -174,7 +181,7 @@ export class ProfilesStore {
 
   private async readEntry(file: string): Promise<ProfileEntry> {
     try {
-      const profile = await readJsonFile(file, ProfileSchema, 'profile');
+      const profile = await readJsonFile(file, ProfileSchema, 'profile', PROFILE_MAX_BYTES);
       return {
         name: profile.name,
         builtin: false,

@@ -1,31 +1,23 @@
 /** `gradbench run` and `gradbench start`: run a benchmark from the terminal with live progress. */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../runtime-path.js';
+import { RUN_USAGE, UsageError } from '../cli-help.js';
 import { formatBytes, formatDuration, formatNumber, table } from './format.js';
 import { dataHome } from './home.js';
 import { startRun, type RunEvent } from './launcher.js';
-import { healthWarningText, type RunSummary } from './metrics.js';
+import { preflight } from './preflight.js';
+import { displayStep, healthWarningText, type RunSummary } from './metrics.js';
+import { FINAL_LOSS_NOTE, WARMUP_STEPS } from './summary.js';
 import { ProfileError, parseProfile, type Profile } from './profile.js';
-import { ProfilesStore, parseProfileText } from './profiles-store.js';
+import { ProfilesStore, readProfileFile } from './profiles-store.js';
 
 /** A path to a JSON file, or the name of a saved or built-in profile. */
 async function loadProfile(ref: string, home: string): Promise<Profile> {
-  if (ref.endsWith('.json') || existsSync(ref)) {
-    let text: string;
-    try {
-      text = await readFile(ref, 'utf8');
-    } catch (e) {
-      throw new Error(
-        `cannot read profile file ${ref}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
-      );
-    }
-    return parseProfileText(text, `profile ${ref}`);
-  }
+  if (ref.endsWith('.json') || existsSync(ref)) return readProfileFile(ref);
   return new ProfilesStore(home).get(ref);
 }
 
@@ -60,9 +52,9 @@ function progressPrinter(steps: number): (e: RunEvent) => void {
         process.stderr.write(`${current}: starting ranks\n`);
         return;
       case 'progress': {
-        const line = `${current}  step ${e.step + 1}/${e.steps}  loss ${e.loss.toFixed(4)}  ${Math.round(e.tokensPerSec)} tok/s  ${Math.round(e.stepMs)} ms/step  ETA ${formatDuration(e.etaSec * 1000)}`;
+        const line = `${current}  step ${displayStep(e.step)}/${e.steps}  loss ${e.loss.toFixed(4)}  ${Math.round(e.tokensPerSec)} tok/s  ${Math.round(e.stepMs)} ms/step  ETA ${formatDuration(e.etaSec * 1000)}`;
         if (tty) process.stderr.write(`\r\x1b[2K${line}`);
-        else if ((e.step + 1) % every === 0 || e.step + 1 === e.steps)
+        else if (displayStep(e.step) % every === 0 || displayStep(e.step) === e.steps)
           process.stderr.write(`${line}\n`);
         return;
       }
@@ -83,6 +75,7 @@ function progressPrinter(steps: number): (e: RunEvent) => void {
   };
 }
 
+/** The per-method table of a run, with how its figures are defined under it. */
 export function summaryTable(s: RunSummary): string {
   const rows = s.methods.map((m) => [
     m.label,
@@ -114,29 +107,33 @@ export function summaryTable(s: RunSummary): string {
       'vs bf16',
     ],
     rows,
-  );
+  ).concat(`\n${FINAL_LOSS_NOTE}; step ms after ${WARMUP_STEPS} warm-up steps`);
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      steps: { type: 'string' },
-      world: { type: 'string' },
-      nodes: { type: 'string' },
-      backend: { type: 'string' },
-      home: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      predict: { type: 'boolean', default: false },
-    },
-  });
-  if (positionals.length !== 1) {
-    process.stderr.write(
-      'usage: gradbench run <profile.json | profile name> [--steps N] [--world N] [--nodes N] [--backend auto|tensorflow|wasm|cpu] [--json] [--predict]\n',
-    );
-    return 2;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        steps: { type: 'string' },
+        world: { type: 'string' },
+        nodes: { type: 'string' },
+        backend: { type: 'string' },
+        home: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        predict: { type: 'boolean', default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\nusage: ${RUN_USAGE}`);
   }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1)
+    throw new UsageError(
+      `${positionals.length ? 'give one profile' : 'missing profile'}\nusage: ${RUN_USAGE}`,
+    );
   const home = values.home ? path.resolve(values.home) : dataHome();
   let profile: Profile;
   try {
@@ -149,6 +146,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  // Refused before anything is spawned (the prediction below spawns probe ranks).
+  await preflight(profile);
   // --predict: probe compute and link first, print each method's predicted speedup, and put it
   // beside the measured one at the end (prediction.json in the run directory).
   const predict = values.predict ? await import('../projection/predict.js') : undefined;
@@ -180,53 +179,52 @@ export async function runCommand(argv: string[]): Promise<number> {
   return summary.status === 'completed' ? 0 : summary.status === 'cancelled' ? 130 : 1;
 }
 
-/** The electron binary's path when the package and its binary are present. */
+/**
+ * The Electron binary's path when the package and its binary are present. Read from the
+ * package's path.txt rather than by loading the package: loading it downloads a missing binary,
+ * which without a network ends in a fetch stack trace.
+ */
 function electronBinary(): string | undefined {
   try {
-    const p = createRequire(import.meta.url)('electron') as unknown;
-    return typeof p === 'string' && existsSync(p) ? p : undefined;
+    const pkg = createRequire(import.meta.url).resolve('electron/package.json');
+    const dir = path.dirname(pkg);
+    const rel = readFileSync(path.join(dir, 'path.txt'), 'utf8').trim();
+    const bin = path.join(dir, 'dist', rel);
+    return rel && existsSync(bin) ? bin : undefined;
   } catch {
     return undefined;
   }
 }
 
 /**
- * `npm start`: opens the Electron app where it can run. Without Electron's binary it says so and
- * serves the same app to a browser instead (printing the URL); on a machine without a display it
- * also runs the built-in "default" benchmark headless, then stops.
+ * `npm start`: opens the Electron app where it can run. With a display but without Electron's
+ * binary it serves the same app to a browser until Ctrl-C; without a display (or with
+ * --headless) it runs the built-in "default" benchmark in the terminal instead, and stops.
  */
 export async function startCommand(argv: string[]): Promise<number> {
-  const electron = electronBinary();
   const headless = argv.includes('--headless');
   const rest = argv.filter((a) => a !== '--headless');
   const hasDisplay =
     process.platform !== 'linux' || !!process.env.DISPLAY || !!process.env.WAYLAND_DISPLAY;
+  if (headless || !hasDisplay) {
+    const why = headless ? '--headless' : 'no display (DISPLAY and WAYLAND_DISPLAY are unset)';
+    process.stderr.write(
+      `${why}: running the built-in "default" benchmark in the terminal; "gradbench serve" shows the app in a browser\n`,
+    );
+    return runCommand(['default', ...rest]);
+  }
+  const electron = electronBinary();
   const appMain = path.join(packageRoot, 'out', 'main', 'index.js');
-  if (electron && hasDisplay && existsSync(appMain) && !headless) {
+  if (electron && existsSync(appMain)) {
     const child = spawn(electron, [packageRoot], { stdio: 'inherit' });
     return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
   }
-  const why = !electron
-    ? "Electron's binary is not available"
-    : !existsSync(appMain)
-      ? 'the app is not built (npm run build)'
-      : !hasDisplay
-        ? 'there is no display'
-        : 'headless requested';
+  const why = electron
+    ? 'the app is not built (npm run build)'
+    : "Electron's binary is not installed (npm install downloads it; offline it cannot)";
   const { serve, waitForInterrupt } = await import('./serve-command.js');
-  let served: Awaited<ReturnType<typeof serve>> | undefined;
-  try {
-    served = await serve(0);
-    process.stderr.write(`${why}: serving the app to a browser instead\n`);
-    process.stdout.write(`open ${served.bridge.openUrl}\n`);
-  } catch (e) {
-    process.stderr.write(`${why}; cannot serve the app either: ${(e as Error).message}\n`);
-  }
-  if (served && hasDisplay && !headless) return waitForInterrupt(served.bridge, served.service);
-  process.stderr.write('no display: running the built-in "default" benchmark headless\n');
-  try {
-    return await runCommand(['default', ...rest]);
-  } finally {
-    await served?.bridge.close();
-  }
+  const served = await serve(0);
+  process.stderr.write(`${why}: serving the app to a browser instead\n`);
+  process.stdout.write(`open ${served.bridge.openUrl}\n`);
+  return waitForInterrupt(served.bridge, served.service);
 }

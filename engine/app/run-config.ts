@@ -55,7 +55,18 @@ export function resolveMethods(profile: Profile): RunMethod[] {
       errorFeedback: m.errorFeedback,
     });
   }
-  return list;
+  return withDistinctLabels(list);
+}
+
+/** Repeated labels (a method listed twice without labels) get ` #2`, ` #3`: tables and charts tell them apart. */
+function withDistinctLabels(list: RunMethod[]): RunMethod[] {
+  const taken = new Set<string>();
+  return list.map((m) => {
+    let label = m.label;
+    for (let n = 2; taken.has(label); n++) label = `${m.label} #${n}`;
+    taken.add(label);
+    return label === m.label ? m : { ...m, label };
+  });
 }
 
 /** The GPT dimensions a profile asks for; the vocabulary comes from the corpus unless set. */

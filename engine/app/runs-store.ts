@@ -9,9 +9,9 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { pidAlive } from '../launch/local-ranks.js';
 import { FileProblem, describeZodIssues, readOptionalJsonFile } from './atomic-file.js';
 import { runsDir } from './home.js';
+import { launcherGone, recordInterrupted } from './interrupted.js';
 import {
   MetricLineSchema,
   RunSummarySchema,
@@ -30,6 +30,8 @@ export const RunConfigHeadSchema = z.looseObject({
   startedAt: z.string().optional(),
   /** Process that drives the run, to tell a live run from an interrupted one. */
   pid: z.number().int().optional(),
+  /** The host it runs on: its pid means nothing elsewhere. */
+  host: z.looseObject({ hostname: z.string().optional() }).optional(),
   profile: z
     .union([
       z.string(),
@@ -182,22 +184,21 @@ export class RunsStore {
   private async entry(id: string, dir = path.join(this.dir, id)): Promise<RunEntry> {
     const { config, summary, summaryDamaged, errors } = await readHead(dir);
     const error = errors.length ? errors.join('\n') : undefined;
-    const driverGone = config?.pid !== undefined && !pidAlive(config.pid);
     if (summary) {
       return {
         id,
         dir,
         profile: summary.profile,
-        status: summary.status === 'running' && driverGone ? 'unknown' : summary.status,
+        status: summary.status,
         startedAt: summary.startedAt,
         finishedAt: summary.finishedAt,
         methods: summary.methods.map((m) => m.method),
         error,
       };
     }
-    // No summary yet: running if its driver is alive, or (without a pid) if it wrote lately.
+    // No summary yet: running if its launcher is alive, or (without a pid) if it wrote lately.
     let status: RunListStatus = 'unknown';
-    if (!summaryDamaged && config?.pid !== undefined) status = driverGone ? 'unknown' : 'running';
+    if (!summaryDamaged && config?.pid !== undefined) status = 'running';
     else if (!summaryDamaged && (await recentlyWritten(dir))) status = 'running';
     return {
       id,
@@ -226,10 +227,13 @@ async function readPart<S extends z.ZodType>(
   }
 }
 
-/** config.json and summary.json of a run directory; damaged files end up in `errors`. */
+/**
+ * config.json and summary.json of a run directory; damaged files end up in `errors`. A run still
+ * marked running whose launcher is gone is recorded as interrupted here, so every reader agrees.
+ */
 async function readHead(dir: string) {
   const errors: string[] = [];
-  const summary = await readPart(
+  let summary = await readPart(
     path.join(dir, 'summary.json'),
     RunSummarySchema,
     'run summary',
@@ -242,19 +246,32 @@ async function readHead(dir: string) {
     'run config',
     errors,
   );
+  const unfinished = summary ? summary.status === 'running' : !summaryDamaged;
+  if (config && unfinished && launcherGone(config)) {
+    const { metrics } = await readMetrics(path.join(dir, 'metrics.jsonl'));
+    const lastWrite = new Date(
+      await lastWriteMs(dir, ['metrics.jsonl', 'summary.json', 'config.json']),
+    );
+    summary = await recordInterrupted(dir, config, summary, metrics, lastWrite);
+  }
   return { config, summary, summaryDamaged, errors };
 }
 
-async function recentlyWritten(dir: string): Promise<boolean> {
+/** The latest modification time of the given files of `dir` (0 when none exists). */
+async function lastWriteMs(dir: string, files: string[]): Promise<number> {
   const times = await Promise.all(
-    ['metrics.jsonl', 'config.json'].map((f) =>
+    files.map((f) =>
       stat(path.join(dir, f)).then(
         (s) => s.mtimeMs,
         () => 0,
       ),
     ),
   );
-  return Date.now() - Math.max(...times) < RECENT_MS;
+  return Math.max(...times);
+}
+
+async function recentlyWritten(dir: string): Promise<boolean> {
+  return Date.now() - (await lastWriteMs(dir, ['metrics.jsonl', 'config.json'])) < RECENT_MS;
 }
 
 /** Reads metrics.jsonl line by line, skipping (and counting) lines that are not valid records. */

@@ -3,11 +3,14 @@
  * slowest rank's (the step is not over until every rank is); the first steps are excluded from
  * timings as warm-up (wasm compilation, allocator growth), never from losses.
  */
-import type { MethodSummary, MetricLine, RunStatus } from './metrics.js';
+import type { MethodStatus, MethodSummary, MetricLine } from './metrics.js';
 import { methodKey, type RunMethod } from './run-config.js';
 
 export const WARMUP_STEPS = 2;
-const FINAL_LOSS_WINDOW = 5;
+/** The final loss is the mean of this many last steps' losses: one step's loss is noisy. */
+export const FINAL_LOSS_WINDOW = 5;
+/** How the CLI, the CSV export and the app name the final loss, so readers know what it is. */
+export const FINAL_LOSS_NOTE = `final loss = mean loss of the last ${FINAL_LOSS_WINDOW} steps`;
 
 export interface StepAggregate {
   method: string;
@@ -90,10 +93,22 @@ export function timedSteps(steps: StepAggregate[]): StepAggregate[] {
   return unprobed.length > 0 ? unprobed : steps.slice(warm);
 }
 
+/** The figures of `all` that are finite numbers: an absent figure is left out, never NaN. */
+function finiteFigures<T extends Record<string, number | undefined>>(all: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(all).filter(([, v]) => v !== undefined && Number.isFinite(v)),
+  ) as Partial<T>;
+}
+
+/** The record of a method that has not run (yet): its name and status, no figures. */
+export function notStartedSummary(method: RunMethod): MethodSummary {
+  return { method: methodKey(method), label: method.label, status: 'not started', steps: 0 };
+}
+
 export function summarizeMethod(
   method: RunMethod,
   lines: MetricLine[],
-  status: RunStatus,
+  status: MethodStatus,
   error?: string,
 ): MethodSummary {
   const mine = lines.filter((l) => l.method === methodKey(method));
@@ -103,30 +118,31 @@ export function summarizeMethod(
   const meanStepMs = mean(timed.map((s) => s.stepMs));
   const raw = mean(steps.map((s) => s.rawBytes));
   const wire = mean(steps.map((s) => s.wireBytes));
+  const pipeline = steps.some((s) => s.bubbleMs !== undefined);
   return {
     method: methodKey(method),
     label: method.label,
     status,
     steps: steps.length,
-    tokensPerSec: mean(timed.map((s) => s.tokens)) / (meanStepMs / 1000),
-    meanStepMs,
-    meanComputeMs: mean(timed.map((s) => s.computeMs)),
-    meanExposedCommMs: mean(timed.map((s) => s.exposedCommMs)),
-    meanCommMs: mean(timed.map((s) => s.commMs)),
-    wireBytesPerStep: wire,
-    rawBytesPerStep: raw,
-    compressionRatio: wire > 0 ? raw / wire : 1,
-    // Non-finite losses (reported as health warnings) would make both NaN.
-    firstLoss: finite[0]?.loss ?? NaN,
-    finalLoss: mean(finite.slice(-FINAL_LOSS_WINDOW).map((s) => s.loss)),
+    ...finiteFigures({
+      tokensPerSec: mean(timed.map((s) => s.tokens)) / (meanStepMs / 1000),
+      meanStepMs,
+      meanComputeMs: mean(timed.map((s) => s.computeMs)),
+      meanExposedCommMs: mean(timed.map((s) => s.exposedCommMs)),
+      meanCommMs: mean(timed.map((s) => s.commMs)),
+      wireBytesPerStep: wire,
+      rawBytesPerStep: raw,
+      compressionRatio: wire > 0 ? raw / wire : steps.length ? 1 : NaN,
+      // Non-finite losses (reported as health warnings) are left out of both.
+      firstLoss: finite[0]?.loss,
+      finalLoss: mean(finite.slice(-FINAL_LOSS_WINDOW).map((s) => s.loss)),
+      meanBubbleMs: pipeline ? mean(timed.map((s) => s.bubbleMs ?? 0)) : undefined,
+      interStageBytesPerStep: pipeline ? mean(steps.map((s) => s.interStageBytes ?? 0)) : undefined,
+      interStageRawBytesPerStep: pipeline
+        ? mean(steps.map((s) => s.interStageRawBytes ?? 0))
+        : undefined,
+    }),
     healthWarnings: mine.reduce((a, l) => a + (l.warnings?.length ?? 0), 0),
-    ...(steps.some((s) => s.bubbleMs !== undefined)
-      ? {
-          meanBubbleMs: mean(timed.map((s) => s.bubbleMs ?? 0)),
-          interStageBytesPerStep: mean(steps.map((s) => s.interStageBytes ?? 0)),
-          interStageRawBytesPerStep: mean(steps.map((s) => s.interStageRawBytes ?? 0)),
-        }
-      : {}),
     ...(error ? { error } : {}),
   };
 }
@@ -137,20 +153,49 @@ export function summarizeMethod(
  */
 export function compareToBaseline(summaries: MethodSummary[]): MethodSummary[] {
   const done = (key: string) =>
-    summaries.find((s) => s.method === key && s.status === 'completed' && s.steps > 0);
+    summaries.find(
+      (s) => s.method === key && s.status === 'completed' && s.meanStepMs !== undefined,
+    );
   const base = done('fsdp');
   const bf16 = done('bf16');
   return summaries.map((s) => {
-    if (s.steps === 0 || !Number.isFinite(s.meanStepMs)) return s;
+    const stepMs = s.meanStepMs;
+    if (stepMs === undefined) return s;
     return {
       ...s,
-      ...(base
-        ? {
-            speedupVsBaseline: base.meanStepMs / s.meanStepMs,
-            lossGapVsBaseline: (s.finalLoss - base.finalLoss) / base.finalLoss,
-          }
-        : {}),
-      ...(bf16 ? { speedupVsBf16: bf16.meanStepMs / s.meanStepMs } : {}),
+      ...finiteFigures({
+        speedupVsBaseline: base?.meanStepMs !== undefined ? base.meanStepMs / stepMs : undefined,
+        lossGapVsBaseline:
+          base?.finalLoss !== undefined && s.finalLoss !== undefined
+            ? (s.finalLoss - base.finalLoss) / base.finalLoss
+            : undefined,
+        speedupVsBf16: bf16?.meanStepMs !== undefined ? bf16.meanStepMs / stepMs : undefined,
+      }),
     };
   });
+}
+
+/** The figures a finished method's record normally carries (all optional in the file). */
+const CORE_FIGURES = [
+  'tokensPerSec',
+  'meanStepMs',
+  'meanComputeMs',
+  'meanExposedCommMs',
+  'meanCommMs',
+  'wireBytesPerStep',
+  'rawBytesPerStep',
+  'compressionRatio',
+  'firstLoss',
+  'finalLoss',
+] as const;
+type CoreFigure = (typeof CORE_FIGURES)[number];
+export type MeasuredSummary = MethodSummary & Record<CoreFigure, number>;
+
+/**
+ * For reports that compute with the figures (benchmarks, predictions): an absent figure reads as
+ * NaN, which their formatters print as '-', so a method without figures never breaks a table.
+ */
+export function measured(m: MethodSummary): MeasuredSummary {
+  const filled = Object.fromEntries(CORE_FIGURES.map((f) => [f, m[f] ?? NaN]));
+  return { ...m, ...filled } as MeasuredSummary;
 }

@@ -122,7 +122,9 @@ export function predictionText(p: Prediction, summary?: RunSummary): string {
       row.push(
         formatDuration(s?.meanStepMs),
         x(s?.speedupVsBaseline),
-        s ? `${formatNumber((100 * (m.stepMs - s.meanStepMs)) / s.meanStepMs, 1)} %` : '-',
+        s?.meanStepMs !== undefined
+          ? `${formatNumber((100 * (m.stepMs - s.meanStepMs)) / s.meanStepMs, 1)} %`
+          : '-',
       );
     return row;
   });
