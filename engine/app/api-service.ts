@@ -214,7 +214,7 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
           label: m.label,
           status: 'pending',
           step: 0,
-          steps: 0,
+          steps: e.steps,
           points: [],
         }));
         break;
@@ -280,8 +280,10 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
           const m = method(ms.method);
           if (m) m.summary = ms;
         }
-        for (const m of s.methods)
-          if (m.status === 'pending' || m.status === 'running') m.status = e.summary.status;
+        for (const m of s.methods) {
+          if (m.status === 'pending') m.status = 'not started';
+          else if (m.status === 'running') m.status = e.summary.status;
+        }
         this.flush(live);
         return;
     }

@@ -6,10 +6,17 @@
  * Every call is `name(args...)`: a transport only has to carry `{ call, args }` one way and a
  * result or an error message back, plus a stream of `ApiEvent`s.
  */
-import type { HealthWarning, MethodSummary, MetricLine, RunStatus, RunSummary } from './metrics.js';
+import type {
+  HealthWarning,
+  MethodStatus,
+  MethodSummary,
+  MetricLine,
+  RunStatus,
+  RunSummary,
+} from './metrics.js';
 import type { ClusterSpec, RunPrediction, RunProjection } from '../projection/types.js';
 
-export type { HealthWarning, MethodSummary, MetricLine, RunStatus, RunSummary };
+export type { HealthWarning, MethodStatus, MethodSummary, MetricLine, RunStatus, RunSummary };
 
 export interface VersionInfo {
   name: string;
@@ -168,7 +175,7 @@ export interface Catalog {
 }
 
 /** A method of a live run, as the Live page shows it. */
-export type MethodPhase = 'pending' | RunStatus;
+export type MethodPhase = 'pending' | MethodStatus;
 
 /** One step of one method: loss and times are means over ranks, stepMs the slowest rank's, wireBytes summed. */
 export interface LivePoint {

@@ -106,13 +106,16 @@ export function metricLine(
   };
 }
 
-export const RUN_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const;
+export const RUN_STATUSES = ['running', 'completed', 'failed', 'cancelled', 'interrupted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
+/** A method also may never have started (the run stopped before its turn). */
+export const METHOD_STATUSES = [...RUN_STATUSES, 'not started'] as const;
+export type MethodStatus = (typeof METHOD_STATUSES)[number];
 
 export const MethodSummarySchema = z.object({
   method: z.string(),
   label: z.string(),
-  status: z.enum(RUN_STATUSES),
+  status: z.enum(METHOD_STATUSES),
   steps: z.number().int(),
   tokensPerSec: z.number(),
   meanStepMs: z.number(),
@@ -134,6 +137,10 @@ export const MethodSummarySchema = z.object({
   meanBubbleMs: z.number().optional(),
   interStageBytesPerStep: z.number().optional(),
   interStageRawBytesPerStep: z.number().optional(),
+  /** Share of all cores' time that processes other than this run used while the method ran (0-1). */
+  otherCpuShare: z.number().optional(),
+  /** The machine's 1-minute load average when the method ended. */
+  loadAverage: z.number().optional(),
   error: z.string().optional(),
 });
 export type MethodSummary = z.infer<typeof MethodSummarySchema>;
