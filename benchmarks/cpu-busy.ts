@@ -5,33 +5,13 @@
  * most the idle tenth to win back, whatever it saves on the wire: this figure says which regime
  * a speedup was measured in.
  */
-import os from 'node:os';
+import { busyBetween, cpuTimes } from '../engine/app/cpu-load.js';
 
-interface CpuTimes {
-  idle: number;
-  total: number;
-}
-
-export function cpuTimes(): CpuTimes {
-  let idle = 0;
-  let total = 0;
-  for (const c of os.cpus()) {
-    const t = c.times;
-    idle += t.idle;
-    total += t.user + t.nice + t.sys + t.idle + t.irq;
-  }
-  return { idle, total };
-}
-
-/** Fraction of core time spent busy between two readings (undefined when no time passed). */
-export function busyBetween(a: CpuTimes, b: CpuTimes): number | undefined {
-  const total = b.total - a.total;
-  return total > 0 ? 1 - (b.idle - a.idle) / total : undefined;
-}
+export { busyBetween, cpuTimes };
 
 /** Busy fraction per named stretch: `mark(name)` ends the previous stretch and starts `name`. */
 export class CpuBusyMeter {
-  private current: { name: string; start: CpuTimes } | undefined;
+  private current: { name: string; start: ReturnType<typeof cpuTimes> } | undefined;
   readonly busy = new Map<string, number>();
 
   mark(name?: string): void {

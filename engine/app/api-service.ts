@@ -214,7 +214,7 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
           label: m.label,
           status: 'pending',
           step: 0,
-          steps: 0,
+          steps: e.steps,
           points: [],
         }));
         break;

@@ -48,11 +48,12 @@ import { preflight } from './preflight.js';
 import type { LivePoint } from './api.js';
 import type { Profile } from './profile.js';
 import { methodKey, resolveMethods, type RunConfig, type RunMethod } from './run-config.js';
+import { MethodLoadMeter, type MethodLoad } from './cpu-load.js';
 import { compareToBaseline, notStartedSummary, summarizeMethod } from './summary.js';
 import { resolveTargetNetwork } from '../projection/emulate-target.js';
 
 export type RunEvent =
-  | { type: 'run-start'; run: string; dir: string; methods: RunMethod[] }
+  | { type: 'run-start'; run: string; dir: string; methods: RunMethod[]; steps: number }
   | { type: 'method-start'; method: string; label: string; index: number; total: number }
   | ({
       type: 'progress';
@@ -295,7 +296,13 @@ class Run {
   }
 
   async execute(): Promise<RunSummary> {
-    this.emit({ type: 'run-start', run: this.id, dir: this.dir, methods: this.methods });
+    this.emit({
+      type: 'run-start',
+      run: this.id,
+      dir: this.dir,
+      methods: this.methods,
+      steps: this.profile.train.steps,
+    });
     this.metrics = this.stream(path.join(this.dir, 'metrics.jsonl'));
     let status: RunStatus = 'completed';
     let error: string | undefined;
@@ -305,7 +312,10 @@ class Run {
         this.current = index;
         await this.save(this.summary('running'));
         const r = await this.runMethod(method, index);
-        this.summaries.push(summarizeMethod(method, this.lines, r.status, r.error));
+        this.summaries.push({
+          ...summarizeMethod(method, this.lines, r.status, r.error),
+          ...r.load,
+        });
         this.emit({ type: 'method-end', summary: compareToBaseline(this.summaries).at(-1)! });
         if (r.status !== 'completed') {
           status = r.status === 'cancelled' ? 'cancelled' : 'failed';
@@ -359,7 +369,7 @@ class Run {
   private runMethod(
     method: RunMethod,
     index: number,
-  ): Promise<{ status: MethodStatus; error?: string }> {
+  ): Promise<{ status: MethodStatus; error?: string; load: MethodLoad }> {
     const p = this.profile;
     const world = p.parallel.worldSize;
     const steps = p.train.steps;
@@ -378,6 +388,10 @@ class Run {
     const lastBeat = Array.from({ length: world }, () => t0);
     /** The peers each rank's receives waited on at its last heartbeat. */
     const waitingOn: number[][] = Array.from({ length: world }, () => []);
+    const load = new MethodLoadMeter();
+    /** This method's rank processes, once spawned (this.procs still holds the last method's before). */
+    let mine: RankProcess[] = [];
+    const rankPids = (): number[] => mine.flatMap((x) => x.child.pid ?? []);
 
     return new Promise((resolve) => {
       let settled = false;
@@ -390,7 +404,7 @@ class Run {
         if (settled) return;
         settled = true;
         clearInterval(watchdog);
-        resolve({ status, error: err });
+        resolve({ status, error: err, load: load.finish() });
       };
       const onLine = (rank: number, stream: 'stdout' | 'stderr', line: string): void => {
         // Heartbeats (one a second) would bury the rank's real output in its log.
@@ -435,6 +449,7 @@ class Run {
           if (group.length === world) {
             byStep.delete(m.step);
             lastProgress = Date.now();
+            load.sample(rankPids());
             const stepMs = Math.max(...group.map((g) => g.stepMs));
             const avg = (f: (g: MetricLine) => number): number =>
               group.reduce((a, g) => a + f(g), 0) / world;
@@ -471,6 +486,7 @@ class Run {
       const stall = this.opts.stallTimeoutMs ?? p.health.stallTimeoutS * 1000;
       const watchdog = setInterval(
         () => {
+          load.sample(rankPids());
           const now = Date.now();
           if (now - lastProgress <= stall || failure || this.cancelled) return;
           const silentMs = Math.min(SILENT_RANK_MS, stall * 0.75);
@@ -486,6 +502,7 @@ class Run {
         },
         Math.min(1000, Math.max(100, stall / 4)),
       );
+      load.start();
       spawnRanks({
         script: compiledFile('engine/rank.ts'),
         world,
@@ -499,6 +516,7 @@ class Run {
       }).then(
         (procs) => {
           this.procs = procs;
+          mine = procs;
           this.emit({
             type: 'ranks-started',
             method: methodKey(method),

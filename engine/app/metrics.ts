@@ -160,6 +160,10 @@ export const MethodSummarySchema = z.object({
   meanBubbleMs: z.number().optional(),
   interStageBytesPerStep: z.number().optional(),
   interStageRawBytesPerStep: z.number().optional(),
+  /** Share of all cores' time that processes other than this run used while the method ran (0-1). */
+  otherCpuShare: z.number().optional(),
+  /** The machine's 1-minute load average when the method ended. */
+  loadAverage: z.number().optional(),
   error: z.string().optional(),
 });
 export type MethodSummary = z.infer<typeof MethodSummarySchema>;

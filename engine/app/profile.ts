@@ -12,6 +12,7 @@ import { pipelineLayoutProblem } from '../parallel/pipeline-layout.js';
 import { HEALTH_DEFAULTS } from '../parallel/health.js';
 import type { FieldIssue, ProfileDoc } from './api.js';
 import { jsonShapeIssues, type JsonShapeLimits } from './json-shape.js';
+import { PLAIN_ERRORS } from './plain-issues.js';
 
 export const PROFILE_VERSION = 1;
 
@@ -261,7 +262,7 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
           message: `${OPTIMUS_CC_ID} compresses pipeline traffic: set parallel.pipelineStages to 2 or more`,
         });
       else {
-        paramIssues(ctx, i, OptimusCcParamsSchema.safeParse(m.params));
+        paramIssues(ctx, i, OptimusCcParamsSchema.safeParse(m.params, PLAIN_ERRORS));
       }
       return;
     }
@@ -282,7 +283,7 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
       });
       return;
     }
-    paramIssues(ctx, i, info.params.safeParse(m.params));
+    paramIssues(ctx, i, info.params.safeParse(m.params, PLAIN_ERRORS));
     if (m.errorFeedback !== undefined && !ErrorFeedbackSchema.safeParse(m.errorFeedback).success) {
       ctx.addIssue({
         code: 'custom',
@@ -335,7 +336,7 @@ export function checkProfile(
   // Structure first: the schema lets free-form parts through as they are.
   const shape = jsonShapeIssues(input, PROFILE_SHAPE);
   if (shape.length) return { ok: false, issues: shape };
-  const r = ProfileSchema.safeParse(input);
+  const r = ProfileSchema.safeParse(input, PLAIN_ERRORS);
   if (r.success) return { ok: true, profile: r.data };
   const issues = r.error.issues.map((i) => ({ path: issuePath(i.path), message: i.message }));
   // When every field parsed, zod ran the cross-field checks itself: report each problem once.
@@ -361,10 +362,10 @@ export function parseProfile(input: unknown, source?: string): Profile {
 function crossFieldIssues(input: unknown): FieldIssue[] {
   const raw = (input && typeof input === 'object' ? input : {}) as Record<string, unknown>;
   const shape = ProfileSchemaBase.shape;
-  const parallel = shape.parallel.safeParse(raw.parallel);
-  const methods = shape.methods.safeParse(raw.methods);
-  const model = shape.model.safeParse(raw.model);
-  const train = shape.train.safeParse(raw.train);
+  const parallel = shape.parallel.safeParse(raw.parallel, PLAIN_ERRORS);
+  const methods = shape.methods.safeParse(raw.methods, PLAIN_ERRORS);
+  const model = shape.model.safeParse(raw.model, PLAIN_ERRORS);
+  const train = shape.train.safeParse(raw.train, PLAIN_ERRORS);
   if (!parallel.success || !methods.success) return [];
   const issues: FieldIssue[] = [];
   crossFieldChecks(

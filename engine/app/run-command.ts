@@ -8,6 +8,7 @@ import { packageRoot } from '../runtime-path.js';
 import { RUN_USAGE, UsageError } from '../cli-help.js';
 import { formatBytes, formatDuration, formatNumber, table } from './format.js';
 import { dataHome } from './home.js';
+import { LOAD_WARNING_HEAD, loadWarnings } from './load-warning.js';
 import { startRun, type RunEvent } from './launcher.js';
 import { preflight } from './preflight.js';
 import { displayStep, healthWarningText, type RunSummary } from './metrics.js';
@@ -171,6 +172,8 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else process.stdout.write(`${summaryTable(summary)}\n`);
   if (summary.error) process.stderr.write(`${summary.status}: ${summary.error}\n`);
+  const busy = loadWarnings(summary.methods);
+  if (busy.length) process.stderr.write(`warning: ${LOAD_WARNING_HEAD}:\n  ${busy.join('\n  ')}\n`);
   if (predict && prediction) {
     process.stdout.write(`${predict.predictionText(prediction, summary)}\n`);
     await predict.savePrediction(handle.dir, prediction);

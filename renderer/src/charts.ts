@@ -1,37 +1,91 @@
-/** ECharts options shared by the Live and Results pages (plain data in, option object out). */
+/**
+ * ECharts options shared by the Live and Results pages (plain data in, option object out). Every
+ * series of a method carries that method's colour; the legend is laid out in full (never paged),
+ * with the plot moved down to make room for it.
+ */
+import { BASELINE_KEY } from './method-colors';
+
+/** One method's line: `key` picks its style, `run` (0 for the first run) its dash in compare mode. */
 export interface Series {
+  key: string;
   name: string;
+  color: string;
   points: [number, number][];
+  run?: number;
+}
+
+/** One method's bar. */
+export interface MethodBar {
+  name: string;
+  color: string;
+  value: number | undefined;
 }
 
 const axisName = (name: string) => ({ name, nameLocation: 'middle' as const, nameGap: 28 });
 
-export function lineOption(series: Series[], xName: string, yName: string, yLog = false) {
+/** Room an unpaged legend needs above the plot: rows of items of about 7 px a character. */
+const LEGEND_ROW_PX = 22;
+const LEGEND_WIDTH_PX = 420;
+export function legendRows(names: string[]): number {
+  let rows = 1;
+  let x = 0;
+  for (const n of names) {
+    const w = 34 + 7 * n.length;
+    if (x > 0 && x + w > LEGEND_WIDTH_PX) {
+      rows++;
+      x = 0;
+    }
+    x += w;
+  }
+  return rows;
+}
+
+function legend(names: string[]) {
+  return {
+    legend: { top: 0, type: 'plain' as const },
+    gridTop: 14 + LEGEND_ROW_PX * legendRows(names),
+  };
+}
+
+/** A method's line: the baseline dashed, wider and on top; a compared run's lines dotted. */
+function lineStyle(s: Series) {
+  if (s.key === BASELINE_KEY) return { lineStyle: { type: 'dashed', width: 3 }, z: 4 };
+  return { lineStyle: { type: s.run ? 'dotted' : 'solid', width: 2 }, z: 3 };
+}
+
+export function lineOption(series: Series[], xName: string, yName: string) {
+  const { legend: l, gridTop } = legend(series.map((s) => s.name));
   return {
     tooltip: { trigger: 'axis' },
-    legend: { top: 0, type: 'scroll' },
-    grid: { left: 60, right: 20, top: 36, bottom: 44 },
+    legend: l,
+    grid: { left: 60, right: 20, top: gridTop, bottom: 44 },
     xAxis: { type: 'value', ...axisName(xName), scale: true },
-    yAxis: { type: yLog ? 'log' : 'value', ...axisName(yName), nameGap: 44, scale: true },
+    yAxis: { type: 'value', ...axisName(yName), nameGap: 44, scale: true },
     series: series.map((s) => ({
       name: s.name,
       type: 'line',
+      color: s.color,
       showSymbol: s.points.length < 30,
       data: s.points,
+      ...lineStyle(s),
     })),
   };
 }
 
+/** Greys for the parts of a step, so that no part reads as one of the methods' colours. */
+const PART_COLORS = ['#b8c0cc', '#3f4a5c', '#7d8799', '#1c2230', '#dde2e9'];
+
+/** Bars of parts of a whole per category (the step-time breakdown): one series per part. */
 export function barOption(
   categories: string[],
   bars: { name: string; values: (number | null)[]; stack?: string }[],
   yName: string,
-  markLine?: number,
 ) {
+  const { legend: l, gridTop } = legend(bars.map((b) => b.name));
   return {
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
-    legend: { top: 0, type: 'scroll' },
-    grid: { left: 60, right: 20, top: 36, bottom: 60 },
+    legend: l,
+    grid: { left: 60, right: 20, top: gridTop, bottom: 60 },
     xAxis: {
       type: 'category',
       data: categories,
@@ -42,18 +96,150 @@ export function barOption(
       name: b.name,
       type: 'bar',
       stack: b.stack,
+      color: PART_COLORS[i % PART_COLORS.length],
       data: b.values,
-      ...(i === 0 && markLine !== undefined
-        ? {
-            markLine: {
-              symbol: 'none',
-              silent: true,
-              data: [{ yAxis: markLine }],
-              lineStyle: { type: 'dashed' },
-            },
-          }
-        : {}),
     })),
+  };
+}
+
+/** One bar per method in the method's colour, with its value on the bar. */
+export function methodBarOption(bars: MethodBar[], yName: string, digits = 2, unit = '×') {
+  return {
+    tooltip: { trigger: 'item' },
+    grid: { left: 60, right: 20, top: 24, bottom: 60 },
+    xAxis: {
+      type: 'category',
+      data: bars.map((b) => b.name),
+      axisLabel: { interval: 0, rotate: bars.length > 5 ? 30 : 0 },
+    },
+    yAxis: { type: 'value', ...axisName(yName), nameGap: 44 },
+    series: [
+      {
+        name: yName,
+        type: 'bar',
+        data: bars.map((b) => ({ value: b.value ?? null, itemStyle: { color: b.color } })),
+        label: {
+          show: true,
+          position: 'top',
+          formatter: (p: { value: number | null }) =>
+            p.value === null ? '' : `${p.value.toFixed(digits)}${unit}`,
+        },
+      },
+    ],
+  };
+}
+
+/** A method's speedups: over the fp32 FSDP baseline, over the bf16 one when measured, and the 95 % interval of the first when the run had repetitions. */
+export interface SpeedupRow {
+  name: string;
+  color: string;
+  vsFsdp: number;
+  vsBf16?: number;
+  ciLow?: number;
+  ciHigh?: number;
+}
+
+export const FASTER_COLOR = '#2e7d32';
+export const SLOWER_COLOR = '#c0392b';
+
+/** `1.30× faster`, `0.84× · slower`, with the interval when known. */
+export function speedupText(x: number, low?: number, high?: number): string {
+  const interval =
+    low !== undefined && high !== undefined ? ` [${low.toFixed(2)}–${high.toFixed(2)}]` : '';
+  return `${x.toFixed(2)}×${interval} ${x >= 1 ? 'faster' : '· slower'}`;
+}
+
+/**
+ * "Is this method faster than FSDP, and by how much": one horizontal bar per method in its colour,
+ * the value and the word faster or slower on it (green or red), a line at 1.0 where FSDP stands,
+ * the slower side shaded red and the faster side green, a whisker for the interval.
+ */
+export function speedupOption(rows: SpeedupRow[], bf16Name?: string) {
+  const top = Math.max(1, ...rows.flatMap((r) => [r.vsFsdp, r.vsBf16 ?? 0, r.ciHigh ?? 0]));
+  const max = Math.ceil(top * 1.35 * 10) / 10;
+  const names = rows.map((r) => r.name);
+  const label = (value: (r: SpeedupRow) => number | undefined, withInterval: boolean) =>
+    rows.map((r) => {
+      const v = value(r);
+      if (v === undefined) return { value: null };
+      return {
+        value: v,
+        itemStyle: { color: r.color, opacity: withInterval ? 1 : 0.5 },
+        label: {
+          show: true,
+          position: 'right',
+          color: v >= 1 ? FASTER_COLOR : SLOWER_COLOR,
+          fontWeight: 'bold',
+          formatter: withInterval ? speedupText(v, r.ciLow, r.ciHigh) : `${speedupText(v)} (bf16)`,
+        },
+      };
+    });
+  const intervals = rows
+    .filter((r) => r.ciLow !== undefined && r.ciHigh !== undefined)
+    .map((r) => [
+      { coord: [r.ciLow, r.name], symbol: 'none' },
+      { coord: [r.ciHigh, r.name], symbol: 'none' },
+    ]);
+  return {
+    tooltip: { trigger: 'item' },
+    ...(bf16Name ? { legend: { top: 0, type: 'plain' } } : {}),
+    grid: { left: 12, right: 24, top: bf16Name ? 36 : 16, bottom: 44, containLabel: true },
+    xAxis: {
+      type: 'value',
+      min: 0,
+      max,
+      ...axisName('× faster than FSDP (fp32): its step time ÷ the method’s'),
+    },
+    yAxis: { type: 'category', data: names, inverse: true },
+    series: [
+      {
+        name: 'vs FSDP (fp32)',
+        type: 'bar',
+        // The legend's swatch; each bar has its method's colour.
+        itemStyle: { color: '#667085' },
+        data: label((r) => r.vsFsdp, true),
+        markLine: {
+          silent: true,
+          symbol: 'none',
+          lineStyle: { color: '#1c2230', type: 'solid', width: 2 },
+          label: { formatter: 'FSDP = 1.0×', position: 'start', fontWeight: 'bold' },
+          data: [{ xAxis: 1 }],
+        },
+        markArea: {
+          silent: true,
+          data: [
+            [{ xAxis: 0, itemStyle: { color: 'rgba(192, 57, 43, 0.06)' } }, { xAxis: 1 }],
+            [{ xAxis: 1, itemStyle: { color: 'rgba(46, 125, 50, 0.07)' } }, { xAxis: max }],
+          ],
+        },
+      },
+      ...(bf16Name
+        ? [
+            {
+              name: bf16Name,
+              type: 'bar',
+              itemStyle: { color: '#667085', opacity: 0.5 },
+              data: label((r) => r.vsBf16, false),
+            },
+          ]
+        : []),
+      ...(intervals.length
+        ? [
+            {
+              name: '95 % interval',
+              type: 'line',
+              data: [],
+              markLine: {
+                silent: true,
+                symbol: 'none',
+                lineStyle: { color: '#1c2230', type: 'solid', width: 2 },
+                label: { show: false },
+                data: intervals,
+              },
+            },
+          ]
+        : []),
+    ],
   };
 }
 

@@ -31,6 +31,8 @@ let page: Page;
 let bridge: Bridge;
 let service: ApiService;
 let home: string;
+/** The methods' colours on the Live page, to compare with the Results page's. */
+let liveColors: Record<string, string> = {};
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
@@ -43,6 +45,46 @@ async function go(nav: string): Promise<void> {
 
 /** Text of a field's inline error, once it appears. */
 const fieldError = (field: string) => page.locator(`.field[data-field="${field}"] .field-error`);
+
+/** Per series (or per bar of a one-series bar chart): name -> colour, as the chart holds them. */
+async function chartColors(chart: string): Promise<Record<string, string>> {
+  return page.$eval(`[data-chart=${chart}]`, (el) => {
+    type Opt = {
+      series: {
+        name: string;
+        color?: string;
+        data: { value: unknown; itemStyle?: { color: string } }[];
+      }[];
+      yAxis: { data?: string[] }[];
+      xAxis: { data?: string[] }[];
+    };
+    const o = (el as unknown as { chartOption: () => Opt }).chartOption();
+    const s = o.series[0];
+    if (s.color) return Object.fromEntries(o.series.map((x) => [x.name, x.color!]));
+    const names = o.yAxis[0].data ?? o.xAxis[0].data ?? [];
+    return Object.fromEntries(names.map((n, i) => [n, s.data[i]?.itemStyle?.color ?? '']));
+  });
+}
+
+/** The id of the run the Results page shows. */
+const runIdShown = async (): Promise<string> =>
+  (await page.getAttribute('[data-page=results] .run-block', 'data-run'))!;
+
+/** Cells with a text that runs over more than one line (a figure cut from its unit). */
+const wrappedCells = (selector: string) =>
+  page.$$eval(selector, (cells) =>
+    cells
+      .filter((c) => {
+        const texts = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
+        for (let t = texts.nextNode(); t; t = texts.nextNode()) {
+          const r = document.createRange();
+          r.selectNodeContents(t);
+          if (new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size > 1) return true;
+        }
+        return false;
+      })
+      .map((c) => c.textContent?.trim()),
+  );
 
 describe.skipIf(!haveChromium)('GradBench in a browser', () => {
   beforeAll(async () => {
@@ -84,19 +126,46 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     await shot('hardware');
   });
 
+  it('says what to do next on pages with nothing to show yet', async () => {
+    await go('results');
+    expect(await page.textContent('[data-testid=page-empty]')).toMatch(/No runs yet/);
+    await go('live');
+    expect(await page.textContent('[data-testid=page-empty]')).toMatch(/No run started/);
+    await page.click('[data-testid=page-empty] button');
+    await page.waitForSelector('[data-page=run]');
+  });
+
   it('creates a profile, flags an invalid field inline, saves it and finds it after a reload', async () => {
     await go('profiles');
     await page.click('[data-action=new-profile]');
-    await page.fill('input[name=name]', 'e2e two methods');
+    await page.waitForSelector('input[name="train.steps"]');
+    // A brand-new form has an empty name, yet nothing is flagged before it is touched.
+    await page.waitForTimeout(500); // past the validation's debounce, so a message would be there
+    expect(await page.locator('.field-error, .issue-count, .banner.error').count()).toBe(0);
+    expect(await page.textContent('.profile-form')).not.toMatch(/batchPerRank|warmupSteps/);
+
     await page.fill('input[name="train.steps"]', '0');
-    await expect.poll(() => fieldError('train.steps').count()).toBeGreaterThan(0);
-    expect(await fieldError('train.steps').first().textContent()).toMatch(/>=\s*1|too small/i);
-    // A save with the invalid field is refused and writes nothing.
+    await page.locator('input[name="train.steps"]').blur();
+    await expect.poll(() => fieldError('train.steps').count()).toBe(1);
+    expect(await fieldError('train.steps').textContent()).toBe('must be 1 or more');
+    const steps = page.locator('input[name="train.steps"]');
+    expect(await steps.getAttribute('aria-invalid')).toBe('true');
+    expect(await steps.getAttribute('aria-describedby')).toBe(
+      await fieldError('train.steps').getAttribute('id'),
+    );
+    // A save with invalid fields is refused, writes nothing, and shows every problem (the name too).
     await page.click('[data-action=save-profile]');
-    await page.waitForSelector('.banner.error');
+    await page.waitForSelector('[data-testid=save-blocked]');
+    expect(await page.textContent('[data-testid=save-blocked]')).toMatch(/2 fields to fix/);
+    expect(await fieldError('name').textContent()).toBe('is required');
     expect((await service.listProfiles()).map((p) => p.name)).not.toContain('e2e two methods');
 
+    // Each fix clears its message, and the banner goes with the last one.
+    await page.fill('input[name=name]', 'e2e two methods');
+    await expect.poll(() => fieldError('name').count()).toBe(0);
     await page.fill('input[name="train.steps"]', String(STEPS));
+    await expect.poll(() => page.locator('[data-testid=save-blocked]').count()).toBe(0);
+    expect(await steps.getAttribute('aria-invalid')).toBeNull();
     await page.fill('input[name="parallel.worldSize"]', '2');
     await page.fill('input[name="train.batchPerRank"]', '4');
     for (const id of ['fp16', 'topk']) {
@@ -143,6 +212,10 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     expect(reloaded).toBe(true);
     expect(await page.textContent('[data-testid=run-status]')).toBe('completed');
     expect(seen.size).toBeGreaterThanOrEqual(3);
+    // Methods waiting their turn show their step count, never "?".
+    expect([...seen].join(' ')).not.toContain('?');
+    expect(await page.textContent('.progress-table thead')).toMatch(/last step time/);
+    liveColors = await chartColors('live-loss');
     expect(await counters.allTextContents()).toEqual([
       `${STEPS}/${STEPS}`,
       `${STEPS}/${STEPS}`,
@@ -158,7 +231,86 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     const chart = page.locator('[data-chart=speedup] canvas');
     await chart.waitFor();
     expect((await chart.boundingBox())!.width).toBeGreaterThan(200);
+
+    // The speedup view: a line at 1.0, each bar labelled with its value and faster or slower.
+    const speedup = await page.$eval('[data-chart=speedup]', (el) => {
+      type Bar = { value: number; label: { formatter: string; color: string } };
+      const o = (
+        el as unknown as {
+          chartOption: () => {
+            series: { markLine?: { data: { xAxis: number }[] }; data: Bar[] }[];
+          };
+        }
+      ).chartOption();
+      return {
+        line: o.series[0].markLine?.data.map((d) => d.xAxis),
+        bars: o.series[0].data.map((d) => [d.value, d.label.formatter, d.label.color]),
+      };
+    });
+    expect(speedup.line).toEqual([1]);
+    expect(speedup.bars).toHaveLength(2);
+    for (const [value, text, color] of speedup.bars as [number, string, string][]) {
+      expect(text).toBe(`${value.toFixed(2)}× ${value >= 1 ? 'faster' : '· slower'}`);
+      expect(color).toBe(value >= 1 ? '#2e7d32' : '#c0392b');
+    }
+    // bf16 FSDP was not measured: no column for it, and a note saying how to get it.
+    expect(await page.textContent('.summary-table thead')).not.toMatch(/bf16/);
+    expect(await page.textContent('[data-testid=bf16-note]')).toMatch(/baselines/);
+
+    // One colour per method in every chart and in the table; the baseline's line dashed.
+    const tableColors = await page.$$eval('.summary-table tbody tr', (rows) =>
+      Object.fromEntries(
+        rows.map((r) => [
+          r.querySelector('td')!.textContent!.trim(),
+          getComputedStyle(r.querySelector('.swatch')!).backgroundColor,
+        ]),
+      ),
+    );
+    const toRgb = (hex: string): string =>
+      `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
+    const loss = await chartColors('loss-step');
+    expect(Object.keys(loss).sort()).toEqual(['FSDP (fp32)', 'fp16', 'topk']);
+    expect(new Set(Object.values(loss)).size).toBe(3);
+    expect(loss).toEqual(liveColors);
+    for (const chartName of ['loss-wall', 'wire-bytes', 'compression-ratio', 'speedup']) {
+      for (const [name, color] of Object.entries(await chartColors(chartName)))
+        if (name in loss) expect(color, `${name} in ${chartName}`).toBe(loss[name]);
+    }
+    for (const [name, color] of Object.entries(loss)) expect(tableColors[name]).toBe(toRgb(color));
+    const dash = await page.$eval('[data-chart=loss-step]', (el) =>
+      (
+        el as unknown as {
+          chartOption: () => { series: { name: string; lineStyle: { type: string } }[] };
+        }
+      )
+        .chartOption()
+        .series.map((x) => [x.name, x.lineStyle.type]),
+    );
+    expect(Object.fromEntries(dash)).toMatchObject({ 'FSDP (fp32)': 'dashed', fp16: 'solid' });
+
+    // Timings taken while other processes used the CPU are flagged with the figure.
+    const summaries = (await service.getRun(await runIdShown())).summary!.methods;
+    for (const m of summaries) expect(m.otherCpuShare).toBeGreaterThanOrEqual(0);
+    const busy = summaries.filter((m) => m.otherCpuShare! >= 0.1);
+    const warning = page.locator('[data-page=results] [data-testid=load-warning] li');
+    expect(await warning.count()).toBe(busy.length);
+    for (const m of busy)
+      expect(await warning.allTextContents()).toContainEqual(
+        expect.stringContaining(
+          `${m.label}: other processes used ${Math.round(100 * m.otherCpuShare!)} %`,
+        ),
+      );
     await shot('results');
+
+    // At 1024 px the figures keep their units on one line and nothing runs off the page.
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.waitForTimeout(300); // the charts follow the window's resize event
+    expect(await wrappedCells('.summary-table td')).toEqual([]);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+      1024,
+    );
+    await shot('results-1024');
+    await page.setViewportSize({ width: 1280, height: 800 });
 
     // The projection panel: every method predicted on the run's own links, then on a preset.
     const projected = page.locator('[data-panel=projection] .projection-table tbody tr');
@@ -182,6 +334,16 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
       new Set(['fsdp', 'fp16', 'topk']),
     );
     expect(rows.slice(1).every((r) => r[rows[0].indexOf('ranks')] === '2')).toBe(true);
+    // Steps are numbered the same way in the CSV and on the charts' axes.
+    const firstCsvStep = Math.min(...rows.slice(1).map((r) => Number(r[rows[0].indexOf('step')])));
+    const firstChartStep = await page.$eval('[data-chart=loss-step]', (el) =>
+      Math.min(
+        ...(el as unknown as { chartOption: () => { series: { data: [number, number][] }[] } })
+          .chartOption()
+          .series.flatMap((x) => x.data.map((p) => p[0])),
+      ),
+    );
+    expect(firstChartStep).toBe(firstCsvStep);
 
     const [summary] = await Promise.all([
       page.waitForEvent('download'),
@@ -198,20 +360,63 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     await page.fill('input[name="train.steps"]', '5000');
     await page.click('[data-action=start-run]');
     await page.waitForSelector('[data-page=live] [data-action=cancel-run]');
+    // Until the first step, the charts say they are waiting instead of showing bare axes.
+    expect(await page.textContent('[data-chart=live-loss] [data-testid=chart-empty]')).toMatch(
+      /Waiting for the first step/,
+    );
     await expect
       .poll(
         async () => (await page.locator('[data-testid=step-count]').first().textContent()) ?? '',
         { timeout: 60_000 },
       )
       .toMatch(/^[1-9]\d*\//);
+    // Cancelling asks first; the run goes on if the person keeps it.
     await page.click('[data-action=cancel-run]');
+    await page.click('text=Keep running');
+    expect(await page.textContent('[data-testid=run-status]')).toBe('running');
+    await page.click('[data-action=cancel-run]');
+    await page.click('[data-action=confirm-cancel]');
     await expect
       .poll(() => page.textContent('[data-testid=run-status]'), { timeout: 30_000 })
       .toBe('cancelled');
+    // A cancel is what the person asked for: a notice, not an error.
+    expect(await page.textContent('[data-testid=run-notice]')).toMatch(/^\s*Cancelled: 0 of 3/);
+    expect(await page.locator('[data-page=live] .banner.error').count()).toBe(0);
+
+    // Its results say what ran and why there is no speedup.
+    await page.click('[data-action=open-results]');
+    await page.waitForSelector('[data-testid=run-outcome]');
+    expect(await page.textContent('[data-testid=run-outcome]')).toMatch(
+      /This run was cancelled: FSDP \(fp32\) cancelled after \d+ of 5000 steps/,
+    );
+    expect(await page.textContent('[data-chart=speedup] [data-testid=chart-empty]')).toMatch(
+      /FSDP baseline was cancelled/,
+    );
+
     await go('history');
     await page.waitForSelector('.history-table [data-status=cancelled]');
     await page.fill('input[name=history-filter]', 'e2e');
     expect(await page.locator('.history-table tbody tr').count()).toBe(2);
+    // The baseline reads as on the other pages; the row's buttons are big enough to touch.
+    expect(await page.textContent('.history-table tbody')).toContain('FSDP (fp32), fp16, topk');
+    for (const box of await Promise.all(
+      (await page.locator('.history-table tbody tr').first().locator('button').all()).map((b) =>
+        b.boundingBox(),
+      ),
+    ))
+      expect(box!.height).toBeGreaterThanOrEqual(32);
+    // The filter's hint fits in the box.
+    const hint = await page.$eval('input[name=history-filter]', (el) => {
+      const input = el as HTMLInputElement;
+      const ctx = document.createElement('canvas').getContext('2d')!;
+      ctx.font = getComputedStyle(input).font;
+      return { text: ctx.measureText(input.placeholder).width, box: input.clientWidth };
+    });
+    expect(hint.text).toBeLessThan(hint.box);
+    await page.fill('input[name=history-filter]', 'no such run');
+    expect(await page.textContent('[data-testid=page-empty]')).toMatch(/No runs match/);
+    await page.click('text=Clear the filter');
+    await page.fill('input[name=history-filter]', 'e2e');
     await shot('history');
   }, 120_000);
 });

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import {
+  legendRows,
+  lineOption,
+  methodBarOption,
+  speedupOption,
+  speedupText,
+  FASTER_COLOR,
+  SLOWER_COLOR,
+} from '../../renderer/src/charts.js';
+import { BASELINE_COLOR, METHOD_PALETTE, methodColor } from '../../renderer/src/method-colors.js';
+
+const REGISTRY = ['fp16', 'bf16', 'int8', 'topk', 'powersgd'];
+
+describe('method colours', () => {
+  it('follow the method, not the run: the same key has the same colour whatever else ran', () => {
+    expect(methodColor('topk', REGISTRY)).toBe(METHOD_PALETTE[3]);
+    expect(methodColor('topk', ['fp16', 'bf16', 'int8', 'topk'])).toBe(
+      methodColor('topk', REGISTRY),
+    );
+    expect(methodColor('fsdp', REGISTRY)).toBe(BASELINE_COLOR);
+    // A repeated method takes the next colour, so its two runs differ.
+    expect(methodColor('topk-2', REGISTRY)).not.toBe(methodColor('topk', REGISTRY));
+    expect(methodColor('brand-new', REGISTRY)).toBe(methodColor('brand-new', []));
+  });
+});
+
+describe('line charts', () => {
+  const series = ['fsdp', 'fp16', 'topk'].map((key) => ({
+    key,
+    name: key,
+    color: methodColor(key, REGISTRY),
+    points: [[0, 1] as [number, number]],
+  }));
+
+  it('draw the baseline dashed, wider and above the methods that track it', () => {
+    const o = lineOption(series, 'step', 'loss');
+    const [base, fp16] = o.series;
+    expect(base.lineStyle).toMatchObject({ type: 'dashed', width: 3 });
+    expect(base.z).toBeGreaterThan(fp16.z);
+    expect(o.series.map((s) => s.color)).toEqual(series.map((s) => s.color));
+  });
+
+  it('lay the legend out in full, with the plot moved down for each extra row', () => {
+    const names = Array.from({ length: 6 }, (_, i) => `method ${i} · a long profile name`);
+    expect(legendRows(names)).toBeGreaterThan(1);
+    const o = lineOption(
+      names.map((name, i) => ({ ...series[0], key: `m${i}`, name })),
+      'step',
+      'loss',
+    );
+    expect(o.legend.type).toBe('plain');
+    expect(o.grid.top).toBeGreaterThan(lineOption(series, 'step', 'loss').grid.top);
+  });
+});
+
+describe('speedup view', () => {
+  const rows = [
+    { name: 'fp16', color: METHOD_PALETTE[0], vsFsdp: 1.3 },
+    { name: 'topk', color: METHOD_PALETTE[3], vsFsdp: 0.84 },
+  ];
+
+  it('says faster or slower on each bar, in green or red, with a line at 1.0', () => {
+    const o = speedupOption(rows);
+    const bars = o.series[0];
+    expect(bars.markLine?.data).toEqual([{ xAxis: 1 }]);
+    expect(bars.data.map((d) => d.label?.formatter)).toEqual(['1.30× faster', '0.84× · slower']);
+    expect(bars.data.map((d) => d.label?.color)).toEqual([FASTER_COLOR, SLOWER_COLOR]);
+    expect(bars.data.map((d) => d.itemStyle?.color)).toEqual(rows.map((r) => r.color));
+    expect(o.xAxis.max).toBeGreaterThan(1.3);
+    expect(o.series).toHaveLength(1);
+  });
+
+  it('adds the bf16 bars when measured and a whisker for a 95 % interval', () => {
+    const o = speedupOption(
+      [{ ...rows[0], vsBf16: 1.1, ciLow: 1.2, ciHigh: 1.4 }, rows[1]],
+      'vs FSDP (bf16 reduce)',
+    );
+    expect(o.series.map((s) => s.name)).toEqual([
+      'vs FSDP (fp32)',
+      'vs FSDP (bf16 reduce)',
+      '95 % interval',
+    ]);
+    expect(o.series[2].markLine?.data).toEqual([
+      [
+        { coord: [1.2, 'fp16'], symbol: 'none' },
+        { coord: [1.4, 'fp16'], symbol: 'none' },
+      ],
+    ]);
+    expect(o.series[0].data[0].label?.formatter).toBe(speedupText(1.3, 1.2, 1.4));
+    expect(speedupText(1.3, 1.2, 1.4)).toBe('1.30× [1.20–1.40] faster');
+  });
+
+  it('labels method bars with their value in their colour', () => {
+    const o = methodBarOption([{ name: 'topk', color: METHOD_PALETTE[3], value: 20 }], 'ratio');
+    expect(o.series[0].data[0].itemStyle.color).toBe(METHOD_PALETTE[3]);
+    expect(o.series[0].label.formatter({ value: 20 })).toBe('20.00×');
+  });
+});
