@@ -48,6 +48,8 @@ import type { Profile } from './profile.js';
 import { methodKey, resolveMethods, type RunConfig, type RunMethod } from './run-config.js';
 import { compareToBaseline, summarizeMethod } from './summary.js';
 import { resolveTargetNetwork } from '../projection/emulate-target.js';
+import { prepareTorchRun } from '../torch/readiness.js';
+import { spawnTorchRanks } from '../torch/torchrun.js';
 
 export type RunEvent =
   | { type: 'run-start'; run: string; dir: string; methods: RunMethod[] }
@@ -124,6 +126,8 @@ export async function startRun(requested: Profile, opts: StartRunOptions): Promi
   await ensureHome(opts.home);
   // A network target is emulated at this box's compute : communication ratio (probed first).
   const { profile, emulation } = await resolveTargetNetwork(requested);
+  // Refused before anything is written when this machine's torch cannot run the profile.
+  const engineFields = profile.engine === 'pytorch' ? await prepareTorchRun(profile) : {};
   const id = newRunId(profile.name);
   const dir = path.join(runsDir(opts.home), id);
   await mkdir(path.join(dir, 'ranks'), { recursive: true });
@@ -150,6 +154,7 @@ export async function startRun(requested: Profile, opts: StartRunOptions): Promi
       memoryBytes: os.totalmem(),
     },
     ...(emulation ? { emulation } : {}),
+    ...engineFields,
   };
   try {
     await writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
@@ -262,6 +267,7 @@ class Run {
     return {
       run: this.id,
       profile: this.profile.name,
+      engine: this.profile.engine,
       status,
       startedAt: this.startedAt,
       ...(status === 'running' ? {} : { finishedAt: new Date().toISOString() }),
@@ -458,7 +464,7 @@ class Run {
         },
         Math.min(1000, Math.max(100, stall / 4)),
       );
-      spawnRanks({
+      (p.engine === 'pytorch' ? spawnTorchRanks : spawnRanks)({
         script: compiledFile('engine/rank.ts'),
         world,
         localWorld: world / p.parallel.nodes,
