@@ -10,6 +10,7 @@ import { writeFileAtomic } from './app/atomic-file.js';
 import { stepsCsv, summaryCsv } from './app/csv.js';
 import { formatBytes, formatDate, formatDuration, formatNumber, table } from './app/format.js';
 import type { HardwareInfo } from './app/hardware.js';
+import { torchRows } from './torch/describe.js';
 import { dataHome } from './app/home.js';
 import { ProfilesStore, readProfileFile } from './app/profiles-store.js';
 import { RunsStore, type RunDetail } from './app/runs-store.js';
@@ -34,7 +35,8 @@ Usage:
   gradbench profiles save <file.json>             validate and save a profile
   gradbench profiles delete <name>                delete a saved profile
   gradbench profiles export <name> [file]         write a profile as JSON (stdout without file)
-  gradbench hardware [--json]                     CPU, memory, GPUs, OS and compute backends
+  gradbench hardware [--json]                     CPU, memory, GPUs, OS, compute backends and
+                                                  the PyTorch engine's options
   gradbench runs list [--json]                    runs, newest first
   gradbench runs show <run> [--json]              one run's summary
   gradbench runs delete <run> [--force]           delete a run and its files
@@ -221,6 +223,7 @@ function hardwareText(h: HardwareInfo): string {
   rows.push(['Node', `${h.node.version} (V8 ${h.node.v8})`]);
   for (const b of h.backends ?? [])
     rows.push(['Backend', `${b.available ? 'yes' : 'no '}  ${b.name} (${b.backend}): ${b.detail}`]);
+  if (h.torch) rows.push(...torchRows(h.torch));
   for (const m of h.missing) rows.push(['Missing', m]);
   return table(['PART', 'DETAILS'], rows, { maxWidth: 120 });
 }
@@ -288,11 +291,12 @@ async function runsList(store: RunsStore, args: string[]): Promise<number> {
   const rows = runs.map((r) => [
     r.id,
     r.profile,
+    r.engine,
     r.status,
     formatDate(r.startedAt),
     r.methods.join(','),
   ]);
-  print(table(['ID', 'PROFILE', 'STATUS', 'STARTED', 'METHODS'], rows));
+  print(table(['ID', 'PROFILE', 'ENGINE', 'STATUS', 'STARTED', 'METHODS'], rows));
   for (const r of runs.filter((x) => x.error))
     process.stderr.write(`gradbench: ${r.id}: ${r.error}\n`);
   return 0;
@@ -312,7 +316,11 @@ function runText(run: RunDetail): string {
   const standsFor = emulationLine(run.config?.emulation);
   if (standsFor) lines.push(`emulates ${standsFor}`);
   if (s) {
-    lines.push(`profile  ${s.profile}`, `status   ${s.status}${s.error ? `: ${s.error}` : ''}`);
+    lines.push(
+      `profile  ${s.profile}`,
+      `engine   ${s.engine ?? 'builtin'}`,
+      `status   ${s.status}${s.error ? `: ${s.error}` : ''}`,
+    );
     lines.push(
       `started  ${formatDate(s.startedAt)}${s.finishedAt ? `, finished ${formatDate(s.finishedAt)}` : ''}`,
       '',

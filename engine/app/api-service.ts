@@ -338,6 +338,7 @@ export class ApiService implements Omit<GradBenchApi, 'onEvent'> {
     return (await this.runs.list()).map((r) => ({
       id: r.id,
       profile: r.profile,
+      engine: r.engine,
       status: r.status,
       methods: r.methods,
       ...(r.startedAt ? { startedAt: r.startedAt } : {}),

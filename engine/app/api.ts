@@ -53,6 +53,30 @@ export interface GpuInfo {
   driver?: string;
 }
 
+/** One PyTorch engine option and whether it can run here. */
+export interface TorchOption {
+  id: string;
+  name: string;
+  available: boolean;
+  reason?: string;
+}
+
+/** The PyTorch engine on this machine (engine/torch/probe.ts). */
+export interface TorchProbe {
+  /** The engine can run: a python3 with torch and a collective backend. */
+  available: boolean;
+  /** Why not, when it cannot. */
+  reason?: string;
+  /** The interpreter used (the first of $GRADBENCH_PYTHON, python3 on PATH, /usr/bin/python3 with torch). */
+  executable?: string;
+  python?: string;
+  torch?: string;
+  cuda?: { available: boolean; version: string | null; devices: string[] };
+  nccl?: { available: boolean; version: string | null };
+  gloo?: boolean;
+  options: TorchOption[];
+}
+
 export interface HardwareInfo {
   cpu?: CpuInfo;
   memory?: { totalBytes: number; availableBytes: number };
@@ -60,6 +84,8 @@ export interface HardwareInfo {
   os?: { platform: string; distro: string; release: string; arch: string };
   node: { version: string; v8: string };
   backends?: BackendProbe[];
+  /** The PyTorch engine: interpreter, torch, CUDA, NCCL and which options run here. */
+  torch?: TorchProbe;
   /** Parts that could not be gathered and why, e.g. `gpus: timed out after 10 s`. */
   missing: string[];
   /** When this was gathered (ISO time). */
@@ -121,6 +147,9 @@ export interface ProfileDoc {
   baseline: boolean;
   health: { spikeFactor: number; window: number; stopOnError: boolean; stallTimeoutS: number };
   backend: string;
+  /** 'builtin' (the default) or 'pytorch'. */
+  engine?: string;
+  pytorch?: { zero: boolean };
 }
 
 export interface ProfileListEntry {
@@ -232,6 +261,8 @@ export interface LiveRun {
 export interface RunListEntry {
   id: string;
   profile: string;
+  /** The engine that trained it ('builtin' for runs that predate the choice). */
+  engine: string;
   status: RunStatus | 'unknown';
   startedAt?: string;
   finishedAt?: string;

@@ -1,13 +1,14 @@
 /**
- * What this machine offers a benchmark: CPU, memory, GPUs (with driver), OS, Node, and which
- * tfjs backends load. Each query runs under one deadline (10 s by default): a query that hangs
+ * What this machine offers a benchmark: CPU, memory, GPUs (with driver), OS, Node, which tfjs
+ * backends load, and what the PyTorch engine can run. Each query runs under one deadline (10 s by default): a query that hangs
  * (a stuck nvidia-smi, a slow WMI call) leaves its part out and is named in `missing`, and the
  * rest is still returned.
  */
 import si from 'systeminformation';
 import type { Systeminformation } from 'systeminformation';
 import { probeBackends } from '../model/backend.js';
-import type { BackendProbe, GpuInfo, HardwareInfo } from './api.js';
+import { torchProbe } from '../torch/probe.js';
+import type { BackendProbe, GpuInfo, HardwareInfo, TorchProbe } from './api.js';
 
 export type { CpuInfo, GpuInfo, HardwareInfo } from './api.js';
 
@@ -29,6 +30,8 @@ export interface DetectOptions {
   timeoutMs?: number;
   source?: HardwareSource;
   probe?: () => Promise<BackendProbe[]>;
+  /** The PyTorch engine's probe (python3, torch, CUDA, NCCL, options). */
+  torch?: () => Promise<TorchProbe>;
 }
 
 class Timeout extends Error {}
@@ -51,7 +54,7 @@ function gpuInfo(
 }
 
 export async function detectHardware(options: DetectOptions = {}): Promise<HardwareInfo> {
-  const { timeoutMs = 10_000, source = si, probe = probeBackends } = options;
+  const { timeoutMs = 10_000, source = si, probe = probeBackends, torch = torchProbe } = options;
   const info: HardwareInfo = {
     node: { version: process.versions.node, v8: process.versions.v8 },
     missing: [],
@@ -111,6 +114,9 @@ export async function detectHardware(options: DetectOptions = {}): Promise<Hardw
       ),
       gather('backends', probe, (b) => {
         info.backends = b;
+      }),
+      gather('torch', torch, (t) => {
+        info.torch = t;
       }),
     ]);
   } finally {

@@ -51,6 +51,8 @@ import { methodKey, resolveMethods, type RunConfig, type RunMethod } from './run
 import { MethodLoadMeter, type MethodLoad } from './cpu-load.js';
 import { compareToBaseline, notStartedSummary, summarizeMethod } from './summary.js';
 import { resolveTargetNetwork } from '../projection/emulate-target.js';
+import { prepareTorchRun } from '../torch/readiness.js';
+import { spawnTorchRanks } from '../torch/torchrun.js';
 
 export type RunEvent =
   | { type: 'run-start'; run: string; dir: string; methods: RunMethod[]; steps: number }
@@ -129,6 +131,8 @@ export async function startRun(requested: Profile, opts: StartRunOptions): Promi
   await ensureHome(opts.home);
   // A network target is emulated at this box's compute : communication ratio (probed first).
   const { profile, emulation } = await resolveTargetNetwork(requested);
+  // Refused before anything is written when this machine's torch cannot run the profile.
+  const engineFields = profile.engine === 'pytorch' ? await prepareTorchRun(profile) : {};
   const id = newRunId(profile.name);
   const dir = path.join(runsDir(opts.home), id);
   await mkdir(path.join(dir, 'ranks'), { recursive: true });
@@ -155,6 +159,7 @@ export async function startRun(requested: Profile, opts: StartRunOptions): Promi
       memoryBytes: os.totalmem(),
     },
     ...(emulation ? { emulation } : {}),
+    ...engineFields,
   };
   try {
     await writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
@@ -283,6 +288,7 @@ class Run {
     return {
       run: this.id,
       profile: this.profile.name,
+      engine: this.profile.engine,
       status,
       startedAt: this.startedAt,
       ...(status === 'running' ? {} : { finishedAt: new Date().toISOString() }),
@@ -503,7 +509,7 @@ class Run {
         Math.min(1000, Math.max(100, stall / 4)),
       );
       load.start();
-      spawnRanks({
+      (p.engine === 'pytorch' ? spawnTorchRanks : spawnRanks)({
         script: compiledFile('engine/rank.ts'),
         world,
         localWorld: world / p.parallel.nodes,

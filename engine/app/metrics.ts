@@ -171,6 +171,8 @@ export type MethodSummary = z.infer<typeof MethodSummarySchema>;
 export const RunSummarySchema = z.object({
   run: z.string(),
   profile: z.string(),
+  /** The engine that trained the run ('builtin' when absent: runs from before the choice). */
+  engine: z.string().optional(),
   status: z.enum(RUN_STATUSES),
   startedAt: z.string(),
   finishedAt: z.string().optional(),

@@ -13,6 +13,7 @@ import { HEALTH_DEFAULTS } from '../parallel/health.js';
 import type { FieldIssue, ProfileDoc } from './api.js';
 import { jsonShapeIssues, type JsonShapeLimits } from './json-shape.js';
 import { PLAIN_ERRORS } from './plain-issues.js';
+import { pytorchEngineIssues } from '../torch/profile-rules.js';
 
 export const PROFILE_VERSION = 1;
 
@@ -38,6 +39,8 @@ export const SHARDING_STRATEGIES = [
 ] as const;
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export const CORPORA = ['shakespeare', 'synthetic'] as const;
+/** Who trains: GradBench's own engine, or PyTorch under torchrun (engine/torch/). */
+export const ENGINES = ['builtin', 'pytorch'] as const;
 
 const Tier = z.union([z.enum(LINK_PRESET_NAMES as [string, ...string[]]), LinkSpecSchema]);
 
@@ -162,6 +165,12 @@ const ProfileSchemaBase = z
       .strict()
       .default({ ...HEALTH_DEFAULTS, stallTimeoutS: STALL_TIMEOUT_DEFAULT_S }),
     backend: z.enum(BACKENDS).default('auto'),
+    engine: z.enum(ENGINES).default('builtin'),
+    /** PyTorch engine options: shard the AdamW state with ZeroRedundancyOptimizer. */
+    pytorch: z
+      .object({ zero: z.boolean().default(false) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -172,7 +181,7 @@ interface IssueSink {
 }
 
 type CrossFields = Pick<z.output<typeof ProfileSchemaBase>, 'parallel' | 'methods' | 'baseline'> &
-  Partial<Pick<z.output<typeof ProfileSchemaBase>, 'model' | 'train'>>;
+  Partial<Pick<z.output<typeof ProfileSchemaBase>, 'model' | 'train' | 'engine' | 'network'>>;
 
 /** Micro-batches a pipeline profile runs per step. */
 export const microBatchesOf = (parallel: {
@@ -247,6 +256,8 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
     });
   }
   pipelineChecks(p, ctx);
+  if (p.engine === 'pytorch')
+    for (const i of pytorchEngineIssues(p)) ctx.addIssue({ code: 'custom', ...i });
   p.methods.forEach((m, i) => {
     if (m.id === OPTIMUS_CC_ID || pipelineStages > 1) {
       if (m.id !== OPTIMUS_CC_ID)
@@ -366,6 +377,8 @@ function crossFieldIssues(input: unknown): FieldIssue[] {
   const methods = shape.methods.safeParse(raw.methods, PLAIN_ERRORS);
   const model = shape.model.safeParse(raw.model, PLAIN_ERRORS);
   const train = shape.train.safeParse(raw.train, PLAIN_ERRORS);
+  const engine = shape.engine.safeParse(raw.engine, PLAIN_ERRORS);
+  const network = shape.network.safeParse(raw.network, PLAIN_ERRORS);
   if (!parallel.success || !methods.success) return [];
   const issues: FieldIssue[] = [];
   crossFieldChecks(
@@ -375,6 +388,8 @@ function crossFieldIssues(input: unknown): FieldIssue[] {
       baseline: raw.baseline !== false,
       ...(model.success ? { model: model.data } : {}),
       ...(train.success ? { train: train.data } : {}),
+      ...(engine.success ? { engine: engine.data } : {}),
+      ...(network.success ? { network: network.data } : {}),
     },
     { addIssue: (i) => issues.push({ path: issuePath(i.path), message: i.message }) },
   );

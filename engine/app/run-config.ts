@@ -27,6 +27,17 @@ export const RunConfigSchema = z.object({
   host: z.record(z.string(), z.unknown()),
   /** The real cluster an emulated run stands for (profile network.target), as resolved at launch. */
   emulation: EmulationRecordSchema.optional(),
+  /** The GPT's resolved dimensions (PyTorch runs: the Python ranks read them from here). */
+  model: z
+    .object({
+      vocab: z.number().int(),
+      seqLen: z.number().int(),
+      layers: z.number().int(),
+      dModel: z.number().int(),
+      heads: z.number().int(),
+      tied: z.boolean(),
+    })
+    .optional(),
 });
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 
@@ -40,11 +51,13 @@ export function resolveMethods(profile: Profile): RunMethod[] {
     return n === 1 ? id : `${id}-${n}`;
   };
   const baselines = profile.baselines ?? (profile.baseline ? ['fsdp'] : []);
+  // The PyTorch engine's baseline is DDP (its FSDP is refused before start where it cannot run).
+  const base = profile.engine === 'pytorch' ? 'DDP' : 'FSDP';
   if (baselines.includes('fsdp'))
-    list.push({ id: 'fsdp', key: key('fsdp'), label: 'FSDP (fp32)', params: {} });
+    list.push({ id: 'fsdp', key: key('fsdp'), label: `${base} (fp32)`, params: {} });
   // The bf16-reduce baseline is the bf16 method under a baseline's name (its key stays "bf16").
   if (baselines.includes('bf16'))
-    list.push({ id: 'bf16', key: key('bf16'), label: 'FSDP (bf16 reduce)', params: {} });
+    list.push({ id: 'bf16', key: key('bf16'), label: `${base} (bf16 reduce)`, params: {} });
   for (const m of profile.methods) {
     list.push({
       id: m.id,

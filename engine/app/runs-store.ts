@@ -37,6 +37,7 @@ export const RunConfigHeadSchema = z.looseObject({
       z.string(),
       z.looseObject({
         name: z.string().optional(),
+        engine: z.string().optional(),
         methods: z.array(z.looseObject({ id: z.string() })).optional(),
       }),
     ])
@@ -50,6 +51,8 @@ export type RunListStatus = RunStatus | 'unknown';
 export interface RunEntry {
   id: string;
   profile: string;
+  /** 'builtin' or 'pytorch'. */
+  engine: string;
   status: RunListStatus;
   startedAt?: string;
   finishedAt?: string;
@@ -92,6 +95,12 @@ function methodIds(config: RunConfigHead | undefined): string[] {
   const list =
     config?.methods ?? (typeof config?.profile === 'object' ? config.profile.methods : undefined);
   return (list ?? []).map((m) => (typeof m === 'string' ? m : m.id));
+}
+
+/** The engine a run used: its summary's, else its profile's; runs from before the choice are built-in. */
+function engineOf(config: RunConfigHead | undefined, summary?: RunSummary): string {
+  const p = config?.profile;
+  return summary?.engine ?? (typeof p === 'object' ? p.engine : undefined) ?? 'builtin';
 }
 
 function profileName(config: RunConfigHead | undefined): string | undefined {
@@ -189,6 +198,7 @@ export class RunsStore {
         id,
         dir,
         profile: summary.profile,
+        engine: engineOf(config, summary),
         status: summary.status,
         startedAt: summary.startedAt,
         finishedAt: summary.finishedAt,
@@ -204,6 +214,7 @@ export class RunsStore {
       id,
       dir,
       profile: profileName(config) ?? '?',
+      engine: engineOf(config),
       status,
       startedAt: config?.startedAt ?? config?.createdAt,
       methods: methodIds(config),

@@ -1,11 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { detectHardware, type HardwareSource } from '../../engine/app/hardware.js';
 import type { BackendProbe } from '../../engine/model/backend.js';
+import type { TorchProbe } from '../../engine/app/api.js';
 
 const cpu = { manufacturer: 'AMD', brand: 'EPYC 9654', cores: 8, physicalCores: 4, speed: 2.4 };
 const probe = async (): Promise<BackendProbe[]> => [
   { name: 'cpu', backend: 'cpu', available: true, detail: 'pure JavaScript (slowest)' },
 ];
+
+const torch = async (): Promise<TorchProbe> => ({
+  available: false,
+  reason: 'no python3 with torch',
+  options: [],
+});
 
 function source(over: Partial<HardwareSource> = {}): HardwareSource {
   return {
@@ -32,7 +39,7 @@ function source(over: Partial<HardwareSource> = {}): HardwareSource {
 
 describe('detectHardware', () => {
   it('collects cpu, memory, gpus with drivers, os, node and backends', async () => {
-    const h = await detectHardware({ source: source(), probe });
+    const h = await detectHardware({ source: source(), probe, torch });
     expect(h.cpu).toEqual({
       manufacturer: 'AMD',
       brand: 'EPYC 9654',
@@ -48,6 +55,7 @@ describe('detectHardware', () => {
     expect(h.os).toEqual({ platform: 'linux', distro: 'Ubuntu', release: '22.04', arch: 'x64' });
     expect(h.node.version).toBe(process.versions.node);
     expect(h.backends).toHaveLength(1);
+    expect(h.torch).toEqual(await torch());
     expect(h.missing).toEqual([]);
   });
 
@@ -57,6 +65,7 @@ describe('detectHardware', () => {
     const h = await detectHardware({
       source: source({ graphics: hang }),
       probe: hang,
+      torch,
       timeoutMs: 300,
     });
     expect(Date.now() - started).toBeLessThan(2000);
@@ -70,6 +79,7 @@ describe('detectHardware', () => {
     const h = await detectHardware({
       source: source({ osInfo: async () => Promise.reject(new Error('lsb_release not found')) }),
       probe,
+      torch,
     });
     expect(h.os).toBeUndefined();
     expect(h.missing).toEqual(['os: lsb_release not found']);
