@@ -133,13 +133,13 @@ describe('stepsCsv', () => {
   const header = rows[0];
   const records = rows.slice(1).map((r) => Object.fromEntries(header.map((h, i) => [h, r[i]])));
 
-  it('has a header and one row per (method, step), methods in order of appearance', () => {
+  it('has a header and one row per (method, step), steps numbered from 1 as in the CLI and charts', () => {
     expect(header).toEqual([...STEPS_CSV_COLUMNS]);
     expect(records.map((r) => [r.method, r.step])).toEqual([
-      ['top,k "1%"', '0'],
       ['top,k "1%"', '1'],
-      ['fsdp', '0'],
+      ['top,k "1%"', '2'],
       ['fsdp', '1'],
+      ['fsdp', '2'],
     ]);
     expect(records.every((r) => r.ranks === '2')).toBe(true);
   });
@@ -196,7 +196,12 @@ describe('summaryCsv', () => {
     ]);
     const rows = parseCsv(summaryCsv(summary));
     expect(rows[0]).toEqual([...SUMMARY_CSV_COLUMNS]);
-    expect(rows[0].slice(2)).toEqual(Object.keys(MethodSummarySchema.shape));
+    // Every field in schema order; the final loss's header says what it is.
+    expect(rows[0].slice(2)).toEqual(
+      Object.keys(MethodSummarySchema.shape).map((f) =>
+        f === 'finalLoss' ? 'finalLoss (mean of the last 5 steps)' : f,
+      ),
+    );
     const rec = rows.slice(1).map((r) => Object.fromEntries(rows[0].map((h, i) => [h, r[i]])));
     expect(rec).toHaveLength(2);
     expect(rec[0]).toMatchObject({
@@ -216,5 +221,20 @@ describe('summaryCsv', () => {
       error: 'rank 1: "boom"\nat step 3',
     });
     expect(Number(rec[1].meanStepMs)).toBe(12);
+  });
+
+  it('leaves the cells of figures a method does not have empty, never null or NaN', () => {
+    const summary = runSummary('20261125-120301-default-ab12', [
+      { method: 'fsdp', label: 'FSDP (fp32)', status: 'failed', steps: 0, error: 'rank 1 died' },
+      { method: 'int8', label: 'int8', status: 'not started', steps: 0 },
+    ]);
+    const text = summaryCsv(summary);
+    expect(text).not.toMatch(/null|NaN|undefined/);
+    const rows = parseCsv(text);
+    const rec = rows.slice(1).map((r) => Object.fromEntries(rows[0].map((h, i) => [h, r[i]])));
+    expect(rec.map((r) => [r.method, r.status, r.steps, r.meanStepMs])).toEqual([
+      ['fsdp', 'failed', '0', ''],
+      ['int8', 'not started', '0', ''],
+    ]);
   });
 });

@@ -34,4 +34,20 @@ describe('methods of a run', () => {
     expect(summarizeMethod(methods[1], lines, 'completed').wireBytesPerStep).toBe(50);
     expect(summarizeMethod(methods[2], lines, 'completed').wireBytesPerStep).toBe(80);
   });
+
+  it('repeated methods without their own labels get distinct labels', () => {
+    const methods = resolveMethods(
+      parseProfile({
+        name: 'dup',
+        methods: [{ id: 'tagc' }, { id: 'tagc' }, { id: 'int8', label: 'tagc' }, { id: 'fp16' }],
+      }),
+    );
+    expect(methods.map((m) => m.label)).toEqual([
+      'FSDP (fp32)',
+      'tagc',
+      'tagc #2',
+      'tagc #3',
+      'fp16',
+    ]);
+  });
 });

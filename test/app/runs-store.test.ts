@@ -94,7 +94,32 @@ describe('RunsStore.list', () => {
       'summary.json': runSummary(LIVE, [], { status: 'running', profile: 'micro-1gbe' }),
     });
     const live = (await store.list()).find((r) => r.id === LIVE)!;
-    expect(live.status).toBe('unknown');
+    expect(live.status).toBe('interrupted');
+    // Recorded in the file, so the run view and every later reader agree.
+    expect((await store.get(LIVE)).summary?.status).toBe('interrupted');
+    expect((await store.describe(LIVE)).status).toBe('interrupted');
+  });
+
+  it('records a run whose launcher died before its first summary as interrupted, methods not started', async () => {
+    const id = '20261128-000000-early-0000';
+    await writeRun(home, id, {
+      'config.json': {
+        run: id,
+        pid: DEAD_PID,
+        profile: { name: 'early' },
+        methods: [
+          { id: 'fsdp', key: 'fsdp', label: 'FSDP (fp32)', params: {} },
+          { id: 'int8', key: 'int8', label: 'int8', params: {} },
+        ],
+      },
+    });
+    const run = await store.get(id);
+    expect(run.errors).toEqual([]);
+    expect(run.summary).toMatchObject({ status: 'interrupted', profile: 'early' });
+    expect(run.summary?.methods.map((m) => [m.method, m.status])).toEqual([
+      ['fsdp', 'not started'],
+      ['int8', 'not started'],
+    ]);
   });
 
   it('treats a run without summary or pid as running only while its files are fresh', async () => {

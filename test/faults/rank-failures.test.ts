@@ -81,10 +81,10 @@ describe('a killed rank', () => {
 });
 
 describe('the stall watchdog', () => {
-  it('names the rank that hangs, kills every rank and fails the run', async () => {
-    const r = await runProfile(nano('hang', STEPS, WORLD), home, {
+  it('names the rank that hangs, kills every rank and fails the run (timeout from the profile)', async () => {
+    // health.stallTimeoutS, the profile's setting, not a launcher option.
+    const r = await runProfile(nano('hang', STEPS, WORLD, { health: { stallTimeoutS: 5 } }), home, {
       env: { GRADBENCH_FAULT: 'hang:1:2' },
-      stallTimeoutMs: 4000,
     });
     await expectEnded(r, 'failed');
     expect(r.summary.error).toMatch(

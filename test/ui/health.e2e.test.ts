@@ -56,7 +56,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('health warnings in the app', 
     const cells = async (scope: string) => row(scope).locator('td').allTextContents();
     expect((await cells('live')).slice(0, 4).map((c) => c.trim())).toEqual([
       'FSDP (fp32)',
-      '2',
+      '3',
       '1',
       'block0 (mlp.wproj)',
     ]);
@@ -65,7 +65,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('health warnings in the app', 
     await row('results').waitFor();
     expect((await cells('results')).slice(0, 4).map((c) => c.trim())).toEqual([
       'FSDP (fp32)',
-      '2',
+      '3',
       '1',
       'block0 (mlp.wproj)',
     ]);
