@@ -18,6 +18,7 @@ import { LINK_PRESET_NAMES } from './comm/emulation.js';
 import { EmulationRecordSchema } from './projection/target.js';
 import { killRanks, spawnRanks, type RankProcess } from './launch/local-ranks.js';
 import { compiledFile, packageRoot } from './runtime-path.js';
+import { LOAD_WARNING_HEAD, loadWarnings } from './app/load-warning.js';
 
 /** A mistake in how a command was called (exit code 2). */
 export class UsageError extends Error {
@@ -356,6 +357,8 @@ function runText(run: RunDetail): string {
     lines.push(
       table(header, rows, { align: ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] }),
     );
+    const busy = loadWarnings(s.methods);
+    if (busy.length) lines.push('', `warning: ${LOAD_WARNING_HEAD}:`, ...busy.map((w) => `  ${w}`));
   } else {
     lines.push('summary  none yet (the run is in progress, or stopped before writing it)');
   }

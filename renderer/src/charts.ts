@@ -156,7 +156,8 @@ export function speedupText(x: number, low?: number, high?: number): string {
  */
 export function speedupOption(rows: SpeedupRow[], bf16Name?: string) {
   const top = Math.max(1, ...rows.flatMap((r) => [r.vsFsdp, r.vsBf16 ?? 0, r.ciHigh ?? 0]));
-  const max = Math.ceil(top * 1.35 * 10) / 10;
+  // Room right of the longest bar for its label, ending on a tick (a multiple of 0.5).
+  const max = Math.ceil(top * 1.35 * 2) / 2;
   const names = rows.map((r) => r.name);
   const label = (value: (r: SpeedupRow) => number | undefined, withInterval: boolean) =>
     rows.map((r) => {

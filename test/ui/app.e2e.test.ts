@@ -306,6 +306,8 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     await page.setViewportSize({ width: 1024, height: 700 });
     await page.waitForTimeout(300); // the charts follow the window's resize event
     expect(await wrappedCells('.summary-table td')).toEqual([]);
+    // ... and the whole table fits: no column hidden behind a scroll bar.
+    expect(await page.$eval('.table-scroll', (el) => el.scrollWidth <= el.clientWidth)).toBe(true);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
       1024,
     );
