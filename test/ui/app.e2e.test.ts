@@ -406,6 +406,32 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
       /FSDP baseline was cancelled/,
     );
 
+    // Compared with the completed run: every line of both runs has a legend entry, none paged,
+    // the same method in the same colour, the second run dotted.
+    const completed = (await service.listRuns()).find((r) => r.status === 'completed')!;
+    await page.selectOption('select[name=compare-run]', completed.id);
+    await page.waitForSelector(`.run-block[data-run="${completed.id}"]`);
+    const compared = await page.$eval('[data-chart=loss-step]', (el) => {
+      type Opt = {
+        legend: { type: string }[];
+        series: { name: string; color: string; lineStyle: { type: string } }[];
+      };
+      const o = (el as unknown as { chartOption: () => Opt }).chartOption();
+      return {
+        legend: o.legend[0].type,
+        series: o.series.map((x) => [x.name, x.color, x.lineStyle.type]),
+      };
+    });
+    expect(compared.legend).toBe('plain');
+    expect(compared.series).toHaveLength(4);
+    expect(new Set(compared.series.map(([name]) => name)).size).toBe(4);
+    const fsdpLines = compared.series.filter(([name]) => name.startsWith('FSDP (fp32) · '));
+    expect(fsdpLines).toHaveLength(2);
+    expect(fsdpLines[0][1]).toBe(fsdpLines[1][1]);
+    const topk = compared.series.find(([name]) => name.startsWith('topk · '))!;
+    expect(topk[2]).toBe('dotted');
+    await shot('results-compare');
+
     await go('history');
     await page.waitForSelector('.history-table [data-status=cancelled]');
     await page.fill('input[name=history-filter]', 'e2e');
