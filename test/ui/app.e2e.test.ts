@@ -329,6 +329,10 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     const projected = page.locator('[data-panel=projection] .projection-table tbody tr');
     await expect.poll(() => projected.count(), { timeout: 30_000 }).toBe(3);
     expect(await page.textContent('[data-panel=projection] thead')).toMatch(/error/);
+    // The run measured no bf16 baseline: the panel says its "vs bf16" one is derived.
+    expect(await page.textContent('[data-testid=bf16-source]')).toMatch(
+      /derived from the fp32 baseline/,
+    );
     await page.selectOption('select[name=projection-cluster]', 'dgx-a100-ib200');
     await expect
       .poll(() => page.textContent('[data-panel=projection]'), { timeout: 30_000 })
