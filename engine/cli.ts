@@ -20,6 +20,7 @@ import { killRanks, spawnRanks, type RankProcess } from './launch/local-ranks.js
 import { compiledFile, packageRoot } from './runtime-path.js';
 import { COMMAND_HELP, UsageError } from './cli-help.js';
 import { FINAL_LOSS_NOTE } from './app/summary.js';
+import { LOAD_WARNING_HEAD, loadWarnings } from './app/load-warning.js';
 
 export { UsageError };
 
@@ -355,6 +356,8 @@ function runText(run: RunDetail): string {
       table(header, rows, { align: ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'] }),
       FINAL_LOSS_NOTE,
     );
+    const busy = loadWarnings(s.methods);
+    if (busy.length) lines.push('', `warning: ${LOAD_WARNING_HEAD}:`, ...busy.map((w) => `  ${w}`));
   } else {
     lines.push('summary  none yet (the run is in progress, or stopped before writing it)');
   }

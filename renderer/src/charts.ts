@@ -3,7 +3,11 @@
  * series of a method carries that method's colour; the legend is laid out in full (never paged),
  * with the plot moved down to make room for it.
  */
+import type { MethodSummary } from '../../engine/app/api';
 import { BASELINE_KEY } from './method-colors';
+
+/** A summary with the figures a run with repetitions adds: the 95 % interval of the speedup. */
+export type MethodFigures = MethodSummary & { speedupCiLow?: number; speedupCiHigh?: number };
 
 /** One method's line: `key` picks its style, `run` (0 for the first run) its dash in compare mode. */
 export interface Series {
@@ -73,7 +77,7 @@ export function lineOption(series: Series[], xName: string, yName: string) {
 }
 
 /** Greys for the parts of a step, so that no part reads as one of the methods' colours. */
-const PART_COLORS = ['#b8c0cc', '#3f4a5c', '#7d8799', '#1c2230', '#dde2e9'];
+const PART_COLORS = ['#c9cfd8', '#3f4a5c', '#8e98a9', '#5f6b7e', '#e4e7ec'];
 
 /** Bars of parts of a whole per category (the step-time breakdown): one series per part. */
 export function barOption(
@@ -156,7 +160,8 @@ export function speedupText(x: number, low?: number, high?: number): string {
  */
 export function speedupOption(rows: SpeedupRow[], bf16Name?: string) {
   const top = Math.max(1, ...rows.flatMap((r) => [r.vsFsdp, r.vsBf16 ?? 0, r.ciHigh ?? 0]));
-  const max = Math.ceil(top * 1.35 * 10) / 10;
+  // Room right of the longest bar for its label, ending on a tick (a multiple of 0.5).
+  const max = Math.ceil(top * 1.35 * 2) / 2;
   const names = rows.map((r) => r.name);
   const label = (value: (r: SpeedupRow) => number | undefined, withInterval: boolean) =>
     rows.map((r) => {

@@ -37,7 +37,13 @@ async function fabricateRun(): Promise<void> {
     'config.json': { run: RUN, createdAt: '2026-11-25T12:03:01Z', profile: { name: 'default' } },
     'summary.json': runSummary(RUN, [
       methodSummary({ method: 'fsdp', label: 'FSDP (fp32)' }),
-      methodSummary({ method: 'topk', label: 'top-k, 1%', speedupVsBaseline: 1.5 }),
+      methodSummary({
+        method: 'topk',
+        label: 'top-k, 1%',
+        speedupVsBaseline: 1.5,
+        otherCpuShare: 0.4,
+        loadAverage: 3,
+      }),
     ]),
     'metrics.jsonl': jsonl([
       metric({ run: RUN, method: 'fsdp', step: 0, rank: 0, loss: 4 }),
@@ -184,6 +190,11 @@ describe('gradbench CLI', () => {
     expect(show.code).toBe(0);
     expect(show.stdout).toMatch(/top-k, 1%\s+completed\s+2\s+12 ms/);
     expect(show.stdout).toContain('1 corrupt lines skipped (line 3: not valid JSON)');
+    // Its timings were taken while other processes used 40 % of the CPU: said with the figures.
+    expect(show.stdout).toContain(
+      'top-k, 1%: other processes used 40 % of the CPU while it ran (load average 3.0)',
+    );
+    expect(show.stdout).not.toMatch(/FSDP \(fp32\): other processes/);
     const showJson = JSON.parse((await gradbench(['runs', 'show', '2026', '--json'])).stdout);
     expect(showJson).toMatchObject({ id: RUN, metricsRecords: 2, corruptLines: 1 });
 

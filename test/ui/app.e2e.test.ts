@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiService } from '../../engine/app/api-service.js';
 import { startBridge, type Bridge } from '../../engine/app/bridge.js';
 import { STEPS_CSV_COLUMNS, SUMMARY_CSV_COLUMNS } from '../../engine/app/csv.js';
+import { OTHER_CPU_WARN_SHARE } from '../../engine/app/load-warning.js';
 import { RENDERER_DIR } from '../../engine/app/serve-command.js';
 import { packageRoot } from '../../engine/runtime-path.js';
 import { parseCsv } from '../app/helpers.js';
@@ -140,7 +141,6 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     await page.click('[data-action=new-profile]');
     await page.waitForSelector('input[name="train.steps"]');
     // A brand-new form has an empty name, yet nothing is flagged before it is touched.
-    await page.waitForTimeout(500); // past the validation's debounce, so a message would be there
     expect(await page.locator('.field-error, .issue-count, .banner.error').count()).toBe(0);
     expect(await page.textContent('.profile-form')).not.toMatch(/batchPerRank|warmupSteps/);
 
@@ -148,6 +148,9 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     await page.locator('input[name="train.steps"]').blur();
     await expect.poll(() => fieldError('train.steps').count()).toBe(1);
     expect(await fieldError('train.steps').textContent()).toBe('must be 1 or more');
+    // The draft has been checked (that message came from it): the untouched name stays quiet.
+    expect(await fieldError('name').count()).toBe(0);
+    expect(await page.textContent('.issue-count')).toBe('1 field to fix');
     const steps = page.locator('input[name="train.steps"]');
     expect(await steps.getAttribute('aria-invalid')).toBe('true');
     expect(await steps.getAttribute('aria-describedby')).toBe(
@@ -216,6 +219,12 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     expect([...seen].join(' ')).not.toContain('?');
     expect(await page.textContent('.progress-table thead')).toMatch(/last step time/);
     liveColors = await chartColors('live-loss');
+    // The busy-machine warning lists exactly the methods measured under load.
+    const liveId = (await page.textContent('[data-page=live] .toolbar code'))!.trim();
+    const measured = (await service.getRun(liveId)).summary!.methods;
+    expect(await page.locator('[data-page=live] [data-testid=load-warning] li').count()).toBe(
+      measured.filter((m) => m.otherCpuShare! >= OTHER_CPU_WARN_SHARE).length,
+    );
     expect(await counters.allTextContents()).toEqual([
       `${STEPS}/${STEPS}`,
       `${STEPS}/${STEPS}`,
@@ -291,7 +300,7 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     // Timings taken while other processes used the CPU are flagged with the figure.
     const summaries = (await service.getRun(await runIdShown())).summary!.methods;
     for (const m of summaries) expect(m.otherCpuShare).toBeGreaterThanOrEqual(0);
-    const busy = summaries.filter((m) => m.otherCpuShare! >= 0.1);
+    const busy = summaries.filter((m) => m.otherCpuShare! >= OTHER_CPU_WARN_SHARE);
     const warning = page.locator('[data-page=results] [data-testid=load-warning] li');
     expect(await warning.count()).toBe(busy.length);
     for (const m of busy)
@@ -304,8 +313,12 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
 
     // At 1024 px the figures keep their units on one line and nothing runs off the page.
     await page.setViewportSize({ width: 1024, height: 700 });
-    await page.waitForTimeout(300); // the charts follow the window's resize event
+    await page.waitForFunction(
+      () => document.querySelector('[data-chart=speedup] canvas')!.clientWidth < 900,
+    );
     expect(await wrappedCells('.summary-table td')).toEqual([]);
+    // ... and the whole table fits: no column hidden behind a scroll bar.
+    expect(await page.$eval('.table-scroll', (el) => el.scrollWidth <= el.clientWidth)).toBe(true);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
       1024,
     );
@@ -316,6 +329,10 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     const projected = page.locator('[data-panel=projection] .projection-table tbody tr');
     await expect.poll(() => projected.count(), { timeout: 30_000 }).toBe(3);
     expect(await page.textContent('[data-panel=projection] thead')).toMatch(/error/);
+    // The run measured no bf16 baseline: the panel says its "vs bf16" one is derived.
+    expect(await page.textContent('[data-testid=bf16-source]')).toMatch(
+      /derived from the fp32 baseline/,
+    );
     await page.selectOption('select[name=projection-cluster]', 'dgx-a100-ib200');
     await expect
       .poll(() => page.textContent('[data-panel=projection]'), { timeout: 30_000 })
@@ -392,6 +409,32 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     expect(await page.textContent('[data-chart=speedup] [data-testid=chart-empty]')).toMatch(
       /FSDP baseline was cancelled/,
     );
+
+    // Compared with the completed run: every line of both runs has a legend entry, none paged,
+    // the same method in the same colour, the second run dotted.
+    const completed = (await service.listRuns()).find((r) => r.status === 'completed')!;
+    await page.selectOption('select[name=compare-run]', completed.id);
+    await page.waitForSelector(`.run-block[data-run="${completed.id}"]`);
+    const compared = await page.$eval('[data-chart=loss-step]', (el) => {
+      type Opt = {
+        legend: { type: string }[];
+        series: { name: string; color: string; lineStyle: { type: string } }[];
+      };
+      const o = (el as unknown as { chartOption: () => Opt }).chartOption();
+      return {
+        legend: o.legend[0].type,
+        series: o.series.map((x) => [x.name, x.color, x.lineStyle.type]),
+      };
+    });
+    expect(compared.legend).toBe('plain');
+    expect(compared.series).toHaveLength(4);
+    expect(new Set(compared.series.map(([name]) => name)).size).toBe(4);
+    const fsdpLines = compared.series.filter(([name]) => name.startsWith('FSDP (fp32) · '));
+    expect(fsdpLines).toHaveLength(2);
+    expect(fsdpLines[0][1]).toBe(fsdpLines[1][1]);
+    const topk = compared.series.find(([name]) => name.startsWith('topk · '))!;
+    expect(topk[2]).toBe('dotted');
+    await shot('results-compare');
 
     await go('history');
     await page.waitForSelector('.history-table [data-status=cancelled]');
