@@ -41,6 +41,10 @@ Usage:
   gradbench runs list [--json]                    runs, newest first
   gradbench runs show <run> [--json]              one run's summary
   gradbench runs delete <run> [--force]           delete a run and its files
+  gradbench runs prepare <profile> [--nproc-per-node N]
+                                                  a PyTorch run directory for torchrun on several
+                                                  hosts; prints the command line to run on each
+  gradbench runs finish <run>                     summary.json of such a run from its metrics
   gradbench export <run> --csv [file] [--summary] per-step CSV (or per-method summary CSV)
   gradbench project <run> [--cluster <preset | file.json>] [--json]
                                                   predicted step time and speedup per method on
@@ -267,11 +271,40 @@ async function runsCommand(args: string[]): Promise<number> {
       print(`deleted run ${id} (${await store.delete(id)})`);
       return 0;
     }
+    case 'prepare':
+    case 'finish':
+      return externalRunCommand(sub, rest);
     default:
       throw new UsageError(
-        `${sub ? `unknown runs command "${sub}"` : 'missing runs command'}; use list, show or delete`,
+        `${sub ? `unknown runs command "${sub}"` : 'missing runs command'}; use list, show, delete, prepare or finish`,
       );
   }
+}
+
+/** PyTorch runs launched by torchrun outside GradBench (several hosts, Slurm): see README. */
+async function externalRunCommand(sub: 'prepare' | 'finish', args: string[]): Promise<number> {
+  const usage =
+    sub === 'prepare'
+      ? 'gradbench runs prepare <profile.json | name> [--nproc-per-node N]'
+      : 'gradbench runs finish <run>';
+  const { values, positionals } = parse(
+    args,
+    { 'nproc-per-node': { type: 'string', default: '1' } },
+    { min: 1, max: 1, usage },
+  );
+  const ext = await import('./torch/external-run.js');
+  if (sub === 'finish') {
+    const store = new RunsStore(dataHome());
+    const s = await ext.finishRun(store.runDir(await store.resolve(positionals[0])));
+    print(`run ${s.run}: ${s.status}${s.error ? ` (${s.error})` : ''}`);
+    return s.status === 'completed' ? 0 : 1;
+  }
+  const { loadProfile } = await import('./app/run-command.js');
+  const run = await ext.prepareRun(await loadProfile(positionals[0], dataHome()), dataHome());
+  print(
+    `run directory: ${run.dir}\non every host:\n${ext.externalCommand(run.dir, Number(values['nproc-per-node']))}\nthen: gradbench runs finish ${run.id}`,
+  );
+  return 0;
 }
 
 async function runsList(store: RunsStore, args: string[]): Promise<number> {

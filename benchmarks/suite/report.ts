@@ -11,6 +11,7 @@ import { packageRoot } from '../../engine/runtime-path.js';
 import { BENCHMARKS_FILE, mdTable, writeSection } from '../report.js';
 import { barChartSvg, lineChartSvg, PALETTE } from './charts.js';
 import { crossover, describeCrossover, type Crossover } from './crossover.js';
+import { enginesSection } from './engines-section.js';
 import {
   readScenarioRecords,
   RESULTS_DIR,
@@ -753,6 +754,7 @@ const SECTION_BUILDERS: Record<string, (rec: ScenarioRecord, figs: Figures) => s
   sharding: shardingSection,
   world: worldSection,
   links: netnsSection,
+  engine: (rec) => enginesSection(rec, { measured: measuredLine(rec), fmt, kib }),
 };
 
 export async function generateReport(opts: ReportOptions = {}): Promise<ReportOutput> {

@@ -73,6 +73,8 @@ export const RunRecordSchema = z.object({
   summary: z.array(MethodSummarySchema),
   /** Wall-clock seconds of the whole run (rank start-up included). */
   wallSec: z.number(),
+  /** The machine's 1-minute load average when the run ended (other processes share the cores). */
+  loadAvg: z.number().optional(),
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
@@ -123,6 +125,7 @@ export interface RunPlacementInfo {
   links?: 'kernel' | 'emulated';
   linkNote?: string;
   wallSec: number;
+  loadAvg?: number;
   /** Per method key, from predictOwnLinks. */
   predicted?: Record<string, Prediction>;
 }

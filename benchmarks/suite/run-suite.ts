@@ -10,6 +10,7 @@
  * to benchmarks/results/suite/<scenario>.json, from which `npm run bench:report` rebuilds the
  * report without running anything.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRun, type RunEvent } from '../../engine/app/launcher.js';
@@ -133,6 +134,7 @@ async function executeRun(
       links: spec.links ?? 'emulated',
       ...(note ? { linkNote: note } : {}),
       wallSec: (Date.now() - t0) / 1000,
+      loadAvg: os.loadavg()[0],
     });
   };
   if (spec.links !== 'kernel') return launch();

@@ -6,7 +6,7 @@
  */
 import { parseProfile, type Profile, type ProfileInput } from '../../engine/app/profile.js';
 
-export type ScenarioAxis = 'bandwidth' | 'method' | 'sharding' | 'world' | 'links';
+export type ScenarioAxis = 'bandwidth' | 'method' | 'sharding' | 'world' | 'links' | 'engine';
 
 export interface SuiteRunSpec {
   /** Unique within the scenario; names the run directory's profile. */
@@ -64,6 +64,37 @@ const ALL_METHODS = [
   { id: 'lhc' },
   { id: 'tagc' },
 ];
+
+/**
+ * The same data-parallel profile on both engines: baseline only (fp32 all-reduce, NO_SHARD: the
+ * built-in engine's DDP and PyTorch DDP over gloo), no link emulation. Runs alternate engines at
+ * each size so load from other processes falls on both alike.
+ */
+function engineRuns(
+  presets: ('nano' | 'micro')[],
+  worlds: number[],
+  steps: number,
+  tag = '',
+): SuiteRunSpec[] {
+  return presets.flatMap((preset) =>
+    worlds.flatMap((world) =>
+      (['builtin', 'pytorch'] as const).map((engine) => ({
+        key: `${preset}-w${world}${tag}-${engine}`,
+        label: `${preset}, world ${world}, ${engine}`,
+        x: world,
+        profile: {
+          name: `suite-engines-${preset}-w${world}${tag}-${engine}`,
+          engine,
+          model: { preset },
+          data: { corpus: 'shakespeare', seed: 1 },
+          train: { ...NANO_TRAIN, steps, batchPerRank: 8 },
+          parallel: { worldSize: world, nodes: 1, sharding: 'NO_SHARD' },
+          network: { intra: 'off', inter: 'off' },
+        },
+      })),
+    ),
+  );
+}
 
 export const SCENARIOS: SuiteScenario[] = [
   {
@@ -171,6 +202,24 @@ export const SCENARIOS: SuiteScenario[] = [
         methods: CROSSOVER_METHODS,
       }),
     })),
+  },
+  {
+    name: 'engines',
+    title:
+      'Built-in engine against PyTorch DDP (gloo), same profile (fp32 all-reduce, no emulation)',
+    question:
+      'How do step time, tokens/s, final loss and bytes per step compare between the two engines?',
+    axis: 'engine',
+    default: false,
+    runs: engineRuns(['nano', 'micro'], [1, 2, 4], 12),
+  },
+  {
+    name: 'engines-200',
+    title: 'Built-in engine against PyTorch DDP over 200 steps (nano, world 2)',
+    question: 'Do both engines reach the same loss after 200 steps from the same seed?',
+    axis: 'engine',
+    default: false,
+    runs: engineRuns(['nano'], [2], 200, '-200'),
   },
 ];
 

@@ -199,6 +199,8 @@ export interface Catalog {
   linkPresets: ({ name: string } & LinkSpecDoc)[];
   sharding: string[];
   backends: string[];
+  /** Who trains: 'builtin' or 'pytorch'. */
+  engines: string[];
   corpora: string[];
   errorFeedback: string[];
 }

@@ -7,7 +7,7 @@ import { LINK_PRESETS } from '../comm/emulation.js';
 import { METHODS } from '../compress/registry.js';
 import { OPTIMUS_CC_INFO } from '../compress/optimus-cc.js';
 import type { Catalog, MethodCatalogEntry, ParamField } from './api.js';
-import { BACKENDS, CORPORA, MODEL_PRESET_NAMES, SHARDING_STRATEGIES } from './profile.js';
+import { BACKENDS, CORPORA, ENGINES, MODEL_PRESET_NAMES, SHARDING_STRATEGIES } from './profile.js';
 
 interface JsonSchemaProp {
   type?: string;
@@ -70,6 +70,7 @@ export function catalog(): Catalog {
     ],
     sharding: [...SHARDING_STRATEGIES],
     backends: [...BACKENDS],
+    engines: [...ENGINES],
     corpora: [...CORPORA],
     errorFeedback: ['none', 'ef', 'econtrol'],
   };

@@ -125,6 +125,30 @@ async function versions(): Promise<Record<string, string>> {
   };
 }
 
+/** What config.json records of a run: the resolved profile and methods, versions and host. */
+export async function describeRun(
+  id: string,
+  profile: Profile,
+  extra: Partial<RunConfig> = {},
+): Promise<RunConfig> {
+  return {
+    run: id,
+    createdAt: new Date().toISOString(),
+    profile,
+    methods: resolveMethods(profile),
+    versions: await versions(),
+    ...(gitSha() ? { gitSha: gitSha() } : {}),
+    host: {
+      hostname: os.hostname(),
+      platform: os.platform(),
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      memoryBytes: os.totalmem(),
+    },
+    ...extra,
+  };
+}
+
 export async function startRun(requested: Profile, opts: StartRunOptions): Promise<RunHandle> {
   // Refuse what this machine cannot run before anything is spawned or written.
   await preflight(requested);
@@ -142,25 +166,12 @@ export async function startRun(requested: Profile, opts: StartRunOptions): Promi
     // Best effort: on a nearly full disk the run still starts; the reserve only helps it report.
     await rm(path.join(dir, RESERVE_FILE), { force: true });
   }
-  const methods = resolveMethods(profile);
-  const config: RunConfig = {
-    run: id,
-    createdAt: new Date().toISOString(),
-    profile,
-    methods,
-    versions: await versions(),
-    ...(gitSha() ? { gitSha: gitSha() } : {}),
+  const config = await describeRun(id, profile, {
     pid: process.pid,
-    host: {
-      hostname: os.hostname(),
-      platform: os.platform(),
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? 'unknown',
-      memoryBytes: os.totalmem(),
-    },
     ...(emulation ? { emulation } : {}),
     ...engineFields,
-  };
+  });
+  const methods = config.methods;
   try {
     await writeFileAtomic(path.join(dir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   } catch (e) {

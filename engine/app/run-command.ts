@@ -17,7 +17,7 @@ import { ProfileError, parseProfile, type Profile } from './profile.js';
 import { ProfilesStore, readProfileFile } from './profiles-store.js';
 
 /** A path to a JSON file, or the name of a saved or built-in profile. */
-async function loadProfile(ref: string, home: string): Promise<Profile> {
+export async function loadProfile(ref: string, home: string): Promise<Profile> {
   if (ref.endsWith('.json') || existsSync(ref)) return readProfileFile(ref);
   return new ProfilesStore(home).get(ref);
 }

@@ -38,6 +38,11 @@ export function torchRefusal(p: Asks, probe: TorchProbe): string | undefined {
 export async function prepareTorchRun(profile: Profile): Promise<{ model: GptConfig }> {
   const refusal = torchRefusal(profile, await torchProbe());
   if (refusal) throw new Error(refusal);
+  return torchRunFields(profile);
+}
+
+/** What config.json adds for the Python ranks: the model's dimensions (vocabulary from the corpus). */
+export function torchRunFields(profile: Profile): { model: GptConfig } {
   const corpus = buildCorpus(profile.data.corpus, profile.data.seed);
   return { model: modelConfig(profile, corpus.vocab.length) };
 }

@@ -182,7 +182,9 @@ describe('gradbench CLI', () => {
     await fabricateRun();
     const list = await gradbench(['runs', 'list']);
     expect(list.code).toBe(0);
-    expect(list.stdout).toMatch(new RegExp(`^${RUN}\\s+default\\s+completed\\s+.*fsdp,topk$`, 'm'));
+    expect(list.stdout).toMatch(
+      new RegExp(`^${RUN}\\s+default\\s+builtin\\s+completed\\s+.*fsdp,topk$`, 'm'),
+    );
     const json = JSON.parse((await gradbench(['runs', 'list', '--json'])).stdout);
     expect(json[0]).toMatchObject({ id: RUN, status: 'completed', methods: ['fsdp', 'topk'] });
 

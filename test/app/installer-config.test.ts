@@ -192,7 +192,11 @@ describe('installer configuration', () => {
       /^(test|engine|electron|renderer|benchmarks|docs|scratch|build|bin|\.ci)\//.test(f),
     );
     expect(sources.length).toBeGreaterThan(50);
-    const packed = sources.filter(included);
+    // The PyTorch engine's Python package runs from its sources: shipped as they are.
+    const python = sources.filter((f) => /^engine\/torch\/gradbench_torch\/[^/]+\.py$/.test(f));
+    expect(python).toContain('engine/torch/gradbench_torch/rank.py');
+    expect(python.filter((f) => !included(f))).toEqual([]);
+    const packed = sources.filter((f) => included(f) && !python.includes(f));
     expect(packed).toEqual([]);
     for (const file of ['dist/engine/rank.js.map', 'dist/benchmarks/comm/bench-comm.js', 'x.ts'])
       expect(included(file), file).toBe(false);

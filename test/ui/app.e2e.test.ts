@@ -15,6 +15,7 @@ import { STEPS_CSV_COLUMNS, SUMMARY_CSV_COLUMNS } from '../../engine/app/csv.js'
 import { OTHER_CPU_WARN_SHARE } from '../../engine/app/load-warning.js';
 import { RENDERER_DIR } from '../../engine/app/serve-command.js';
 import { packageRoot } from '../../engine/runtime-path.js';
+import { probeTorch } from '../../engine/torch/probe.js';
 import { parseCsv } from '../app/helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -24,6 +25,8 @@ if (!haveChromium) {
   if (process.env.CI) throw new Error(msg);
   console.warn(`skipping: ${msg}`);
 }
+const torch = haveChromium ? await probeTorch() : undefined;
+if (torch && !torch.available) console.warn(`skipping the PyTorch run: ${torch.reason}`);
 const SHOTS = path.join(packageRoot, 'docs', 'screenshots');
 const STEPS = 6;
 
@@ -462,4 +465,49 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     await page.fill('input[name=history-filter]', 'e2e');
     await shot('history');
   }, 120_000);
+
+  it.skipIf(!torch?.available)(
+    'runs a PyTorch profile and shows it beside the built-in runs',
+    async () => {
+      await go('hardware');
+      // The first scan may have given up on a slow torch import (its deadline); the probe goes on
+      // and a re-scan finds it.
+      const options = page.locator('[data-card=pytorch] [data-option=fsdp]');
+      const deadline = Date.now() + 90_000;
+      while (!(await options.count()) && Date.now() < deadline) {
+        await page.click('[data-page=hardware] .page-head button');
+        await page.waitForTimeout(3000);
+      }
+      expect(await page.textContent('[data-card=pytorch] [data-option=int8]')).toMatch(/yes/);
+      await shot('hardware-pytorch');
+      await go('run');
+      await page.selectOption('select[name=base-profile]', 'e2e two methods');
+      await page.fill('input[name=name]', 'e2e pytorch');
+      await page.selectOption('select[name=engine]', 'pytorch');
+      await page.selectOption('select[name="parallel.sharding"]', 'NO_SHARD');
+      await page.fill('input[name="train.steps"]', '3');
+      await expect.poll(() => page.locator('.field-error').count()).toBe(0);
+      await page.click('[data-action=start-run]');
+      await page.waitForSelector('[data-page=live]');
+      await expect
+        .poll(() => page.textContent('[data-testid=run-status]'), { timeout: 150_000 })
+        .toBe('completed');
+      await page.click('[data-action=open-results]');
+      await page.waitForSelector('[data-page=results] .summary-table tbody tr');
+      expect(await page.textContent('[data-field=engine]')).toBe('pytorch engine');
+      expect(await page.locator('.summary-table tbody tr').count()).toBe(3);
+      const builtin = (await service.listRuns()).find((r) => r.engine === 'builtin')!;
+      await page.selectOption('select[name=compare-run]', builtin.id);
+      await expect
+        .poll(() => page.locator('[data-field=engine]').allTextContents())
+        .toEqual(['pytorch engine', 'builtin engine']);
+      await shot('results-engines');
+      await go('history');
+      await page.fill('input[name=history-filter]', 'e2e');
+      await expect
+        .poll(() => page.locator('.history-table [data-col=engine]').allTextContents())
+        .toEqual(['pytorch', 'builtin', 'builtin']);
+    },
+    200_000,
+  );
 });

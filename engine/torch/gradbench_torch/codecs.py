@@ -7,8 +7,10 @@
 
 Each codec packs its payload into one flat byte tensor (one collective per bucket) and reports
 the bytes it puts on the wire. `python3 -m gradbench_torch.codecs FILE METHOD` prints the relative
-error ||D(C(x)) - x|| / ||x|| of a float32 little-endian vector, for cross-checking the built-in codecs.
+error ||D(C(x)) - x|| / ||x|| of a float32 little-endian vector for each method (JSON), for
+cross-checking the built-in codecs.
 """
+import json
 import math
 import sys
 
@@ -100,4 +102,4 @@ def relative_error(codec, x: torch.Tensor) -> float:
 
 if __name__ == "__main__":
     vector = torch.from_numpy(np.fromfile(sys.argv[1], dtype="<f4").copy())
-    print(relative_error(make_codec(sys.argv[2], {}), vector))
+    print(json.dumps({m: relative_error(make_codec(m, {}), vector) for m in sys.argv[2:]}))
