@@ -3,32 +3,38 @@
  * another cluster (or, without --cluster, on the run's own links next to what was measured).
  */
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatDuration, formatNumber, table } from '../app/format.js';
 import { dataHome } from '../app/home.js';
 import { RunsStore } from '../app/runs-store.js';
-import { UsageError } from '../cli.js';
+import { UsageError } from '../cli-help.js';
+import { readTextFile, TextFileError } from '../app/text-file.js';
 import { CLUSTER_PRESET_NAMES, projectRun, readRunProfiles, resolveCluster } from './index.js';
 import type { ClusterSpec, RunProjection } from './types.js';
 
 export const PROJECT_USAGE =
   'gradbench project <run | run dir> [--cluster <preset | file.json>] [--json]';
 
-/** A cluster from a preset name or a JSON file. */
+/** A cluster description is a few hundred bytes; anything this big is something else. */
+const CLUSTER_FILE_MAX_BYTES = 1_000_000;
+
+/** A cluster from a preset name or a JSON file (a regular UTF-8 file, size checked first). */
 export async function loadCluster(arg: string): Promise<ClusterSpec> {
   if (!arg.endsWith('.json') && !existsSync(arg)) return resolveCluster(arg);
-  const info = await stat(arg).catch(() => {
-    throw new Error(
-      `${arg} is neither a cluster preset (${CLUSTER_PRESET_NAMES.join(', ')}) nor a readable file`,
-    );
-  });
-  if (info.size > 1_000_000)
-    throw new Error(`${arg} is larger than 1 MB: not a cluster description`);
+  let text: string;
+  try {
+    text = await readTextFile(arg, `cluster file ${arg}`, CLUSTER_FILE_MAX_BYTES);
+  } catch (e) {
+    if (e instanceof TextFileError && e.kind === 'missing')
+      throw new Error(
+        `${arg} is neither a cluster preset (${CLUSTER_PRESET_NAMES.join(', ')}) nor a readable file`,
+      );
+    throw e;
+  }
   let json: unknown;
   try {
-    json = JSON.parse(await readFile(arg, 'utf8'));
+    json = JSON.parse(text);
   } catch (e) {
     throw new Error(`${arg}: not valid JSON (${(e as Error).message})`);
   }

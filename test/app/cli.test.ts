@@ -144,7 +144,7 @@ describe('gradbench CLI', () => {
     await writeFile(huge, JSON.stringify({ name: 'huge', description: 'x'.repeat(300 * 1024) }));
     const big = await gradbench(['profiles', 'validate', huge]);
     expect(big.code).toBe(1);
-    expect(big.stderr).toMatch(/huge\.json is 300\.\d KiB; a profile may be at most 256 KiB/);
+    expect(big.stderr).toMatch(/huge\.json is 300\.\d KiB; it may be at most 256 KiB/);
   });
 
   it('profiles save, list, show, export and delete', async () => {
@@ -228,7 +228,7 @@ describe('gradbench CLI', () => {
     const rec = Object.fromEntries(rows[0].map((h, i) => [h, rows[1][i]]));
     expect(rec).toMatchObject({
       method: 'fsdp',
-      step: '0',
+      step: '1', // steps numbered from 1, as in the progress line and the charts
       ranks: '2',
       loss: '4.5',
       tokens: '512',

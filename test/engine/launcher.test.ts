@@ -118,5 +118,5 @@ describe('gradbench run (CLI)', () => {
     });
     const lines = readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
     expect(lines).toHaveLength(12); // 3 steps x 4 ranks
-  });
+  }, 120_000);
 });

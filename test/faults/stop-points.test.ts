@@ -106,70 +106,74 @@ function savedSummary(dir: string): RunSummary {
 
 describe('a run stopped at any point keeps a valid, complete record (nano, 2 ranks, FSDP + fp16)', () => {
   for (const point of STOP_POINTS) {
-    it(point.title, async () => {
-      let cancelled = false;
-      /** Every summary.json the run wrote while running, read at each event. */
-      const snapshots: RunSummary[] = [];
-      let dir = '';
-      const r = await runProfile(
-        nano(`stop-${point.status}`, STEPS, 2, { methods: [{ id: 'fp16' }] }),
-        home,
-        {
-          env: point.env,
-          onEvent: (e, cancel) => {
-            if (e.type === 'run-start') dir = e.dir;
-            else if (dir && e.type !== 'run-end') snapshots.push(savedSummary(dir));
-            if (!cancelled && point.cancelAt?.(e)) {
-              cancelled = true;
-              cancel();
-            }
+    it(
+      point.title,
+      async () => {
+        let cancelled = false;
+        /** Every summary.json the run wrote while running, read at each event. */
+        const snapshots: RunSummary[] = [];
+        let dir = '';
+        const r = await runProfile(
+          nano(`stop-${point.status}`, STEPS, 2, { methods: [{ id: 'fp16' }] }),
+          home,
+          {
+            env: point.env,
+            onEvent: (e, cancel) => {
+              if (e.type === 'run-start') dir = e.dir;
+              else if (dir && e.type !== 'run-end') snapshots.push(savedSummary(dir));
+              if (!cancelled && point.cancelAt?.(e)) {
+                cancelled = true;
+                cancel();
+              }
+            },
           },
-        },
-      );
-      // While running, every method is listed: running ones and the ones not started yet.
-      expect(snapshots.length).toBeGreaterThan(0);
-      for (const s of snapshots) expect(s.methods.map((m) => m.method)).toEqual(['fsdp', 'fp16']);
-      expect(snapshots[0].methods.map((m) => m.status)).toEqual(['running', 'not started']);
-
-      const saved = savedSummary(r.dir);
-      expect(saved).toEqual(r.summary);
-      expect(saved.status, saved.error).toBe(point.status);
-      expect(saved.methods.map((m) => [m.status, m.steps])).toEqual(point.methods);
-      for (const m of saved.methods) {
-        if (m.status === 'completed') {
-          expect(m.meanStepMs).toBeGreaterThan(0);
-          expect(m.finalLoss).toBeGreaterThan(0);
-          expect(m.speedupVsBaseline).toBeGreaterThan(0);
-        }
-        if (m.steps === 0) expect(m.meanStepMs).toBeUndefined();
-      }
-
-      // Every reader agrees: the list, the run view and the summary export.
-      const store = new RunsStore(home);
-      const id = path.basename(r.dir);
-      expect((await store.describe(id)).status).toBe(point.status);
-      const detail = await store.get(id);
-      expect(detail.errors).toEqual([]);
-      expect(detail.summary).toEqual(saved);
-      expect(summaryCsv(detail.summary!)).not.toMatch(/null|NaN/);
-      if (r.pids.length) await expectNoProcessLeft(r.pids);
-
-      if (point.title.includes('later method')) {
-        // The CLI a person uses shows the completed method beside the cancelled one.
-        const listed = await runCli(home, ['runs', 'list', '--json']);
-        expect(listed.code, listed.stderr).toBe(0);
-        const entry = (JSON.parse(listed.stdout) as { id: string; status: string }[]).find(
-          (x) => x.id === id,
         );
-        expect(entry?.status).toBe('cancelled');
-        const shown = await runCli(home, ['runs', 'show', id]);
-        expect(shown.code, shown.stderr).toBe(0);
-        expect(shown.stdout).toMatch(/^FSDP \(fp32\)\s+completed\s+3\s/m);
-        expect(shown.stdout).toMatch(/^fp16\s+cancelled\s+0\s/m);
-        const exported = await runCli(home, ['export', id, '--csv', '--summary']);
-        expect(exported.code, exported.stderr).toBe(0);
-        expect(exported.stdout.trim().split('\r\n')).toHaveLength(3);
-      }
-    });
+        // While running, every method is listed: running ones and the ones not started yet.
+        expect(snapshots.length).toBeGreaterThan(0);
+        for (const s of snapshots) expect(s.methods.map((m) => m.method)).toEqual(['fsdp', 'fp16']);
+        expect(snapshots[0].methods.map((m) => m.status)).toEqual(['running', 'not started']);
+
+        const saved = savedSummary(r.dir);
+        expect(saved).toEqual(r.summary);
+        expect(saved.status, saved.error).toBe(point.status);
+        expect(saved.methods.map((m) => [m.status, m.steps])).toEqual(point.methods);
+        for (const m of saved.methods) {
+          if (m.status === 'completed') {
+            expect(m.meanStepMs).toBeGreaterThan(0);
+            expect(m.finalLoss).toBeGreaterThan(0);
+            expect(m.speedupVsBaseline).toBeGreaterThan(0);
+          }
+          if (m.steps === 0) expect(m.meanStepMs).toBeUndefined();
+        }
+
+        // Every reader agrees: the list, the run view and the summary export.
+        const store = new RunsStore(home);
+        const id = path.basename(r.dir);
+        expect((await store.describe(id)).status).toBe(point.status);
+        const detail = await store.get(id);
+        expect(detail.errors).toEqual([]);
+        expect(detail.summary).toEqual(saved);
+        expect(summaryCsv(detail.summary!)).not.toMatch(/null|NaN/);
+        if (r.pids.length) await expectNoProcessLeft(r.pids);
+
+        if (point.title.includes('later method')) {
+          // The CLI a person uses shows the completed method beside the cancelled one.
+          const listed = await runCli(home, ['runs', 'list', '--json']);
+          expect(listed.code, listed.stderr).toBe(0);
+          const entry = (JSON.parse(listed.stdout) as { id: string; status: string }[]).find(
+            (x) => x.id === id,
+          );
+          expect(entry?.status).toBe('cancelled');
+          const shown = await runCli(home, ['runs', 'show', id]);
+          expect(shown.code, shown.stderr).toBe(0);
+          expect(shown.stdout).toMatch(/^FSDP \(fp32\)\s+completed\s+3\s/m);
+          expect(shown.stdout).toMatch(/^fp16\s+cancelled\s+0\s/m);
+          const exported = await runCli(home, ['export', id, '--csv', '--summary']);
+          expect(exported.code, exported.stderr).toBe(0);
+          expect(exported.stdout.trim().split('\r\n')).toHaveLength(3);
+        }
+      },
+      120_000,
+    );
   }
 });
