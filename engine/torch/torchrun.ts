@@ -49,8 +49,8 @@ export function torchrunArgs(world: number, port: number, runId: string): string
     'c10d',
     '--rdzv_endpoint',
     `127.0.0.1:${port}`,
-    '--rdzv_id',
-    runId,
+    // One argument: a token may start with '-'.
+    `--rdzv_id=${runId}`,
     '--max_restarts',
     '0',
     '--monitor_interval',

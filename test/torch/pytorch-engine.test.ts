@@ -190,10 +190,14 @@ describe.skipIf(!probe.available)(`PyTorch engine${skipped}`, () => {
   });
 
   /** A long run; at its first step, `act` gets the ranks' pids (from their 'ready' events). */
-  async function longRun(act: (rankPids: number[], cancel: () => void) => void) {
+  async function longRun(
+    act: (rankPids: number[], cancel: () => void) => void,
+    over: Partial<ProfileInput> = {},
+  ) {
     const rankPids: number[] = [];
     let dir = '';
-    const r = await runProfile(torchProfile({ train: { steps: 500, batchPerRank: 8 } }), home, {
+    const profile = torchProfile({ train: { steps: 500, batchPerRank: 8 }, ...over });
+    const r = await runProfile(profile, home, {
       cancelGraceMs: 2000,
       onEvent: (e, cancel) => {
         if (e.type === 'run-start') dir = e.dir;
@@ -216,9 +220,14 @@ describe.skipIf(!probe.available)(`PyTorch engine${skipped}`, () => {
     await expectNoProcessLeft(pids);
   }, 180_000);
 
-  it('cancel stops torchrun and its ranks', async () => {
-    const { r, pids } = await longRun((_rankPids, cancel) => cancel());
+  it('cancel stops torchrun and its ranks (here with ZeroRedundancyOptimizer)', async () => {
+    const { r, pids } = await longRun((_rankPids, cancel) => cancel(), {
+      pytorch: { zero: true },
+    });
     await expectEnded(r, 'cancelled');
+    const log = readFileSync(path.join(r.dir, 'ranks', '0.log'), 'utf8');
+    expect(log).toContain('DDP with fp32 all-reduce, ZeroRedundancyOptimizer');
+    expect(log).toMatch(/"ev":"step".*"step":0/);
     await expectNoProcessLeft(pids);
   }, 180_000);
 });

@@ -17,6 +17,8 @@ import torch
 import torch.distributed as dist
 from torch.distributed.algorithms.ddp_comm_hooks import default_hooks, powerSGD_hook
 
+from .codecs import make_codec
+
 
 def ring_allreduce_bytes(nbytes: float, world: int) -> float:
     """Bytes one rank sends in a ring all-reduce (reduce-scatter + all-gather)."""
@@ -138,8 +140,6 @@ def allreduce_has_bf16() -> bool:
 
 def register(ddp, method_id: str, params: dict, error_feedback: bool, meter: StepMeter) -> str:
     """Registers the method's hook on `ddp`; returns a one-line description for the log."""
-    from .codecs import make_codec
-
     world = meter.world
     if method_id == "fsdp":
         hook, state, what = default_hooks.allreduce_hook, None, "fp32 all-reduce"

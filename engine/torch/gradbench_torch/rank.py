@@ -233,15 +233,27 @@ def main() -> int:
         emit({"ev": "comm-failed", "rank": rank_id(), "message": str(e).splitlines()[0] if str(e) else ""})
         log(f"communication failed: {e}")
         return COMM_FAILED_EXIT
+    # Every rank's collectives are over before any rank tears its process group down.
+    dist.barrier()
     dist.destroy_process_group()
     return 0
 
 
+def exit_now(code: int) -> None:
+    """Exit without interpreter teardown: torch 1.13's gloo threads can abort a finished rank
+    there ("terminate called without an active exception") after its results are out."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
     try:
-        sys.exit(main())
-    except SystemExit:
-        raise
+        exit_now(main())
+    except SystemExit as e:
+        if e.code is not None and not isinstance(e.code, int):
+            log(e.code)
+        exit_now(e.code if isinstance(e.code, int) else int(e.code is not None))
     except BaseException:  # noqa: BLE001 - every failure is reported in the rank's log
         log(traceback.format_exc())
-        sys.exit(1)
+        exit_now(1)
