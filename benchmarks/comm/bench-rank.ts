@@ -32,6 +32,8 @@ interface BenchRow {
   timeUs: number;
   algbwGBs: number;
   busbwGBs: number;
+  /** Rank 0's process CPU time (all its threads, user + system) per call: what the cores pay. */
+  cpuUsPerCall: number;
 }
 
 /** nccl-tests bus bandwidth factor: what each rank's busiest link carries relative to `size`. */
@@ -200,8 +202,10 @@ async function benchOne(
 
   await comm.barrier();
   t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await runMany(c, iters, window);
   const elapsedMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   if (comm.rank !== 0) return undefined;
   const timeUs = (elapsedMs * 1000) / iters;
   const algbwGBs = size / (timeUs * 1e-6) / 1e9;
@@ -214,6 +218,7 @@ async function benchOne(
     timeUs,
     algbwGBs,
     busbwGBs: algbwGBs * busFactor(collective, comm.world),
+    cpuUsPerCall: (cpu.user + cpu.system) / iters,
   };
 }
 

@@ -142,13 +142,14 @@ export class TcpMesh implements PeerTransport {
     const port = Number(addr.slice(sep + 1));
     const router = new ReadRouter();
     const socket = connectRouted(host, port, router);
+    let initial: Buffer;
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', resolve);
         socket.once('error', reject);
       });
       const timeout = Math.max(1000, deadline - Date.now());
-      await connectHandshake(
+      initial = await connectHandshake(
         socket,
         { token: this.opts.token, rank: this.rank, role: 'mesh' },
         timeout,
@@ -157,7 +158,7 @@ export class TcpMesh implements PeerTransport {
       socket.destroy();
       throw new Error(`cannot connect to rank ${peer} at ${addr}: ${(e as Error).message}`);
     }
-    this.addLink(peer, socket, router);
+    this.addLink(peer, socket, router, initial);
   }
 
   private async onIncoming(socket: net.Socket): Promise<void> {
@@ -191,9 +192,10 @@ export class TcpMesh implements PeerTransport {
     } else this.addLink(hello.rank, socket);
   }
 
-  private addLink(peer: number, socket: net.Socket, router?: ReadRouter): void {
+  private addLink(peer: number, socket: net.Socket, router?: ReadRouter, initial?: Buffer): void {
     const link = new Link(socket, {
       router,
+      initial,
       allowedTypes: new Set([MsgType.Data, MsgType.Abort]),
       maxMessageBytes: this.opts.maxMessageBytes,
       emulate: linkSpecFor(this.opts.topology, this.opts.network, this.rank, peer),
