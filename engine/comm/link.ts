@@ -102,7 +102,9 @@ export function acceptHandshake(
     );
     // A well-behaved peer sends nothing after Hello until it has our HelloAck, so bytes past the
     // Hello in the same chunk are dropped, and the link's own decoder rejects the remains.
-    const onData = (chunk: Buffer): void => decoder.push(chunk);
+    const onData = (chunk: Buffer): void => {
+      decoder.push(chunk);
+    };
     const onError = (e: Error): void =>
       finish(new HandshakeError(`connection error during handshake: ${e.message}`));
     const onClose = (): void => finish(new HandshakeError('connection closed during handshake'));
@@ -146,7 +148,7 @@ export function connectHandshake(
 ): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let done = false;
-    let rest = Buffer.alloc(0);
+    let rest: Buffer = Buffer.alloc(0);
     const finish = (err?: Error): void => {
       if (done) return;
       done = true;
