@@ -120,10 +120,13 @@ function makeCase(comm: CommClient, collective: CollectiveKind, count: number): 
       };
     }
     case 'reduce_scatter': {
-      const input = new Float32Array(count).fill(rank + 1);
+      // In place in shared memory into a reused result array, as the FSDP trainer reduces its
+      // gradients (later calls reduce what earlier ones left: only the first result is checked).
+      const input: Float32Array = new Float32Array(new SharedArrayBuffer(count * 4)).fill(rank + 1);
       const mine = splitCounts(count, world)[rank];
+      const out: Float32Array = new Float32Array(mine);
       return {
-        run: () => comm.reduceScatter(input, { op: 'sum' }),
+        run: () => comm.reduceScatter(input, { op: 'sum', inPlace: true, out }),
         check: (out) => {
           if (out.length !== mine)
             throw new Error(
