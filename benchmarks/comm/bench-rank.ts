@@ -32,6 +32,8 @@ interface BenchRow {
   timeUs: number;
   algbwGBs: number;
   busbwGBs: number;
+  /** Rank 0's process CPU time (all its threads, user + system) per call: what the cores pay. */
+  cpuUsPerCall: number;
 }
 
 /** nccl-tests bus bandwidth factor: what each rank's busiest link carries relative to `size`. */
@@ -118,10 +120,13 @@ function makeCase(comm: CommClient, collective: CollectiveKind, count: number): 
       };
     }
     case 'reduce_scatter': {
-      const input = new Float32Array(count).fill(rank + 1);
+      // In place in shared memory into a reused result array, as the FSDP trainer reduces its
+      // gradients (later calls reduce what earlier ones left: only the first result is checked).
+      const input: Float32Array = new Float32Array(new SharedArrayBuffer(count * 4)).fill(rank + 1);
       const mine = splitCounts(count, world)[rank];
+      const out: Float32Array = new Float32Array(mine);
       return {
-        run: () => comm.reduceScatter(input, { op: 'sum' }),
+        run: () => comm.reduceScatter(input, { op: 'sum', inPlace: true, out }),
         check: (out) => {
           if (out.length !== mine)
             throw new Error(
@@ -200,8 +205,10 @@ async function benchOne(
 
   await comm.barrier();
   t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await runMany(c, iters, window);
   const elapsedMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   if (comm.rank !== 0) return undefined;
   const timeUs = (elapsedMs * 1000) / iters;
   const algbwGBs = size / (timeUs * 1e-6) / 1e9;
@@ -214,6 +221,7 @@ async function benchOne(
     timeUs,
     algbwGBs,
     busbwGBs: algbwGBs * busFactor(collective, comm.world),
+    cpuUsPerCall: (cpu.user + cpu.system) / iters,
   };
 }
 

@@ -75,6 +75,11 @@ class Group {
     return this.t.recv(this.ranks[i], tag, into);
   }
 
+  /** Done with `got`, which a receive into `into` returned: recycles it unless it is `into` itself. */
+  consumed(got: Buffer, into: Uint8Array): void {
+    if (got.buffer !== into.buffer) this.t.recycle?.(got);
+  }
+
   /** Sends to the next index while receiving from the previous one (into `into` if possible): one ring step. */
   async shift(tag: number, data: Uint8Array, into?: Uint8Array): Promise<Buffer> {
     const n = this.size;
@@ -149,6 +154,14 @@ function ringReceives(
   return list;
 }
 
+/**
+ * Receives a reduce-scatter keeps posted ahead of the one being reduced, each into its own slot of
+ * scratch memory: a slice that arrives before its receive is posted cannot be read in place, so
+ * with the ranks of a ring sharing few cores (a neighbour runs ahead while this rank waits for
+ * CPU) one slot is not enough.
+ */
+const REDUCE_RECEIVES_AHEAD = 4;
+
 /** Ring reduce-scatter in place: afterwards chunk `g.index` of `buf` holds the reduction. */
 async function ringReduceScatter(
   g: Group,
@@ -169,16 +182,17 @@ async function ringReduceScatter(
   for (const [a, b] of sliceRanges(offs, mod(g.index - 1, n), slice))
     collectSend(sends, g.send(next, tag, buf.subarray(a, b)));
   const recvs = ringReceives(n, g.index, offs, 2, slice);
-  // Two receive buffers: the next slice can land while the current one is being reduced.
-  const scratch = g.scratch(2 * slice);
-  const post = (k: number): Promise<Buffer> => {
+  const slots = Math.min(REDUCE_RECEIVES_AHEAD, recvs.length);
+  const scratch = g.scratch(slots * slice);
+  const slot = (k: number): Uint8Array => {
     const [a, b] = recvs[k].range;
-    return g.recv(prev, tag, scratch.subarray((k % 2) * slice, (k % 2) * slice + (b - a)));
+    const at = (k % slots) * slice;
+    return scratch.subarray(at, at + (b - a));
   };
-  let pending = recvs.length > 0 ? post(0) : undefined;
+  const pending = recvs.slice(0, slots).map((_, k) => g.recv(prev, tag, slot(k)));
+  for (const p of pending) p.catch(() => undefined);
   for (let k = 0; k < recvs.length; k++) {
-    const got = await pending!;
-    if (k + 1 < recvs.length) pending = post(k + 1);
+    const got = await pending[k];
     const [a, b] = recvs[k].range;
     const target = buf.subarray(a, b);
     if (got.byteLength !== target.byteLength) {
@@ -187,25 +201,56 @@ async function ringReduceScatter(
       );
     }
     reduceInto(dtype, op, target, got);
+    g.consumed(got, scratch);
+    // The slot is free again: post the receive that will use it next.
+    if (k + slots < recvs.length) {
+      const p = g.recv(prev, tag, slot(k + slots));
+      p.catch(() => undefined);
+      pending.push(p);
+    }
     if (recvs[k].step < n - 2) collectSend(sends, g.send(next, tag, target));
   }
   await Promise.all(sends);
 }
 
-/** Ring all-gather in place: chunk `g.index` of `buf` is ours, the others are filled in. */
-async function ringAllGather(g: Group, tag: number, buf: Uint8Array, offs: number[]) {
-  const n = g.size;
-  if (n === 1) return;
-  const sends: Promise<void>[] = [];
-  const next = (g.index + 1) % n;
-  const prev = mod(g.index - 1, n);
-  const slice = sliceBytesFor(offs);
-  for (const [a, b] of sliceRanges(offs, g.index, slice))
-    collectSend(sends, g.send(next, tag, buf.subarray(a, b)));
-  const recvs = ringReceives(n, g.index, offs, 1, slice);
-  // Every destination is known up front: post all receives so each slice lands in place.
+/** The receives of a ring all-gather into `buf`, posted (each into its final place). */
+interface GatherReceives {
+  recvs: RingRecv[];
+  pending: Promise<Buffer>[];
+}
+
+function postGatherReceives(
+  g: Group,
+  tag: number,
+  buf: Uint8Array,
+  offs: number[],
+): GatherReceives {
+  const recvs = ringReceives(g.size, g.index, offs, 1, sliceBytesFor(offs));
+  const prev = mod(g.index - 1, g.size);
   const pending = recvs.map(({ range: [a, b] }) => g.recv(prev, tag, buf.subarray(a, b)));
   for (const p of pending) p.catch(() => undefined);
+  return { recvs, pending };
+}
+
+/**
+ * Ring all-gather in place: chunk `g.index` of `buf` is ours, the others are filled in. Every
+ * destination is known up front, so all receives are posted first (or were, by the caller) and
+ * each slice lands in place.
+ */
+async function ringAllGather(
+  g: Group,
+  tag: number,
+  buf: Uint8Array,
+  offs: number[],
+  posted?: GatherReceives,
+) {
+  const n = g.size;
+  if (n === 1) return;
+  const { recvs, pending } = posted ?? postGatherReceives(g, tag, buf, offs);
+  const sends: Promise<void>[] = [];
+  const next = (g.index + 1) % n;
+  for (const [a, b] of sliceRanges(offs, g.index, sliceBytesFor(offs)))
+    collectSend(sends, g.send(next, tag, buf.subarray(a, b)));
   for (let k = 0; k < recvs.length; k++) {
     const got = await pending[k];
     const [a, b] = recvs[k].range;
@@ -215,7 +260,10 @@ async function ringAllGather(g: Group, tag: number, buf: Uint8Array, offs: numbe
         `all-gather length mismatch: got ${got.byteLength} bytes, expected ${target.byteLength}; do all ranks pass the same length?`,
       );
     }
-    if (got.buffer !== target.buffer || got.byteOffset !== target.byteOffset) target.set(got);
+    if (got.buffer !== target.buffer || got.byteOffset !== target.byteOffset) {
+      target.set(got);
+      g.consumed(got, buf);
+    }
     if (recvs[k].step < n - 2) collectSend(sends, g.send(next, tag, target));
   }
   await Promise.all(sends);
@@ -316,8 +364,13 @@ export class Collectives {
       return buf;
     }
     const offs = chunkOffsets(count, g.size, DTYPE_BYTES[dtype]);
+    // The gather's receives go up before the reduce-scatter starts, straight into `buf`, so no
+    // gathered slice that a fast neighbour sends early lands outside its place. Safe: the reduced
+    // slice of a chunk can only come back around the ring after this rank has sent its own partial
+    // sum of that slice, and the reduce-scatter never touches it again after that send.
+    const gather = g.size > 1 ? postGatherReceives(g, tag + 1, buf, offs) : undefined;
     await ringReduceScatter(g, tag, buf, offs, dtype, op);
-    await ringAllGather(g, tag + 1, buf, offs);
+    await ringAllGather(g, tag + 1, buf, offs, gather);
     return buf;
   }
 

@@ -248,17 +248,35 @@ export class CommClient {
     return this.finish(m, data, data);
   }
 
-  /** The full vector in (left unchanged), this rank's chunk of the reduction out (see splitCounts). */
+  /**
+   * The full vector in, this rank's chunk of the reduction out (see splitCounts), into `out` when
+   * given. `data` is left unchanged, except with `inPlace` on an array in shared memory: the worker
+   * then reduces inside `data` itself (no staging copy, no result memory; `data` is scratch
+   * afterwards), and the result is `out` or, without it, a view of this rank's chunk of `data`.
+   */
   async reduceScatter<T extends CommArray>(
     data: T,
-    opts: OpOptions & { out?: T } = {},
+    opts: OpOptions & { out?: T; inPlace?: boolean } = {},
   ): Promise<T> {
-    const m = await this.submit('reduceScatter', data, {
-      reduceOp: opts.op ?? 'sum',
-      ranks: opts.ranks,
-      ...(opts.dtype ? { dtype: opts.dtype } : {}),
-    });
-    return this.finish(m, data, opts.out);
+    const m = await this.submit(
+      'reduceScatter',
+      data,
+      {
+        reduceOp: opts.op ?? 'sum',
+        ranks: opts.ranks,
+        ...(opts.dtype ? { dtype: opts.dtype } : {}),
+      },
+      data.byteLength,
+      0,
+      opts.inPlace ? data : undefined,
+    );
+    if (!m.shared) return this.finish(m, data, opts.out);
+    const chunk = viewAs(dtypeOf(data), m.data!) as T;
+    if (!opts.out) return chunk;
+    if (opts.out.length !== chunk.length)
+      throw new Error(`result has ${chunk.length} elements, destination ${opts.out.length}`);
+    opts.out.set(chunk as never);
+    return opts.out;
   }
 
   /** This rank's chunk in, the whole `totalCount`-element vector out (into `out` when given). */

@@ -87,10 +87,25 @@ async function run(req: OpRequest): Promise<void> {
   const data = result ? out(result) : null;
   if (!buffers.includes(req.data.buffer as ArrayBuffer))
     buffers.push(req.data.buffer as ArrayBuffer);
-  // Parts are copied: one of them may be the staging buffer itself, which the client recycles.
-  const copies = parts?.map((p) => new Uint8Array(p));
-  for (const c of copies ?? []) buffers.push(c.buffer as ArrayBuffer);
-  post({ kind: 'done', id: req.id, data, staging: req.data, parts: copies, ms }, buffers);
+  const moved = parts?.map((p) => movablePart(p, buffers));
+  post({ kind: 'done', id: req.id, data, staging: req.data, parts: moved, ms }, buffers);
+}
+
+/**
+ * A received part goes back by moving its memory when it owns all of it (a whole message buffer
+ * nothing else refers to); anything else (the staging buffer, a view into shared or pooled memory,
+ * a second view of a buffer already moved) is copied first. Adds what it moves to `buffers`.
+ */
+function movablePart(p: Uint8Array, buffers: ArrayBuffer[]): Uint8Array {
+  const whole =
+    p.byteOffset === 0 &&
+    p.byteLength === p.buffer.byteLength &&
+    p.byteLength > 0 &&
+    !(p.buffer instanceof SharedArrayBuffer) &&
+    !buffers.includes(p.buffer as ArrayBuffer);
+  const out = whole ? p : new Uint8Array(p);
+  buffers.push(out.buffer as ArrayBuffer);
+  return out;
 }
 
 port.on('message', (msg: ToWorker) => {

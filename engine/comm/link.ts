@@ -102,7 +102,9 @@ export function acceptHandshake(
     );
     // A well-behaved peer sends nothing after Hello until it has our HelloAck, so bytes past the
     // Hello in the same chunk are dropped, and the link's own decoder rejects the remains.
-    const onData = (chunk: Buffer): void => decoder.push(chunk);
+    const onData = (chunk: Buffer): void => {
+      decoder.push(chunk);
+    };
     const onError = (e: Error): void =>
       finish(new HandshakeError(`connection error during handshake: ${e.message}`));
     const onClose = (): void => finish(new HandshakeError('connection closed during handshake'));
@@ -134,14 +136,19 @@ function expectedTokenOf(accept: TokenCarrier): string {
   return t;
 }
 
-/** Connecting side: sends Hello and waits for HelloAck (or a Reject with its reason). */
+/**
+ * Connecting side: sends Hello and waits for HelloAck (or a Reject with its reason). Resolves with
+ * the bytes that arrived after the HelloAck: the accepting side may start sending at once, and
+ * those first frames can share a read with the HelloAck (the link decodes them first).
+ */
 export function connectHandshake(
   socket: Socket,
   hello: Hello,
   timeoutMs = DEFAULT_HANDSHAKE_TIMEOUT_MS,
-): Promise<void> {
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let done = false;
+    let rest: Buffer = Buffer.alloc(0);
     const finish = (err?: Error): void => {
       if (done) return;
       done = true;
@@ -152,7 +159,7 @@ export function connectHandshake(
       if (err) {
         socket.destroy();
         reject(err);
-      } else resolve();
+      } else resolve(rest);
     };
     const decoder = new FrameDecoder(
       {
@@ -161,7 +168,10 @@ export function connectHandshake(
         allowedTypes: new Set([MsgType.HelloAck, MsgType.Reject]),
       },
       (type, _tag, payload) => {
-        if (type === MsgType.HelloAck) return finish();
+        if (type === MsgType.HelloAck) {
+          decoder.stopped = true;
+          return;
+        }
         let reason = 'rejected';
         try {
           reason = String((parseControl(payload) as { reason?: unknown }).reason ?? reason);
@@ -172,7 +182,13 @@ export function connectHandshake(
       },
       (err) => finish(new HandshakeError(`handshake failed: ${err.message}`)),
     );
-    const onData = (chunk: Buffer): void => decoder.push(chunk);
+    const onData = (chunk: Buffer): void => {
+      const used = decoder.push(chunk);
+      if (!decoder.stopped) return;
+      // 'data' chunks are the caller's to keep (a ReadRouter copies before emitting).
+      rest = chunk.subarray(used);
+      finish();
+    };
     const onError = (e: Error): void =>
       finish(new HandshakeError(`connection error during handshake: ${e.message}`));
     const onClose = (): void => finish(new HandshakeError('connection closed during handshake'));
@@ -282,6 +298,8 @@ export interface LinkOptions {
   onClose: (err: Error | undefined) => void;
   /** The socket's reads go through this router (see ReadRouter) rather than 'data' events. */
   router?: ReadRouter;
+  /** Bytes already read from the socket (past the handshake), decoded before anything else. */
+  initial?: Buffer;
 }
 
 /** An authenticated connection: framed sends (optionally paced), decoded receives. */
@@ -327,6 +345,7 @@ export class Link {
       (err) => this.fail(err),
       opts.allocate,
     );
+    if (opts.initial?.length) this.decoder.push(opts.initial);
     if (opts.router) opts.router.attach(this.decoder);
     else socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
     socket.on('error', (e) => this.fail(e));

@@ -18,6 +18,7 @@ import {
   withToken,
 } from './link.js';
 import { Mailbox } from './mailbox.js';
+import { ReceivePool } from './receive-pool.js';
 import { StoreTimeoutError, type StoreClient } from './store.js';
 import { PeerError, type PeerTransport } from './transport.js';
 import { MsgType, parseControl } from './wire.js';
@@ -49,6 +50,9 @@ function rankList(ranks: number[]): string {
   return ranks.length === 1 ? `rank ${ranks[0]}` : `ranks ${ranks.join(', ')}`;
 }
 
+/** Memory kept for messages that arrive before their receive (see ReceivePool). */
+const EARLY_RECEIVE_POOL_BYTES = 64 * 1024 * 1024;
+
 /** How long a broken link waits for an Abort from another peer to name the real culprit. */
 const DISCONNECT_GRACE_MS = 200;
 
@@ -57,6 +61,7 @@ export class TcpMesh implements PeerTransport {
   readonly world: number;
   private readonly links = new Map<number, Link>();
   private readonly mailbox = new Mailbox();
+  private readonly early = new ReceivePool(EARLY_RECEIVE_POOL_BYTES);
   private closing = false;
   private draining = false;
   private failureListeners: ((err: Error) => void)[] = [];
@@ -142,13 +147,14 @@ export class TcpMesh implements PeerTransport {
     const port = Number(addr.slice(sep + 1));
     const router = new ReadRouter();
     const socket = connectRouted(host, port, router);
+    let initial: Buffer;
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', resolve);
         socket.once('error', reject);
       });
       const timeout = Math.max(1000, deadline - Date.now());
-      await connectHandshake(
+      initial = await connectHandshake(
         socket,
         { token: this.opts.token, rank: this.rank, role: 'mesh' },
         timeout,
@@ -157,7 +163,7 @@ export class TcpMesh implements PeerTransport {
       socket.destroy();
       throw new Error(`cannot connect to rank ${peer} at ${addr}: ${(e as Error).message}`);
     }
-    this.addLink(peer, socket, router);
+    this.addLink(peer, socket, router, initial);
   }
 
   private async onIncoming(socket: net.Socket): Promise<void> {
@@ -191,9 +197,10 @@ export class TcpMesh implements PeerTransport {
     } else this.addLink(hello.rank, socket);
   }
 
-  private addLink(peer: number, socket: net.Socket, router?: ReadRouter): void {
+  private addLink(peer: number, socket: net.Socket, router?: ReadRouter, initial?: Buffer): void {
     const link = new Link(socket, {
       router,
+      initial,
       allowedTypes: new Set([MsgType.Data, MsgType.Abort]),
       maxMessageBytes: this.opts.maxMessageBytes,
       emulate: linkSpecFor(this.opts.topology, this.opts.network, this.rank, peer),
@@ -201,9 +208,12 @@ export class TcpMesh implements PeerTransport {
         if (type === MsgType.Data) return this.mailbox.deliver(peer, tag, payload);
         this.onAbort(peer, payload);
       },
-      // Decode a data message straight into the buffer its receive asked for, if it did.
+      // Decode a data message straight into the buffer its receive asked for, if it did, and
+      // otherwise into recycled memory.
       allocate: (type, tag, total) =>
-        type === MsgType.Data ? this.mailbox.claim(peer, tag, total) : undefined,
+        type === MsgType.Data
+          ? (this.mailbox.claim(peer, tag, total) ?? this.early.take(total))
+          : undefined,
       onClose: (err) => {
         // While draining, a peer that finished first and closed is expected, not a crash.
         if (this.closing || this.draining) return;
@@ -330,6 +340,10 @@ export class TcpMesh implements PeerTransport {
 
   recv(peer: number, tag: number, into?: Uint8Array): Promise<Buffer> {
     return this.mailbox.take(peer, tag, into);
+  }
+
+  recycle(received: Buffer): void {
+    this.early.give(received);
   }
 
   /** All our work is done: from now on a peer closing its link is orderly, not a failure. */

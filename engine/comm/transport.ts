@@ -17,6 +17,11 @@ export interface PeerTransport {
    * different buffer too, and copy or read from whichever they get.
    */
   recv(peer: number, tag: number, into?: Uint8Array): Promise<Buffer>;
+  /**
+   * Hands back a buffer that `recv` returned (not the caller's own `into`) once nothing refers to
+   * it any more, so a later early-arriving message can reuse its memory. Optional.
+   */
+  recycle?(received: Buffer): void;
   close(): Promise<void>;
 }
 

@@ -154,18 +154,25 @@ export class FrameDecoder {
     return Buffer.allocUnsafe(this.messageTotal);
   }
 
-  push(chunk: Buffer): void {
+  /**
+   * Set by a message handler to stop decoding right after the message it is handling: `push`
+   * then returns how far it got, and the bytes after that belong to whoever reads next.
+   */
+  stopped = false;
+
+  /** Decodes `chunk`; returns the bytes consumed (all of them unless a handler set `stopped`). */
+  push(chunk: Buffer): number {
     let off = 0;
-    while (off < chunk.length && !this.failed) {
+    while (off < chunk.length && !this.failed && !this.stopped) {
       if (!this.current) {
         const take = Math.min(HEADER_BYTES - this.headerFill, chunk.length - off);
         chunk.copy(this.header, this.headerFill, off, off + take);
         this.headerFill += take;
         off += take;
-        if (this.headerFill < HEADER_BYTES) return;
+        if (this.headerFill < HEADER_BYTES) return off;
         this.headerFill = 0;
         const h = this.parseHeader(this.header);
-        if (!h) return;
+        if (!h) return off;
         this.current = h;
         this.frameLeft = h.length;
         if (h.length === 0) this.finishFrame();
@@ -185,6 +192,7 @@ export class FrameDecoder {
       off += take;
       if (this.frameLeft === 0) this.finishFrame();
     }
+    return off;
   }
 
   private fail(msg: string): undefined {

@@ -25,7 +25,10 @@ export class FlatUnit {
   readonly decayMask: Uint8Array;
   /**
    * Buffers reused every step (fresh multi-MiB allocations cost a page fault per 4 KiB): the
-   * gathered parameters, the local full gradient and the reduced gradient shard.
+   * gathered parameters, the local full gradient and the reduced gradient shard. The gradients
+   * live in shared memory, so the comm worker reduces in them directly (no staging copies); the
+   * gathered parameters do not: tfjs's cpu backend keeps the array a tensor was made from, and a
+   * gather written by the worker while such a tensor lives would change it under the compute.
    */
   readonly gathered: Float32Array;
   readonly grad: Float32Array;
@@ -57,8 +60,8 @@ export class FlatUnit {
     this.v = new Float32Array(this.shardSize);
     this.decayMask = new Uint8Array(this.shardSize);
     this.gathered = new Float32Array(this.padded);
-    this.grad = new Float32Array(this.padded);
-    this.gradShard = new Float32Array(this.shardSize);
+    this.grad = sharedF32(this.padded);
+    this.gradShard = sharedF32(this.shardSize);
     for (const s of this.segments) {
       if (!s.spec.decay) continue;
       const lo = Math.max(s.offset, this.shardStart);
@@ -71,4 +74,8 @@ export class FlatUnit {
   views(full: Float32Array): Float32Array[] {
     return this.segments.map((s) => full.subarray(s.offset, s.offset + s.size));
   }
+}
+
+function sharedF32(length: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(length * Float32Array.BYTES_PER_ELEMENT));
 }

@@ -56,7 +56,12 @@ export class FsdpBaselineReducer implements GradientReducer {
   async reduce(grad: Float32Array, { comm, plan, unit }: ReduceContext): Promise<ReduceResult> {
     let shard = grad;
     if (plan.shardGroup.length > 1)
-      shard = await comm.reduceScatter(grad, { ranks: plan.shardGroup, out: unit.gradShard });
+      // In place: the local gradient is not needed after its reduction (zeroed next step).
+      shard = await comm.reduceScatter(grad, {
+        ranks: plan.shardGroup,
+        out: unit.gradShard,
+        inPlace: true,
+      });
     if (plan.replicaGroup.length > 1)
       shard = await comm.allReduce(shard, { ranks: plan.replicaGroup });
     const scale = 1 / plan.world;

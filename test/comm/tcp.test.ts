@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rng } from '../../engine/comm/check-data.js';
+import { Link, ReadRouter, connectHandshake, connectRouted } from '../../engine/comm/link.js';
 import { ProcessGroup } from '../../engine/comm/process-group.js';
 import { StoreClient } from '../../engine/comm/store.js';
 import {
@@ -178,5 +179,48 @@ describe('TCP mesh and store in one process', () => {
     await waiting;
     await expect(a.wait(['never', 'k'], 200)).rejects.toThrow(/timed out waiting for never/);
     await expect(a.barrier('half', 2, 200)).rejects.toThrow(/only 1 of 2 ranks arrived/);
+  });
+});
+
+describe('connecting side of the handshake', () => {
+  it('keeps the frames that share a read with the HelloAck and hands them to the link', async () => {
+    // The accepting side may send data the moment its mesh is complete, so its first frame can
+    // reach the dialer in the same read as the HelloAck.
+    const payload = Buffer.from(Float32Array.from({ length: 300 }, (_, i) => i + 0.5).buffer);
+    const frame = Buffer.concat([
+      encodeHeader({
+        type: MsgType.Data,
+        flags: 0,
+        tag: 7,
+        length: payload.length,
+        total: payload.length,
+      }),
+      payload,
+    ]);
+    const server = net.createServer((s) => {
+      s.once('data', () => s.write(Buffer.concat([encodeControl(MsgType.HelloAck, 0, {}), frame])));
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const router = new ReadRouter();
+    const socket = connectRouted('127.0.0.1', port, router);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const rest = await connectHandshake(socket, { token: 't', rank: 1, role: 'mesh' });
+    expect(rest.equals(frame)).toBe(true);
+    const got = await new Promise<{ tag: number; payload: Buffer }>((resolve) => {
+      const link = new Link(socket, {
+        router,
+        initial: rest,
+        allowedTypes: new Set([MsgType.Data]),
+        onMessage: (_type, tag, p) => resolve({ tag, payload: Buffer.from(p) }),
+        onClose: () => undefined,
+      });
+      expect(link.isClosed).toBe(false);
+    });
+    expect(got.tag).toBe(7);
+    expect(got.payload.equals(payload)).toBe(true);
+    socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
   });
 });
