@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CommClient } from './comm/comm-client.js';
 import { commConfigFromEnv } from './comm/config.js';
-import { RunConfigSchema, methodKey, modelConfig } from './app/run-config.js';
+import { RunConfigSchema, methodKey, modelConfig, paramCommOf } from './app/run-config.js';
 import { metricLine } from './app/metrics.js';
 import { maybeInjectFault, parseFault } from './fault.js';
 import { useBackend } from './model/backend.js';
@@ -110,10 +110,17 @@ async function main(): Promise<number> {
     fault,
     model.units.length,
   );
-  const trainer = new FsdpTrainer(model, comm, plan, reducer, { ...p.train }, p.health);
+  const trainer = new FsdpTrainer(
+    model,
+    comm,
+    plan,
+    reducer,
+    { ...p.train, paramComm: paramCommOf(p, method) },
+    p.health,
+  );
   if (comm.rank === 0) {
     log(
-      `${method.label}: ${model.paramCount} parameters, ${trainer.units.length} units, ${p.parallel.sharding}, world ${comm.world}, backend ${backend}`,
+      `${method.label}: ${model.paramCount} parameters, ${trainer.units.length} units, ${p.parallel.sharding}, ${paramCommOf(p, method)} parameter gathers, world ${comm.world}, backend ${backend}`,
     );
   }
   emit({ ev: 'ready', rank: comm.rank, backend, params: model.paramCount });

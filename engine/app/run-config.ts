@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { MODEL_PRESETS, type GptConfig } from '../model/gpt.js';
 import { EmulationRecordSchema } from '../projection/target.js';
+import { PARAM_COMMS, type ParamComm } from '../compress/param-codec.js';
 import { parseProfile, ProfileSchema, type Profile } from './profile.js';
 
 export const RunMethodSchema = z.object({
@@ -12,6 +13,8 @@ export const RunMethodSchema = z.object({
   params: z.record(z.string(), z.unknown()).default({}),
   layerPolicy: z.record(z.string(), z.unknown()).optional(),
   errorFeedback: z.unknown().optional(),
+  /** Parameter all-gather format (the profile's parallel.paramComm when absent). */
+  paramComm: z.enum(PARAM_COMMS).optional(),
 });
 export type RunMethod = z.infer<typeof RunMethodSchema>;
 
@@ -41,22 +44,52 @@ export function resolveMethods(profile: Profile): RunMethod[] {
   };
   const baselines = profile.baselines ?? (profile.baseline ? ['fsdp'] : []);
   if (baselines.includes('fsdp'))
-    list.push({ id: 'fsdp', key: key('fsdp'), label: 'FSDP (fp32)', params: {} });
+    list.push({
+      id: 'fsdp',
+      key: key('fsdp'),
+      label: 'FSDP (fp32)',
+      params: {},
+      paramComm: 'fp32',
+    });
   // The bf16-reduce baseline is the bf16 method under a baseline's name (its key stays "bf16").
   if (baselines.includes('bf16'))
-    list.push({ id: 'bf16', key: key('bf16'), label: 'FSDP (bf16 reduce)', params: {} });
+    list.push({
+      id: 'bf16',
+      key: key('bf16'),
+      label: 'FSDP (bf16 reduce)',
+      params: {},
+      paramComm: 'fp32',
+    });
+  // Mixed-precision FSDP: bf16 gathers and bf16 reduce-scatter, under its own key.
+  if (baselines.includes('bf16-mp'))
+    list.push({
+      id: 'bf16',
+      key: BF16_MP_KEY,
+      label: 'FSDP (bf16 params + reduce)',
+      params: {},
+      paramComm: 'bf16',
+    });
   for (const m of profile.methods) {
+    // A method with its own gather format is keyed by both ("tagc+int8"), the rest by id.
     list.push({
       id: m.id,
-      key: key(m.id),
-      label: m.label ?? m.id,
+      key: key(m.paramComm ? `${m.id}+${m.paramComm}` : m.id),
+      label: m.label ?? (m.paramComm ? `${m.id} + ${m.paramComm} params` : m.id),
       params: m.params,
       layerPolicy: m.layerPolicy,
       errorFeedback: m.errorFeedback,
+      ...(m.paramComm ? { paramComm: m.paramComm } : {}),
     });
   }
   return list;
 }
+
+/** The key of the mixed-precision (bf16 params and reduce) FSDP baseline. */
+export const BF16_MP_KEY = 'bf16-mp';
+
+/** The parameter all-gather format a method runs with. */
+export const paramCommOf = (profile: Profile, m: RunMethod): ParamComm =>
+  m.paramComm ?? profile.parallel.paramComm;
 
 /** The GPT dimensions a profile asks for; the vocabulary comes from the corpus unless set. */
 export function modelConfig(profile: Profile, corpusVocab: number): GptConfig {

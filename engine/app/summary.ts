@@ -4,7 +4,7 @@
  * timings as warm-up (wasm compilation, allocator growth), never from losses.
  */
 import type { MethodSummary, MetricLine, RunStatus } from './metrics.js';
-import { methodKey, type RunMethod } from './run-config.js';
+import { BF16_MP_KEY, methodKey, type RunMethod } from './run-config.js';
 
 export const WARMUP_STEPS = 2;
 const FINAL_LOSS_WINDOW = 5;
@@ -23,6 +23,9 @@ export interface StepAggregate {
   rawBytes: number;
   wireBytes: number;
   relError?: number;
+  /** Parameter all-gather bytes, summed over ranks (absent in lines from older runs). */
+  paramWireBytes?: number;
+  paramRawBytes?: number;
   tokens: number;
   /** Pipeline runs: mean bubble over ranks; inter-stage bytes summed over ranks. */
   bubbleMs?: number;
@@ -73,6 +76,12 @@ export function aggregateSteps(lines: MetricLine[]): StepAggregate[] {
       rawBytes: g.reduce((a, l) => a + l.rawBytes, 0),
       wireBytes: g.reduce((a, l) => a + l.wireBytes, 0),
       relError: rel.length ? mean(rel) : undefined,
+      ...(g.some((l) => l.paramWireBytes !== undefined)
+        ? {
+            paramWireBytes: g.reduce((a, l) => a + (l.paramWireBytes ?? 0), 0),
+            paramRawBytes: g.reduce((a, l) => a + (l.paramRawBytes ?? 0), 0),
+          }
+        : {}),
       tokens: g.reduce((a, l) => a + l.tokens, 0),
       ...pipelineAggregate(g),
     });
@@ -127,6 +136,12 @@ export function summarizeMethod(
           interStageRawBytesPerStep: mean(steps.map((s) => s.interStageRawBytes ?? 0)),
         }
       : {}),
+    ...(steps.some((s) => s.paramWireBytes !== undefined)
+      ? {
+          paramWireBytesPerStep: mean(steps.map((s) => s.paramWireBytes ?? 0)),
+          paramRawBytesPerStep: mean(steps.map((s) => s.paramRawBytes ?? 0)),
+        }
+      : {}),
     ...(error ? { error } : {}),
   };
 }
@@ -139,7 +154,8 @@ export function compareToBaseline(summaries: MethodSummary[]): MethodSummary[] {
   const done = (key: string) =>
     summaries.find((s) => s.method === key && s.status === 'completed' && s.steps > 0);
   const base = done('fsdp');
-  const bf16 = done('bf16');
+  // The mixed-precision baseline (bf16 params and reduce) when it ran, else the bf16-reduce one.
+  const bf16 = done(BF16_MP_KEY) ?? done('bf16');
   return summaries.map((s) => {
     if (s.steps === 0 || !Number.isFinite(s.meanStepMs)) return s;
     return {
