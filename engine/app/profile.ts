@@ -143,6 +143,11 @@ const ProfileSchemaBase = z
       .strict()
       .default({ intra: 'off', inter: 'off', emulate: true }),
     methods: z.array(MethodSchema).default([]),
+    /**
+     * Run the baselines and methods this many times, alternately, each on fresh ranks; speedups
+     * are then medians over paired repetitions with a 95 % interval (app/repeats.ts).
+     */
+    repeat: z.number().int().min(1).max(20).default(1),
     /** Run the uncompressed FSDP baseline first (same seed, data and link) to compare against. */
     baseline: z.boolean().default(true),
     /**

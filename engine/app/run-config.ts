@@ -4,6 +4,7 @@ import { MODEL_PRESETS, type GptConfig } from '../model/gpt.js';
 import { EmulationRecordSchema } from '../projection/target.js';
 import { PARAM_COMMS, type ParamComm } from '../compress/param-codec.js';
 import { parseProfile, ProfileSchema, type Profile } from './profile.js';
+import { repeatKey } from './repeats.js';
 
 export const RunMethodSchema = z.object({
   id: z.string(),
@@ -34,7 +35,7 @@ export const RunConfigSchema = z.object({
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 
 /** Methods a run executes, in order: the baselines first (fp32 FSDP unless turned off, then bf16 if asked). */
-export function resolveMethods(profile: Profile): RunMethod[] {
+function methodList(profile: Profile): RunMethod[] {
   const list: RunMethod[] = [];
   const seen = new Map<string, number>();
   const key = (id: string): string => {
@@ -82,6 +83,17 @@ export function resolveMethods(profile: Profile): RunMethod[] {
     });
   }
   return list;
+}
+
+/**
+ * Methods a run executes, in order: the method list once, or with `repeat` N that list N times in
+ * turn, repetition r > 1 under keys `<key>@<r>` (repeats.ts).
+ */
+export function resolveMethods(profile: Profile): RunMethod[] {
+  const once = methodList(profile);
+  return Array.from({ length: profile.repeat }, (_, i) =>
+    once.map((m) => (i === 0 ? m : { ...m, key: repeatKey(methodKey(m), i + 1) })),
+  ).flat();
 }
 
 /** The key of the mixed-precision (bf16 params and reduce) FSDP baseline. */

@@ -4,6 +4,7 @@
  * timings as warm-up (wasm compilation, allocator growth), never from losses.
  */
 import type { MethodSummary, MetricLine, RunStatus } from './metrics.js';
+import { median, ratioInterval, repeatKey, splitRepeatKey } from './repeats.js';
 import { BF16_MP_KEY, methodKey, type RunMethod } from './run-config.js';
 
 export const WARMUP_STEPS = 2;
@@ -146,18 +147,38 @@ export function summarizeMethod(
   };
 }
 
+/** Bytes a method sends per step over all ranks: gradient reductions plus parameter gathers. */
+const bytesPerStep = (s: MethodSummary): number =>
+  s.wireBytesPerStep + (s.paramWireBytesPerStep ?? 0);
+
 /**
- * Adds speedup and loss gap against the fp32 FSDP baseline, and speedup against the bf16-reduce
- * FSDP baseline (the run's `bf16` method), each when it ran and completed.
+ * The speedup over `base` that `s` would reach if its coding cost nothing: the baseline's step
+ * with its exposed communication scaled by s's bytes over the baseline's (each collective's
+ * waiting shrinks with its bytes; summed over collectives that is the ratio of totals), compute
+ * unchanged.
+ */
+export function byteCeiling(base: MethodSummary, s: MethodSummary): number | undefined {
+  const wb = bytesPerStep(base);
+  if (!(wb > 0) || !(base.meanStepMs > 0)) return undefined;
+  const compute = base.meanStepMs - base.meanExposedCommMs;
+  return base.meanStepMs / (compute + (base.meanExposedCommMs * bytesPerStep(s)) / wb);
+}
+
+/**
+ * Adds speedup, loss gap and byte ceiling against the fp32 FSDP baseline, and speedup against the
+ * bf16 FSDP baseline (mixed precision when it ran, else bf16 reduce), each when it ran and
+ * completed. Repetitions (repeats.ts) are paired with the baseline's same repetition; a method's
+ * first row then carries the median over its repetitions and the 95 % interval of that speedup.
  */
 export function compareToBaseline(summaries: MethodSummary[]): MethodSummary[] {
   const done = (key: string) =>
     summaries.find((s) => s.method === key && s.status === 'completed' && s.steps > 0);
-  const base = done('fsdp');
-  // The mixed-precision baseline (bf16 params and reduce) when it ran, else the bf16-reduce one.
-  const bf16 = done(BF16_MP_KEY) ?? done('bf16');
-  return summaries.map((s) => {
+  const paired = summaries.map((s) => {
     if (s.steps === 0 || !Number.isFinite(s.meanStepMs)) return s;
+    const { repetition } = splitRepeatKey(s.method);
+    const base = done(repeatKey('fsdp', repetition));
+    const bf16 = done(repeatKey(BF16_MP_KEY, repetition)) ?? done(repeatKey('bf16', repetition));
+    const ceiling = base && byteCeiling(base, s);
     return {
       ...s,
       ...(base
@@ -166,7 +187,36 @@ export function compareToBaseline(summaries: MethodSummary[]): MethodSummary[] {
             lossGapVsBaseline: (s.finalLoss - base.finalLoss) / base.finalLoss,
           }
         : {}),
+      ...(ceiling !== undefined ? { byteCeilingSpeedup: ceiling } : {}),
       ...(bf16 ? { speedupVsBf16: bf16.meanStepMs / s.meanStepMs } : {}),
     };
+  });
+  return withRepeatIntervals(paired);
+}
+
+/** Puts each repeated method's median speedups and interval on its first repetition's row. */
+function withRepeatIntervals(summaries: MethodSummary[]): MethodSummary[] {
+  const groups = new Map<string, MethodSummary[]>();
+  for (const s of summaries) {
+    const { base } = splitRepeatKey(s.method);
+    groups.set(base, [...(groups.get(base) ?? []), s]);
+  }
+  return summaries.map((s) => {
+    const group = groups.get(s.method);
+    if (!group || group.length < 2) return s;
+    const values = (f: (m: MethodSummary) => number | undefined): number[] =>
+      group.map(f).filter((v): v is number => v !== undefined && Number.isFinite(v));
+    const speedups = values((m) => m.speedupVsBaseline);
+    const out: MethodSummary = { ...s, repeats: group.length };
+    if (speedups.length > 0) {
+      const { median: mid, low, high } = ratioInterval(speedups);
+      out.speedupVsBaseline = mid;
+      if (Number.isFinite(low)) Object.assign(out, { speedupCiLow: low, speedupCiHigh: high });
+    }
+    const bf16 = values((m) => m.speedupVsBf16);
+    if (bf16.length > 0) out.speedupVsBf16 = median(bf16);
+    const ceilings = values((m) => m.byteCeilingSpeedup);
+    if (ceilings.length > 0) out.byteCeilingSpeedup = median(ceilings);
+    return out;
   });
 }
