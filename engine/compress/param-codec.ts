@@ -21,6 +21,13 @@ export interface ParamCodec {
   decodeInto(payload: Uint8Array, out: Float32Array): void;
 }
 
+/** Gather bytes of a format over fp32's (the projection resizes gathers by it). */
+export function paramCommRatio(kind: ParamComm): number {
+  const c = createParamCodec(kind);
+  const n = 1 << 16;
+  return c ? c.payloadBytes(n) / (4 * n) : 1;
+}
+
 /** The codec for a parameter-communication option; fp32 has none (the gather moves floats). */
 export function createParamCodec(kind: ParamComm): ParamCodec | undefined {
   switch (kind) {
