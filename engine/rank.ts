@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CommClient } from './comm/comm-client.js';
 import { commConfigFromEnv } from './comm/config.js';
-import { RunConfigSchema, methodKey, modelConfig, paramCommOf } from './app/run-config.js';
+import { RunConfigSchema, hpzOf, methodKey, modelConfig, paramCommOf } from './app/run-config.js';
 import { metricLine } from './app/metrics.js';
 import { maybeInjectFault, parseFault } from './fault.js';
 import { useBackend } from './model/backend.js';
@@ -106,6 +106,7 @@ async function main(): Promise<number> {
       gradClip: p.train.gradClip,
       seed: p.train.seed,
       relErrorEvery: RELERROR_EVERY,
+      ranksPerNode: comm.world / p.parallel.nodes,
     }),
     fault,
     model.units.length,
@@ -115,7 +116,7 @@ async function main(): Promise<number> {
     comm,
     plan,
     reducer,
-    { ...p.train, paramComm: paramCommOf(p, method) },
+    { ...p.train, paramComm: paramCommOf(p, method), hpz: hpzOf(p, method) },
     p.health,
   );
   if (comm.rank === 0) {

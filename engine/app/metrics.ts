@@ -51,6 +51,8 @@ export const MetricLineSchema = z.object({
   /** Bytes sent in parameter all-gathers, and the same gathers in fp32 (FSDP runs). */
   paramWireBytes: z.number().optional(),
   paramRawBytes: z.number().optional(),
+  /** hpZ: memory of this rank's secondary parameter shards. */
+  secondaryBytes: z.number().optional(),
   tokens: z.number(),
   backend: z.string(),
   lr: z.number().optional(),
@@ -85,6 +87,7 @@ export type LineFigures = Pick<
   | 'stats'
   | 'paramWireBytes'
   | 'paramRawBytes'
+  | 'secondaryBytes'
 > & { lr: number; gradNorm: number; skipped?: boolean };
 
 /** One rank's metrics line of one step (a non-finite norm is left out, as JSON cannot carry it). */
@@ -111,6 +114,7 @@ export function metricLine(
     ...(s.paramWireBytes !== undefined
       ? { paramWireBytes: s.paramWireBytes, paramRawBytes: s.paramRawBytes }
       : {}),
+    ...(s.secondaryBytes !== undefined ? { secondaryBytes: s.secondaryBytes } : {}),
   };
 }
 
@@ -139,6 +143,8 @@ export const MethodSummarySchema = z.object({
   /** Parameter all-gather bytes per step over all ranks (FSDP runs), as sent and in fp32. */
   paramWireBytesPerStep: z.number().optional(),
   paramRawBytesPerStep: z.number().optional(),
+  /** hpZ: the extra memory of the secondary parameter shards, largest over ranks. */
+  secondaryBytesPerRank: z.number().optional(),
   /**
    * With repeats: median over repetitions of (baseline step time / this method's), the number of
    * repetitions paired, and the 95 % interval of that speedup.

@@ -65,6 +65,8 @@ export const MethodSchema = z
     label: z.string().optional(),
     /** Parameter all-gather format for this method (default: parallel.paramComm). */
     paramComm: z.enum(PARAM_COMMS).optional(),
+    /** hpZ for this method (default: parallel.hpz). */
+    hpz: z.boolean().optional(),
   })
   .strict();
 
@@ -119,6 +121,11 @@ const ProfileSchemaBase = z
          * stay fp32 on their owner. NO_SHARD gathers nothing.
          */
         paramComm: z.enum(PARAM_COMMS).default('fp32'),
+        /**
+         * hpZ: FULL_SHARD keeps a secondary parameter shard inside each node so backward gathers
+         * stay in the node (extra memory per rank: 1/ranks-per-node of the gathered units).
+         */
+        hpz: z.boolean().default(false),
       })
       .strict()
       .default({
@@ -127,6 +134,7 @@ const ProfileSchemaBase = z
         sharding: 'FULL_SHARD',
         pipelineStages: 1,
         paramComm: 'fp32',
+        hpz: false,
       }),
     network: z
       .object({
@@ -276,8 +284,8 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
       }
       return;
     }
-    // FSDP's fp32 reduction is a method only with compressed parameter gathers.
-    if (m.id === 'fsdp' && (m.paramComm ?? p.parallel.paramComm) !== 'fp32') return;
+    // FSDP's fp32 reduction is a method only with compressed parameter gathers or hpZ.
+    if (m.id === 'fsdp' && ((m.paramComm ?? p.parallel.paramComm) !== 'fp32' || m.hpz)) return;
     if (m.id === 'fsdp') {
       ctx.addIssue({
         code: 'custom',

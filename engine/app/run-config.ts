@@ -16,6 +16,8 @@ export const RunMethodSchema = z.object({
   errorFeedback: z.unknown().optional(),
   /** Parameter all-gather format (the profile's parallel.paramComm when absent). */
   paramComm: z.enum(PARAM_COMMS).optional(),
+  /** hpZ (the profile's parallel.hpz when absent). */
+  hpz: z.boolean().optional(),
 });
 export type RunMethod = z.infer<typeof RunMethodSchema>;
 
@@ -51,6 +53,7 @@ function methodList(profile: Profile): RunMethod[] {
       label: 'FSDP (fp32)',
       params: {},
       paramComm: 'fp32',
+      hpz: false,
     });
   // The bf16-reduce baseline is the bf16 method under a baseline's name (its key stays "bf16").
   if (baselines.includes('bf16'))
@@ -60,6 +63,7 @@ function methodList(profile: Profile): RunMethod[] {
       label: 'FSDP (bf16 reduce)',
       params: {},
       paramComm: 'fp32',
+      hpz: false,
     });
   // Mixed-precision FSDP: bf16 gathers and bf16 reduce-scatter, under its own key.
   if (baselines.includes('bf16-mp'))
@@ -69,17 +73,24 @@ function methodList(profile: Profile): RunMethod[] {
       label: 'FSDP (bf16 params + reduce)',
       params: {},
       paramComm: 'bf16',
+      hpz: false,
     });
   for (const m of profile.methods) {
-    // A method with its own gather format is keyed by both ("tagc+int8"), the rest by id.
+    // A method with its own parameter options is keyed by them too ("tagc+int8+hpz").
+    const own = [m.paramComm, m.hpz ? 'hpz' : undefined].filter((x) => x !== undefined);
     list.push({
       id: m.id,
-      key: key(m.paramComm ? `${m.id}+${m.paramComm}` : m.id),
-      label: m.label ?? (m.paramComm ? `${m.id} + ${m.paramComm} params` : m.id),
+      key: key([m.id, ...own].join('+')),
+      label:
+        m.label ??
+        [m.id, ...(m.paramComm ? [`${m.paramComm} params`] : []), ...(m.hpz ? ['hpZ'] : [])].join(
+          ' + ',
+        ),
       params: m.params,
       layerPolicy: m.layerPolicy,
       errorFeedback: m.errorFeedback,
       ...(m.paramComm ? { paramComm: m.paramComm } : {}),
+      ...(m.hpz !== undefined ? { hpz: m.hpz } : {}),
     });
   }
   return list;
@@ -102,6 +113,9 @@ export const BF16_MP_KEY = 'bf16-mp';
 /** The parameter all-gather format a method runs with. */
 export const paramCommOf = (profile: Profile, m: RunMethod): ParamComm =>
   m.paramComm ?? profile.parallel.paramComm;
+
+/** Whether a method runs with hpZ. */
+export const hpzOf = (profile: Profile, m: RunMethod): boolean => m.hpz ?? profile.parallel.hpz;
 
 /** The GPT dimensions a profile asks for; the vocabulary comes from the corpus unless set. */
 export function modelConfig(profile: Profile, corpusVocab: number): GptConfig {

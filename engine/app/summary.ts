@@ -143,6 +143,9 @@ export function summarizeMethod(
           paramRawBytesPerStep: mean(steps.map((s) => s.paramRawBytes ?? 0)),
         }
       : {}),
+    ...(mine.some((l) => l.secondaryBytes !== undefined)
+      ? { secondaryBytesPerRank: Math.max(...mine.map((l) => l.secondaryBytes ?? 0)) }
+      : {}),
     ...(error ? { error } : {}),
   };
 }

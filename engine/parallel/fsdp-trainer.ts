@@ -37,6 +37,7 @@ import {
 import type { ParamComm } from '../compress/param-codec.js';
 import { OrderedStream } from './ordered-stream.js';
 import { ParamGather } from './param-gather.js';
+import { SecondaryShards } from './hpz.js';
 import type { ShardPlan } from './shard-plan.js';
 import type { Comm } from './types.js';
 
@@ -49,6 +50,8 @@ export interface TrainConfig {
   seed: number;
   /** Format of the parameter all-gathers (compress/param-codec.ts); fp32 when absent. */
   paramComm?: ParamComm;
+  /** FULL_SHARD: keep a secondary parameter shard per node so backward gathers stay inside it (hpz.ts). */
+  hpz?: boolean;
 }
 
 export interface StepStats {
@@ -65,6 +68,8 @@ export interface StepStats {
   /** Bytes this rank sent in parameter all-gathers this step, and the same gathers in fp32. */
   paramWireBytes?: number;
   paramRawBytes?: number;
+  /** hpZ: memory of this rank's secondary parameter shards. */
+  secondaryBytes?: number;
   gradNorm: number;
   lr: number;
   /** Relative error of the compressed aggregate on sampled steps (this rank's shards). */
@@ -90,6 +95,7 @@ export class FsdpTrainer {
   private readonly params: OrderedStream;
   private readonly grads: OrderedStream;
   private readonly paramGather: ParamGather;
+  private readonly secondary: SecondaryShards | undefined;
   private paramBytes = { wire: 0, raw: 0 };
 
   constructor(
@@ -105,6 +111,11 @@ export class FsdpTrainer {
     this.params = new OrderedStream(comm, PARAM_STREAM);
     this.grads = new OrderedStream(comm, GRAD_STREAM);
     this.paramGather = new ParamGather(train.paramComm ?? 'fp32', plan);
+    // Only FULL_SHARD gathers across nodes in backward (HYBRID_SHARD's groups are the nodes).
+    this.secondary =
+      train.hpz && plan.strategy === 'FULL_SHARD' && plan.shardGroup.length > 1
+        ? new SecondaryShards(plan)
+        : undefined;
   }
 
   /** Awaits `p`, counting the wait as exposed communication. */
@@ -123,6 +134,16 @@ export class FsdpTrainer {
     this.paramBytes.wire += this.paramGather.wireBytes(u);
     this.paramBytes.raw += this.paramGather.rawBytes(u);
     return this.params.task((c) => this.paramGather.gather(u, c, step));
+  }
+
+  /** Backward's gather of unit k: from the node's secondary shards under hpZ. */
+  private regather(k: number, step: number): Promise<Float32Array> {
+    const secondary = this.secondary;
+    if (!secondary) return this.gather(k, step);
+    const u = this.units[k];
+    this.paramBytes.wire += secondary.wireBytes(u);
+    this.paramBytes.raw += this.paramGather.rawBytes(u);
+    return this.params.task((c) => secondary.gather(u, c));
   }
 
   private tensors(k: number, full: Float32Array): tf.Tensor[] {
@@ -164,6 +185,7 @@ export class FsdpTrainer {
       // and tied embeddings stay with the root unit, as FSDP keeps shared parameters together).
       const keep = !this.plan.regatherInBackward || k === U - 1 || (tied && k === 0);
       if (!keep) {
+        this.secondary?.keep(this.units[k], this.units[k].gathered);
         tf.dispose(p);
         params[k] = undefined;
       }
@@ -174,7 +196,7 @@ export class FsdpTrainer {
     const grads: Float32Array[] = this.units.map((u) => u.grad.fill(0));
     let dy: tf.Tensor | undefined;
     for (let k = U - 1; k >= 0; k--) {
-      if (k - 1 >= 0 && !params[k - 1]) gathers[k - 1] = this.gather(k - 1, step);
+      if (k - 1 >= 0 && !params[k - 1]) gathers[k - 1] = this.regather(k - 1, step);
       if (!params[k]) params[k] = this.tensors(k, await this.wait(gathers[k]!));
       const p = params[k]!;
       const upstream = dy;
@@ -247,6 +269,7 @@ export class FsdpTrainer {
       wireBytes: sum((r) => r.wireBytes),
       paramWireBytes: this.paramBytes.wire,
       paramRawBytes: this.paramBytes.raw,
+      ...(this.secondary ? { secondaryBytes: this.secondary.bytes } : {}),
       gradNorm,
       lr,
       ...relativeError(results),

@@ -39,22 +39,40 @@ describe('parameter gathers in bf16 and int8 with real ranks', () => {
       methods: [
         { id: 'tagc', paramComm: 'int8' },
         { id: 'powersgd', paramComm: 'bf16' },
+        { id: 'fsdp', hpz: true },
       ],
     });
-    expect([...by.keys()]).toEqual(['fsdp', 'bf16-mp', 'tagc+int8', 'powersgd+bf16']);
+    expect([...by.keys()]).toEqual(['fsdp', 'bf16-mp', 'tagc+int8', 'powersgd+bf16', 'fsdp+hpz']);
+    // hpZ with one rank per node: backward reuses forward's parameters, so training is unchanged
+    // while no backward gather crosses nodes; the secondary shards are whole regathered units.
+    const hpz = by.get('fsdp+hpz')!;
+    const base = by.get('fsdp')!;
+    expect(hpz.finalLoss).toBeCloseTo(base.finalLoss, 5);
+    expect(hpz.paramWireBytesPerStep! / base.paramWireBytesPerStep!).toBeLessThan(0.6);
+    expect(hpz.secondaryBytesPerRank).toBeGreaterThan(0);
     expectBounded(by, 'bf16-mp', 0.03, 0.5);
     expectBounded(by, 'tagc+int8', 0.05, (1 + 4 / 256) / 4);
     expectBounded(by, 'powersgd+bf16', 0.1, 0.5);
     expect(by.get('tagc+int8')!.speedupVsBf16).toBeGreaterThan(0);
   }, 240_000);
 
-  it('HYBRID_SHARD gathers int8 within the node while gradients cross nodes', async () => {
+  it('2 nodes x 2: qgZ gradients with int8 gathers and hpZ (backward gathers inside the node) train like fp32 FSDP', async () => {
     const by = await run({
-      name: 'param-comm-hybrid',
+      name: 'param-comm-zeropp',
       ...nano,
-      parallel: { worldSize: 4, nodes: 2, sharding: 'HYBRID_SHARD', paramComm: 'int8' },
-      methods: [{ id: 'int8' }],
+      parallel: { worldSize: 4, nodes: 2, sharding: 'FULL_SHARD' },
+      methods: [{ id: 'qgz', paramComm: 'int8', hpz: true }],
     });
-    expectBounded(by, 'int8', 0.05, (1 + 4 / 256) / 4);
+    const m = by.get('qgz+int8+hpz')!;
+    const base = by.get('fsdp')!;
+    expect(m.status).toBe('completed');
+    expect(m.healthWarnings).toBe(0);
+    expect(Math.abs(m.finalLoss - base.finalLoss) / base.finalLoss).toBeLessThan(0.05);
+    // Forward gathers are int8 over the world, backward ones fp32 inside the node.
+    expect(m.paramWireBytesPerStep!).toBeLessThan(0.7 * base.paramWireBytesPerStep!);
+    // qgZ sends int8 (a quarter of fp32) plus scales, in two hops: under half the fp32 reduction.
+    expect(m.wireBytesPerStep).toBeLessThan(0.5 * base.wireBytesPerStep);
+    // Secondary shards: half of every regathered unit (two ranks per node).
+    expect(m.secondaryBytesPerRank).toBeGreaterThan(0);
   }, 240_000);
 });
