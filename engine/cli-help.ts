@@ -9,7 +9,7 @@ export class UsageError extends Error {
 }
 
 export const RUN_USAGE =
-  'gradbench run <profile.json | profile name> [--steps N] [--world N] [--nodes N] [--backend auto|tensorflow|wasm|cpu] [--json] [--predict] [--home DIR]';
+  'gradbench run <profile.json | profile name> [--steps N] [--world N] [--nodes N] [--backend auto|tensorflow|wasm|cpu] [--repeat N] [--json] [--predict] [--home DIR]';
 
 const RUN_HELP = `usage: ${RUN_USAGE}
 

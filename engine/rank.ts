@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CommClient } from './comm/comm-client.js';
 import { commConfigFromEnv } from './comm/config.js';
-import { RunConfigSchema, methodKey, modelConfig } from './app/run-config.js';
+import { RunConfigSchema, hpzOf, methodKey, modelConfig, paramCommOf } from './app/run-config.js';
 import { metricLine } from './app/metrics.js';
 import { maybeInjectFault, parseFault } from './fault.js';
 import { useBackend } from './model/backend.js';
@@ -112,14 +112,22 @@ async function main(): Promise<number> {
       gradClip: p.train.gradClip,
       seed: p.train.seed,
       relErrorEvery: RELERROR_EVERY,
+      ranksPerNode: comm.world / p.parallel.nodes,
     }),
     fault,
     model.units.length,
   );
-  const trainer = new FsdpTrainer(model, comm, plan, reducer, { ...p.train }, p.health);
+  const trainer = new FsdpTrainer(
+    model,
+    comm,
+    plan,
+    reducer,
+    { ...p.train, paramComm: paramCommOf(p, method), hpz: hpzOf(p, method) },
+    p.health,
+  );
   if (comm.rank === 0) {
     log(
-      `${method.label}: ${model.paramCount} parameters, ${trainer.units.length} units, ${p.parallel.sharding}, world ${comm.world}, backend ${backend}`,
+      `${method.label}: ${model.paramCount} parameters, ${trainer.units.length} units, ${p.parallel.sharding}, ${paramCommOf(p, method)} parameter gathers, world ${comm.world}, backend ${backend}`,
     );
   }
   emit({ ev: 'ready', rank: comm.rank, backend, params: model.paramCount });

@@ -3,7 +3,8 @@
  *   npm run bench                      every default scenario, then the report
  *   npm run bench -- crossover world   the named scenarios (opt-in ones too)
  *   npm run bench -- --list            scenarios, their runs and whether they are default
- * Options: --steps N (override every run), --home DIR (results home; default benchmarks/runs or
+ * Options: --steps N (override every run), --repeat N (every run executes its methods N times,
+ * interleaved, for medians with intervals), --home DIR (results home; default benchmarks/runs or
  * $GRADBENCH_BENCH_HOME), --no-report (keep BENCHMARKS.md as it is).
  *
  * Each scenario's run directories go to the results home; its compact record (results.ts) goes
@@ -146,16 +147,22 @@ async function executeRun(
   return withHosts(profile.parallel.nodes, inter, launch);
 }
 
+/** A scenario run's profile with the command line's --steps and --repeat applied. */
+function withOptions(p: Profile, o: { steps?: number; repeat?: number }): Profile {
+  return {
+    ...p,
+    ...(o.steps ? { train: { ...p.train, steps: o.steps } } : {}),
+    ...(o.repeat ? { repeat: o.repeat } : {}),
+  };
+}
+
 export async function runScenario(
   scenario: SuiteScenario,
-  opts: { home: string; steps?: number; progress: Progress },
+  opts: { home: string; steps?: number; repeat?: number; progress: Progress },
 ): Promise<ScenarioRecord> {
   const t0 = Date.now();
   const machine = machineLine();
-  const profiles = scenario.runs.map((r) => {
-    const p = runProfile(scenario, r);
-    return opts.steps ? { ...p, train: { ...p.train, steps: opts.steps } } : p;
-  });
+  const profiles = scenario.runs.map((r) => withOptions(runProfile(scenario, r), opts));
   const base = {
     scenario: scenario.name,
     title: scenario.title,
@@ -192,6 +199,7 @@ async function main(): Promise<void> {
     options: {
       list: { type: 'boolean', default: false },
       steps: { type: 'string' },
+      repeat: { type: 'string' },
       home: { type: 'string' },
       'no-report': { type: 'boolean', default: false },
     },
@@ -203,20 +211,23 @@ async function main(): Promise<void> {
   const steps = values.steps === undefined ? undefined : Number(values.steps);
   if (steps !== undefined && (!Number.isInteger(steps) || steps < 1))
     throw new Error(`--steps: "${values.steps}" is not a positive whole number`);
+  const repeat = values.repeat === undefined ? undefined : Number(values.repeat);
+  if (repeat !== undefined && (!Number.isInteger(repeat) || repeat < 1 || repeat > 20))
+    throw new Error(`--repeat: "${values.repeat}" is not a whole number from 1 to 20`);
   const scenarios = positionals.length
     ? positionals.map(scenarioByName)
     : SCENARIOS.filter((s) => s.default);
   const home = path.resolve(values.home ?? process.env.GRADBENCH_BENCH_HOME ?? DEFAULT_HOME);
   const units = scenarios
     .flatMap((s) => s.runs.map((r) => runProfile(s, r)))
-    .reduce((a, p) => a + Progress.units(steps ? { ...p, train: { ...p.train, steps } } : p), 0);
+    .reduce((a, p) => a + Progress.units(withOptions(p, { steps, repeat })), 0);
   const progress = new Progress(units);
   process.stderr.write(
     `suite: ${scenarios.map((s) => s.name).join(', ')}; runs under ${home}; first estimate ${duration(progress.eta())}\n`,
   );
   for (const [i, s] of scenarios.entries()) {
     process.stderr.write(`== scenario ${i + 1}/${scenarios.length}: ${s.name} (${s.title})\n`);
-    const rec = await runScenario(s, { home, steps, progress });
+    const rec = await runScenario(s, { home, steps, repeat, progress });
     await writeScenarioRecord(rec);
     process.stderr.write(
       `== ${s.name} done in ${duration(rec.durationSec)}; suite elapsed ${duration(progress.elapsed())}\n`,

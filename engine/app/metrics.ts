@@ -54,6 +54,11 @@ export const MetricLineSchema = z.object({
   rawBytes: z.number(),
   wireBytes: z.number(),
   relError: z.number().optional(),
+  /** Bytes sent in parameter all-gathers, and the same gathers in fp32 (FSDP runs). */
+  paramWireBytes: z.number().optional(),
+  paramRawBytes: z.number().optional(),
+  /** hpZ: memory of this rank's secondary parameter shards. */
+  secondaryBytes: z.number().optional(),
   tokens: z.number(),
   backend: z.string(),
   lr: z.number().optional(),
@@ -86,6 +91,9 @@ export type LineFigures = Pick<
   | 'wireBytes'
   | 'relError'
   | 'stats'
+  | 'paramWireBytes'
+  | 'paramRawBytes'
+  | 'secondaryBytes'
 > & { lr: number; gradNorm: number; skipped?: boolean };
 
 /** One rank's metrics line of one step (a non-finite norm is left out, as JSON cannot carry it). */
@@ -109,6 +117,10 @@ export function metricLine(
     ...(s.skipped ? { skipped: true } : {}),
     ...(s.relError !== undefined ? { relError: s.relError } : {}),
     ...(s.stats ? { stats: s.stats } : {}),
+    ...(s.paramWireBytes !== undefined
+      ? { paramWireBytes: s.paramWireBytes, paramRawBytes: s.paramRawBytes }
+      : {}),
+    ...(s.secondaryBytes !== undefined ? { secondaryBytes: s.secondaryBytes } : {}),
   };
 }
 
@@ -154,6 +166,24 @@ export const MethodSummarySchema = z.object({
   lossGapVsBaseline: z.number().optional(),
   /** Against the bf16-reduce FSDP baseline (the run's `bf16` method), when it ran and completed. */
   speedupVsBf16: z.number().optional(),
+  /** Parameter all-gather bytes per step over all ranks (FSDP runs), as sent and in fp32. */
+  paramWireBytesPerStep: z.number().optional(),
+  paramRawBytesPerStep: z.number().optional(),
+  /** hpZ: the extra memory of the secondary parameter shards, largest over ranks. */
+  secondaryBytesPerRank: z.number().optional(),
+  /**
+   * With repeats: median over repetitions of (baseline step time / this method's), the number of
+   * repetitions paired, and the 95 % interval of that speedup.
+   */
+  repeats: z.number().int().optional(),
+  speedupCiLow: z.number().optional(),
+  speedupCiHigh: z.number().optional(),
+  /**
+   * The speedup this method would reach over fp32 FSDP if its coding cost nothing: the baseline's
+   * exposed communication scaled by this method's bytes over the baseline's, collective by
+   * collective (parameter gathers, gradient reductions).
+   */
+  byteCeilingSpeedup: z.number().optional(),
   /** Health warnings raised during the method, over all ranks. */
   healthWarnings: z.number().int().optional(),
   /** Pipeline runs: mean per-stage bubble (ms per step, over ranks), inter-stage bytes per step (all ranks). */

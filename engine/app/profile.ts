@@ -8,6 +8,7 @@ import { ErrorFeedbackSchema, METHODS } from '../compress/registry.js';
 import { TargetSchema } from '../projection/target.js';
 import { OPTIMUS_CC_ID, OptimusCcParamsSchema } from '../compress/optimus-cc.js';
 import { MODEL_PRESETS } from '../model/gpt.js';
+import { PARAM_COMMS } from '../compress/param-codec.js';
 import { pipelineLayoutProblem } from '../parallel/pipeline-layout.js';
 import { HEALTH_DEFAULTS } from '../parallel/health.js';
 import type { FieldIssue, ProfileDoc } from './api.js';
@@ -69,6 +70,10 @@ export const MethodSchema = z
     layerPolicy: z.record(z.string(), z.unknown()).optional(),
     errorFeedback: z.unknown().optional(),
     label: z.string().optional(),
+    /** Parameter all-gather format for this method (default: parallel.paramComm). */
+    paramComm: z.enum(PARAM_COMMS).optional(),
+    /** hpZ for this method (default: parallel.hpz). */
+    hpz: z.boolean().optional(),
   })
   .strict();
 
@@ -117,9 +122,27 @@ const ProfileSchemaBase = z
         pipelineStages: z.number().int().min(1).default(1),
         /** Micro-batches per step and pipeline (default 2 x pipelineStages); must divide batchPerRank. */
         microBatches: z.number().int().min(1).max(4096).optional(),
+        /**
+         * Format of FSDP's parameter all-gathers for every method (a method's own paramComm wins):
+         * fp32, bf16, or blockwise int8 with a scale per 256 values (ZeRO++ qwZ). Master weights
+         * stay fp32 on their owner. NO_SHARD gathers nothing.
+         */
+        paramComm: z.enum(PARAM_COMMS).default('fp32'),
+        /**
+         * hpZ: FULL_SHARD keeps a secondary parameter shard inside each node so backward gathers
+         * stay in the node (extra memory per rank: 1/ranks-per-node of the gathered units).
+         */
+        hpz: z.boolean().default(false),
       })
       .strict()
-      .default({ worldSize: 2, nodes: 1, sharding: 'FULL_SHARD', pipelineStages: 1 }),
+      .default({
+        worldSize: 2,
+        nodes: 1,
+        sharding: 'FULL_SHARD',
+        pipelineStages: 1,
+        paramComm: 'fp32',
+        hpz: false,
+      }),
     network: z
       .object({
         intra: Tier.default('off'),
@@ -135,12 +158,21 @@ const ProfileSchemaBase = z
       .strict()
       .default({ intra: 'off', inter: 'off', emulate: true }),
     methods: z.array(MethodSchema).default([]),
+    /**
+     * Run the baselines and methods this many times, alternately, each on fresh ranks; speedups
+     * are then medians over paired repetitions with a 95 % interval (app/repeats.ts).
+     */
+    repeat: z.number().int().min(1).max(20).default(1),
     /** Run the uncompressed FSDP baseline first (same seed, data and link) to compare against. */
     baseline: z.boolean().default(true),
-    /** Baselines to run first: the fp32 FSDP one (as `baseline`) and/or FSDP reducing in bf16. */
+    /**
+     * Baselines to run first: the fp32 FSDP one (as `baseline`), FSDP reducing in bf16, and/or
+     * FSDP gathering and reducing in bf16 ("bf16-mp": MixedPrecision(param_dtype=bf16,
+     * reduce_dtype=bf16)).
+     */
     baselines: z
-      .array(z.enum(['fsdp', 'bf16']))
-      .max(2)
+      .array(z.enum(['fsdp', 'bf16', 'bf16-mp']))
+      .max(3)
       .optional(),
     /** Numerical-health checks every step (engine/parallel/health.ts); older profiles get the defaults. */
     health: z
@@ -277,6 +309,8 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
       }
       return;
     }
+    // FSDP's fp32 reduction is a method only with compressed parameter gathers or hpZ.
+    if (m.id === 'fsdp' && ((m.paramComm ?? p.parallel.paramComm) !== 'fp32' || m.hpz)) return;
     if (m.id === 'fsdp') {
       ctx.addIssue({
         code: 'custom',

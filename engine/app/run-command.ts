@@ -24,7 +24,7 @@ export async function loadProfile(ref: string, home: string): Promise<Profile> {
 
 function withOverrides(
   p: Profile,
-  v: { steps?: string; world?: string; nodes?: string; backend?: string },
+  v: { steps?: string; world?: string; nodes?: string; backend?: string; repeat?: string },
 ): Profile {
   const input = structuredClone(p) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const int = (s: string, flag: string): number => {
@@ -36,6 +36,7 @@ function withOverrides(
   if (v.world) input.parallel.worldSize = int(v.world, 'world');
   if (v.nodes) input.parallel.nodes = int(v.nodes, 'nodes');
   if (v.backend) input.backend = v.backend;
+  if (v.repeat) input.repeat = int(v.repeat, 'repeat');
   return parseProfile(input, 'profile with command-line overrides');
 }
 
@@ -76,6 +77,14 @@ function progressPrinter(steps: number): (e: RunEvent) => void {
   };
 }
 
+/** The speedup, with its 95 % interval and repetitions when the run repeated its methods. */
+function speedupText(m: RunSummary['methods'][number]): string {
+  if (m.speedupVsBaseline === undefined) return '';
+  const x = `${m.speedupVsBaseline.toFixed(3)}x`;
+  if (m.speedupCiLow === undefined || m.speedupCiHigh === undefined) return x;
+  return `${x} [${m.speedupCiLow.toFixed(3)}, ${m.speedupCiHigh.toFixed(3)}] n=${m.repeats}`;
+}
+
 /** The per-method table of a run, with how its figures are defined under it. */
 export function summaryTable(s: RunSummary): string {
   const rows = s.methods.map((m) => [
@@ -89,7 +98,8 @@ export function summaryTable(s: RunSummary): string {
     formatBytes(m.wireBytesPerStep),
     formatNumber(m.compressionRatio, 2),
     formatNumber(m.finalLoss, 4),
-    m.speedupVsBaseline === undefined ? '' : `${m.speedupVsBaseline.toFixed(3)}x`,
+    speedupText(m),
+    m.byteCeilingSpeedup === undefined ? '' : `${m.byteCeilingSpeedup.toFixed(3)}x`,
     m.speedupVsBf16 === undefined ? '' : `${m.speedupVsBf16.toFixed(3)}x`,
   ]);
   return table(
@@ -105,6 +115,7 @@ export function summaryTable(s: RunSummary): string {
       'ratio',
       'final loss',
       'speedup',
+      'byte ceiling',
       'vs bf16',
     ],
     rows,
@@ -122,6 +133,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         world: { type: 'string' },
         nodes: { type: 'string' },
         backend: { type: 'string' },
+        repeat: { type: 'string' },
         home: { type: 'string' },
         json: { type: 'boolean', default: false },
         predict: { type: 'boolean', default: false },

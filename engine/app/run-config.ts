@@ -2,7 +2,9 @@
 import { z } from 'zod';
 import { MODEL_PRESETS, type GptConfig } from '../model/gpt.js';
 import { EmulationRecordSchema } from '../projection/target.js';
+import { PARAM_COMMS, type ParamComm } from '../compress/param-codec.js';
 import { parseProfile, ProfileSchema, type Profile } from './profile.js';
+import { repeatKey } from './repeats.js';
 
 export const RunMethodSchema = z.object({
   id: z.string(),
@@ -12,6 +14,10 @@ export const RunMethodSchema = z.object({
   params: z.record(z.string(), z.unknown()).default({}),
   layerPolicy: z.record(z.string(), z.unknown()).optional(),
   errorFeedback: z.unknown().optional(),
+  /** Parameter all-gather format (the profile's parallel.paramComm when absent). */
+  paramComm: z.enum(PARAM_COMMS).optional(),
+  /** hpZ (the profile's parallel.hpz when absent). */
+  hpz: z.boolean().optional(),
 });
 export type RunMethod = z.infer<typeof RunMethodSchema>;
 
@@ -42,7 +48,7 @@ export const RunConfigSchema = z.object({
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 
 /** Methods a run executes, in order: the baselines first (fp32 FSDP unless turned off, then bf16 if asked). */
-export function resolveMethods(profile: Profile): RunMethod[] {
+function methodList(profile: Profile): RunMethod[] {
   const list: RunMethod[] = [];
   const seen = new Map<string, number>();
   const key = (id: string): string => {
@@ -54,18 +60,50 @@ export function resolveMethods(profile: Profile): RunMethod[] {
   // The PyTorch engine's baseline is DDP (its FSDP is refused before start where it cannot run).
   const base = profile.engine === 'pytorch' ? 'DDP' : 'FSDP';
   if (baselines.includes('fsdp'))
-    list.push({ id: 'fsdp', key: key('fsdp'), label: `${base} (fp32)`, params: {} });
+    list.push({
+      id: 'fsdp',
+      key: key('fsdp'),
+      label: `${base} (fp32)`,
+      params: {},
+      paramComm: 'fp32',
+      hpz: false,
+    });
   // The bf16-reduce baseline is the bf16 method under a baseline's name (its key stays "bf16").
   if (baselines.includes('bf16'))
-    list.push({ id: 'bf16', key: key('bf16'), label: `${base} (bf16 reduce)`, params: {} });
+    list.push({
+      id: 'bf16',
+      key: key('bf16'),
+      label: `${base} (bf16 reduce)`,
+      params: {},
+      paramComm: 'fp32',
+      hpz: false,
+    });
+  // Mixed-precision FSDP: bf16 gathers and bf16 reduce-scatter, under its own key.
+  if (baselines.includes('bf16-mp'))
+    list.push({
+      id: 'bf16',
+      key: BF16_MP_KEY,
+      label: `${base} (bf16 params + reduce)`,
+      params: {},
+      paramComm: 'bf16',
+      hpz: false,
+    });
   for (const m of profile.methods) {
+    // A method with its own parameter options is keyed by them too ("tagc+int8+hpz").
+    const own = [m.paramComm, m.hpz ? 'hpz' : undefined].filter((x) => x !== undefined);
     list.push({
       id: m.id,
-      key: key(m.id),
-      label: m.label ?? m.id,
+      key: key([m.id, ...own].join('+')),
+      label:
+        m.label ??
+        [m.id, ...(m.paramComm ? [`${m.paramComm} params`] : []), ...(m.hpz ? ['hpZ'] : [])].join(
+          ' + ',
+        ),
       params: m.params,
       layerPolicy: m.layerPolicy,
       errorFeedback: m.errorFeedback,
+      ...(m.paramComm ? { paramComm: m.paramComm } : {}),
+      ...(m.hpz !== undefined ? { hpz: m.hpz } : {}),
     });
   }
   return withDistinctLabels(list);
@@ -81,6 +119,27 @@ function withDistinctLabels(list: RunMethod[]): RunMethod[] {
     return label === m.label ? m : { ...m, label };
   });
 }
+
+/**
+ * Methods a run executes, in order: the method list once, or with `repeat` N that list N times in
+ * turn, repetition r > 1 under keys `<key>@<r>` (repeats.ts).
+ */
+export function resolveMethods(profile: Profile): RunMethod[] {
+  const once = methodList(profile);
+  return Array.from({ length: profile.repeat }, (_, i) =>
+    once.map((m) => (i === 0 ? m : { ...m, key: repeatKey(methodKey(m), i + 1) })),
+  ).flat();
+}
+
+/** The key of the mixed-precision (bf16 params and reduce) FSDP baseline. */
+export const BF16_MP_KEY = 'bf16-mp';
+
+/** The parameter all-gather format a method runs with. */
+export const paramCommOf = (profile: Profile, m: RunMethod): ParamComm =>
+  m.paramComm ?? profile.parallel.paramComm;
+
+/** Whether a method runs with hpZ. */
+export const hpzOf = (profile: Profile, m: RunMethod): boolean => m.hpz ?? profile.parallel.hpz;
 
 /** The GPT dimensions a profile asks for; the vocabulary comes from the corpus unless set. */
 export function modelConfig(profile: Profile, corpusVocab: number): GptConfig {

@@ -4,7 +4,8 @@
  * timings as warm-up (wasm compilation, allocator growth), never from losses.
  */
 import type { MethodStatus, MethodSummary, MetricLine } from './metrics.js';
-import { methodKey, type RunMethod } from './run-config.js';
+import { median, ratioInterval, repeatKey, splitRepeatKey } from './repeats.js';
+import { BF16_MP_KEY, methodKey, type RunMethod } from './run-config.js';
 
 export const WARMUP_STEPS = 2;
 /** The final loss is the mean of this many last steps' losses: one step's loss is noisy. */
@@ -26,6 +27,9 @@ export interface StepAggregate {
   rawBytes: number;
   wireBytes: number;
   relError?: number;
+  /** Parameter all-gather bytes, summed over ranks (absent in lines from older runs). */
+  paramWireBytes?: number;
+  paramRawBytes?: number;
   tokens: number;
   /** Pipeline runs: mean bubble over ranks; inter-stage bytes summed over ranks. */
   bubbleMs?: number;
@@ -76,6 +80,12 @@ export function aggregateSteps(lines: MetricLine[]): StepAggregate[] {
       rawBytes: g.reduce((a, l) => a + l.rawBytes, 0),
       wireBytes: g.reduce((a, l) => a + l.wireBytes, 0),
       relError: rel.length ? mean(rel) : undefined,
+      ...(g.some((l) => l.paramWireBytes !== undefined)
+        ? {
+            paramWireBytes: g.reduce((a, l) => a + (l.paramWireBytes ?? 0), 0),
+            paramRawBytes: g.reduce((a, l) => a + (l.paramRawBytes ?? 0), 0),
+          }
+        : {}),
       tokens: g.reduce((a, l) => a + l.tokens, 0),
       ...pipelineAggregate(g),
     });
@@ -143,24 +153,53 @@ export function summarizeMethod(
         : undefined,
     }),
     healthWarnings: mine.reduce((a, l) => a + (l.warnings?.length ?? 0), 0),
+    ...(steps.some((s) => s.paramWireBytes !== undefined)
+      ? {
+          paramWireBytesPerStep: mean(steps.map((s) => s.paramWireBytes ?? 0)),
+          paramRawBytesPerStep: mean(steps.map((s) => s.paramRawBytes ?? 0)),
+        }
+      : {}),
+    ...(mine.some((l) => l.secondaryBytes !== undefined)
+      ? { secondaryBytesPerRank: Math.max(...mine.map((l) => l.secondaryBytes ?? 0)) }
+      : {}),
     ...(error ? { error } : {}),
   };
 }
 
+/** Bytes a method sends per step over all ranks: gradient reductions plus parameter gathers. */
+const bytesPerStep = (s: MethodSummary): number =>
+  (s.wireBytesPerStep ?? NaN) + (s.paramWireBytesPerStep ?? 0);
+
 /**
- * Adds speedup and loss gap against the fp32 FSDP baseline, and speedup against the bf16-reduce
- * FSDP baseline (the run's `bf16` method), each when it ran and completed.
+ * The speedup over `base` that `s` would reach if its coding cost nothing: the baseline's step
+ * with its exposed communication scaled by s's bytes over the baseline's (each collective's
+ * waiting shrinks with its bytes; summed over collectives that is the ratio of totals), compute
+ * unchanged.
+ */
+export function byteCeiling(base: MethodSummary, s: MethodSummary): number | undefined {
+  const wb = bytesPerStep(base);
+  const { meanStepMs: step, meanExposedCommMs: exposed } = base;
+  if (!(wb > 0) || step === undefined || !(step > 0) || exposed === undefined) return undefined;
+  return step / (step - exposed + (exposed * bytesPerStep(s)) / wb);
+}
+
+/**
+ * Adds speedup, loss gap and byte ceiling against the fp32 FSDP baseline, and speedup against the
+ * bf16 FSDP baseline (mixed precision when it ran, else bf16 reduce), each when it ran and
+ * completed. Repetitions (repeats.ts) are paired with the baseline's same repetition; a method's
+ * first row then carries the median over its repetitions and the 95 % interval of that speedup.
  */
 export function compareToBaseline(summaries: MethodSummary[]): MethodSummary[] {
   const done = (key: string) =>
     summaries.find(
       (s) => s.method === key && s.status === 'completed' && s.meanStepMs !== undefined,
     );
-  const base = done('fsdp');
-  const bf16 = done('bf16');
-  return summaries.map((s) => {
+  const paired = summaries.map((s) => {
     const stepMs = s.meanStepMs;
     if (stepMs === undefined) return s;
+    const { repetition } = splitRepeatKey(s.method);
+    const base = done(repeatKey('fsdp', repetition));
+    const bf16 = done(repeatKey(BF16_MP_KEY, repetition)) ?? done(repeatKey('bf16', repetition));
     return {
       ...s,
       ...finiteFigures({
@@ -169,9 +208,38 @@ export function compareToBaseline(summaries: MethodSummary[]): MethodSummary[] {
           base?.finalLoss !== undefined && s.finalLoss !== undefined
             ? (s.finalLoss - base.finalLoss) / base.finalLoss
             : undefined,
+        byteCeilingSpeedup: base ? byteCeiling(base, s) : undefined,
         speedupVsBf16: bf16?.meanStepMs !== undefined ? bf16.meanStepMs / stepMs : undefined,
       }),
     };
+  });
+  return withRepeatIntervals(paired);
+}
+
+/** Puts each repeated method's median speedups and interval on its first repetition's row. */
+function withRepeatIntervals(summaries: MethodSummary[]): MethodSummary[] {
+  const groups = new Map<string, MethodSummary[]>();
+  for (const s of summaries) {
+    const { base } = splitRepeatKey(s.method);
+    groups.set(base, [...(groups.get(base) ?? []), s]);
+  }
+  return summaries.map((s) => {
+    const group = groups.get(s.method);
+    if (!group || group.length < 2) return s;
+    const values = (f: (m: MethodSummary) => number | undefined): number[] =>
+      group.map(f).filter((v): v is number => v !== undefined && Number.isFinite(v));
+    const speedups = values((m) => m.speedupVsBaseline);
+    const out: MethodSummary = { ...s, repeats: group.length };
+    if (speedups.length > 0) {
+      const { median: mid, low, high } = ratioInterval(speedups);
+      out.speedupVsBaseline = mid;
+      if (Number.isFinite(low)) Object.assign(out, { speedupCiLow: low, speedupCiHigh: high });
+    }
+    const bf16 = values((m) => m.speedupVsBf16);
+    if (bf16.length > 0) out.speedupVsBf16 = median(bf16);
+    const ceilings = values((m) => m.byteCeilingSpeedup);
+    if (ceilings.length > 0) out.byteCeilingSpeedup = median(ceilings);
+    return out;
   });
 }
 

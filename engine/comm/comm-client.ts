@@ -54,6 +54,8 @@ export class CommClient {
   private pool: ArrayBuffer[] = [];
   private pooledBytes = 0;
   traffic = { sent: 0, received: 0 };
+  /** Stream the next submitted operation goes to (set only for the duration of withStream). */
+  private stream = 0;
   /** Peers the worker's receives were waiting on at its last report (about once a second). */
   waitingOn: number[] = [];
 
@@ -88,6 +90,21 @@ export class CommClient {
     worker.on('message', (m: FromWorker) => client.onMessage(m, onRejected));
     worker.on('error', (e) => client.fail(new Error(`comm worker crashed: ${e.message}`)));
     return client;
+  }
+
+  /**
+   * Runs `issue` with its collectives on comm stream `s` (stream-transport.ts). Every method
+   * submits synchronously before its first await, so the stream applies to exactly the
+   * operations `issue` starts before it returns.
+   */
+  withStream<T>(s: number, issue: () => T): T {
+    const prev = this.stream;
+    this.stream = s;
+    try {
+      return issue();
+    } finally {
+      this.stream = prev;
+    }
   }
 
   get error(): Error | undefined {
@@ -206,6 +223,7 @@ export class CommClient {
       root: 0,
       algo: 'ring',
       totalCount: 0,
+      ...(this.stream ? { stream: this.stream } : {}),
       ...extra,
     };
     const transfer = [

@@ -1,12 +1,14 @@
 /**
  * The comm worker thread: owns the sockets and runs the collectives, so the compute thread (busy
  * inside tfjs kernels) never delays a ring step. Collectives run strictly in the order they were
- * issued, as on an NCCL stream; every rank must issue the same sequence. Point-to-point send and
+ * issued on their stream, as on an NCCL stream; every rank must issue the same sequence on each
+ * stream. Streams (stream-transport.ts) run beside each other. Point-to-point send and
  * recv start at once, beside the queue: a pipeline stage's pending receive must not hold up its
  * data-parallel collectives (nor the reverse), and their tags are independent of the sequence.
  */
 import { parentPort } from 'node:worker_threads';
 import { ProcessGroup } from './process-group.js';
+import { COMM_STREAMS } from './stream-transport.js';
 import { PeerError } from './transport.js';
 import type { FromWorker, OpRequest, ToWorker } from './worker-protocol.js';
 
@@ -17,7 +19,7 @@ if (!port) throw new Error('comm-worker must run in a worker thread');
 const WAITING_REPORT_MS = 1000;
 
 let group: ProcessGroup | undefined;
-let queue: Promise<void> = Promise.resolve();
+const queues: Promise<void>[] = Array.from({ length: COMM_STREAMS }, () => Promise.resolve());
 
 function post(msg: FromWorker, transfer: ArrayBufferLike[] = []): void {
   // Shared memory (a caller's in-place operand) is shared, never moved.
@@ -39,7 +41,8 @@ function transferable(
 }
 
 async function run(req: OpRequest): Promise<void> {
-  const c = group!.collectives;
+  const c = group!.streams[req.stream ?? 0];
+  if (!c) throw new Error(`no comm stream ${req.stream} (there are ${COMM_STREAMS})`);
   const t0 = performance.now();
   let result: Uint8Array | null = null;
   let parts: Uint8Array[] | undefined;
@@ -144,13 +147,15 @@ port.on('message', (msg: ToWorker) => {
             [msg.data.buffer as ArrayBuffer],
           );
         });
-      if (msg.op === 'send' || msg.op === 'recv') void attempt();
-      else queue = queue.then(attempt);
+      const s = msg.stream ?? 0;
+      // An unknown stream fails in run() with its own message, like any bad request.
+      if (msg.op === 'send' || msg.op === 'recv' || !queues[s]) void attempt();
+      else queues[s] = queues[s].then(attempt);
       return;
     }
     case 'shutdown':
     case 'abort':
-      queue = queue.then(async () => {
+      void Promise.all(queues).then(async () => {
         try {
           if (group) {
             const t = group.mesh.traffic;

@@ -8,9 +8,12 @@ import { CommConfigSchema, type CommConfig, type CommConfigInput } from './confi
 import { Topology } from './emulation.js';
 import { TcpMesh } from './mesh.js';
 import { StoreClient, StoreServer } from './store.js';
+import { COMM_STREAMS, streamTransport } from './stream-transport.js';
 
 export class ProcessGroup {
   private shuttingDown = false;
+  /** One Collectives per comm stream (stream-transport.ts); `collectives` is stream 0's. */
+  readonly streams: Collectives[];
 
   private constructor(
     readonly config: CommConfig,
@@ -18,7 +21,15 @@ export class ProcessGroup {
     readonly mesh: TcpMesh,
     readonly collectives: Collectives,
     private readonly storeServer: StoreServer | undefined,
-  ) {}
+  ) {
+    this.streams = [
+      collectives,
+      ...Array.from(
+        { length: COMM_STREAMS - 1 },
+        (_, i) => new Collectives(streamTransport(mesh, i + 1), collectives.topology),
+      ),
+    ];
+  }
 
   static async init(
     input: CommConfigInput,
@@ -54,7 +65,8 @@ export class ProcessGroup {
         handshakeTimeoutMs: config.handshakeTimeoutMs,
         onRejected,
       });
-      return new ProcessGroup(config, store, mesh, new Collectives(mesh, topology), server);
+      const stream0 = new Collectives(streamTransport(mesh, 0), topology);
+      return new ProcessGroup(config, store, mesh, stream0, server);
     } catch (e) {
       store?.close();
       await server?.close();

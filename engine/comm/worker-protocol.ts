@@ -31,6 +31,8 @@ export interface OpRequest {
   ranks?: number[];
   /** allToAllV: one payload per rank of the group. */
   parts?: Uint8Array[];
+  /** Comm stream (stream-transport.ts): its own queue and tag sequence; default 0. */
+  stream?: number;
   /** send / recv: the other rank and the point-to-point channel. */
   peer?: number;
   channel?: number;

@@ -11,6 +11,7 @@ import { createFp16 } from './fp16.js';
 import { createLhc } from './lhc.js';
 import { DEFAULT_POLICY, createTagc } from './tagc.js';
 import { createPowerSgd } from './powersgd.js';
+import { createQgz } from './qgz.js';
 import { createQsgd } from './qsgd.js';
 import { createRandomK } from './randomk.js';
 import { createSignSgd } from './signsgd.js';
@@ -29,7 +30,7 @@ export interface MethodInfo {
   defaultErrorFeedback: EfModeName;
   create(
     params: Record<string, unknown>,
-    env: { world: number; warmupSteps: number; gradClip: number },
+    env: { world: number; warmupSteps: number; gradClip: number; ranksPerNode?: number },
   ): Compressor;
 }
 
@@ -171,6 +172,21 @@ export const METHODS: MethodInfo[] = [
     params: z.object({ bucket: z.number().int().min(8).default(512) }).strict(),
     defaultErrorFeedback: 'ef',
     create: (p) => createTernGrad(p.bucket as number),
+  },
+  {
+    id: 'qgz',
+    label: 'qgZ (hierarchical int8/int4)',
+    description:
+      'ZeRO++ qgZ: blockwise-quantised all-to-all inside each node, then across nodes between the ranks at the same position; each element crosses nodes once, quantised',
+    pattern: 'rounds',
+    params: z.object({ bits: z.union([z.literal(8), z.literal(4)]).default(8), block }).strict(),
+    defaultErrorFeedback: 'none',
+    create: (p, env) =>
+      createQgz({
+        bits: p.bits as 8 | 4,
+        block: p.block as number,
+        ranksPerNode: env.ranksPerNode ?? env.world,
+      }),
   },
 ];
 

@@ -13,8 +13,13 @@
  *      anywhere makes every rank skip this step's update.
  * Exposed communication is the time the compute thread spends waiting on (1)-(3); total
  * communication is the time the worker spends in collectives.
+ *
+ * Parameter gathers and gradient reductions run on two comm streams (ordered-stream.ts), so a
+ * prefetch never queues behind a reduction, and each stream's order of collectives is fixed by
+ * the program whatever the timing of the reducers' continuations.
  */
 import * as tf from '@tensorflow/tfjs';
+import { GRAD_STREAM, PARAM_STREAM } from '../comm/stream-transport.js';
 import type { Gpt } from '../model/gpt.js';
 import { adamwStep, stepUpdate } from './adamw.js';
 import { FlatUnit } from './flat-unit.js';
@@ -29,6 +34,10 @@ import {
   type HealthOptions,
   type StepFigures,
 } from './health.js';
+import type { ParamComm } from '../compress/param-codec.js';
+import { OrderedStream } from './ordered-stream.js';
+import { ParamGather } from './param-gather.js';
+import { SecondaryShards } from './hpz.js';
 import type { ShardPlan } from './shard-plan.js';
 import type { Comm } from './types.js';
 
@@ -39,6 +48,10 @@ export interface TrainConfig {
   weightDecay: number;
   gradClip: number;
   seed: number;
+  /** Format of the parameter all-gathers (compress/param-codec.ts); fp32 when absent. */
+  paramComm?: ParamComm;
+  /** FULL_SHARD: keep a secondary parameter shard per node so backward gathers stay inside it (hpz.ts). */
+  hpz?: boolean;
 }
 
 export interface StepStats {
@@ -52,6 +65,11 @@ export interface StepStats {
   decodeMs: number;
   rawBytes: number;
   wireBytes: number;
+  /** Bytes this rank sent in parameter all-gathers this step, and the same gathers in fp32. */
+  paramWireBytes?: number;
+  paramRawBytes?: number;
+  /** hpZ: memory of this rank's secondary parameter shards. */
+  secondaryBytes?: number;
   gradNorm: number;
   lr: number;
   /** Relative error of the compressed aggregate on sampled steps (this rank's shards). */
@@ -74,6 +92,11 @@ export class FsdpTrainer {
   readonly units: FlatUnit[];
   readonly health: HealthMonitor;
   private exposedMs = 0;
+  private readonly params: OrderedStream;
+  private readonly grads: OrderedStream;
+  private readonly paramGather: ParamGather;
+  private readonly secondary: SecondaryShards | undefined;
+  private paramBytes = { wire: 0, raw: 0 };
 
   constructor(
     readonly model: Gpt,
@@ -85,6 +108,14 @@ export class FsdpTrainer {
   ) {
     this.units = model.units.map((u, i) => new FlatUnit(u, i, plan, train.seed));
     this.health = new HealthMonitor(health, comm.world);
+    this.params = new OrderedStream(comm, PARAM_STREAM);
+    this.grads = new OrderedStream(comm, GRAD_STREAM);
+    this.paramGather = new ParamGather(train.paramComm ?? 'fp32', plan);
+    // Only FULL_SHARD gathers across nodes in backward (HYBRID_SHARD's groups are the nodes).
+    this.secondary =
+      train.hpz && plan.strategy === 'FULL_SHARD' && plan.shardGroup.length > 1
+        ? new SecondaryShards(plan)
+        : undefined;
   }
 
   /** Awaits `p`, counting the wait as exposed communication. */
@@ -97,10 +128,22 @@ export class FsdpTrainer {
     }
   }
 
-  private gather(k: number): Promise<Float32Array> {
+  private gather(k: number, step = -1): Promise<Float32Array> {
     const u = this.units[k];
     if (this.plan.shardGroup.length === 1) return Promise.resolve(u.shard);
-    return this.comm.allGather(u.shard, u.padded, this.plan.shardGroup, u.gathered);
+    this.paramBytes.wire += this.paramGather.wireBytes(u);
+    this.paramBytes.raw += this.paramGather.rawBytes(u);
+    return this.params.task((c) => this.paramGather.gather(u, c, step));
+  }
+
+  /** Backward's gather of unit k: from the node's secondary shards under hpZ. */
+  private regather(k: number, step: number): Promise<Float32Array> {
+    const secondary = this.secondary;
+    if (!secondary) return this.gather(k, step);
+    const u = this.units[k];
+    this.paramBytes.wire += secondary.wireBytes(u);
+    this.paramBytes.raw += this.paramGather.rawBytes(u);
+    return this.params.task((c) => secondary.gather(u, c));
   }
 
   private tensors(k: number, full: Float32Array): tf.Tensor[] {
@@ -111,6 +154,7 @@ export class FsdpTrainer {
   async step(step: number, batch: Batch): Promise<StepStats> {
     const t0 = performance.now();
     this.exposedMs = 0;
+    this.paramBytes = { wire: 0, raw: 0 };
     const busy0 = this.comm.stats.busyMs;
     const U = this.units.length;
     const T = this.model.config.seqLen;
@@ -122,11 +166,11 @@ export class FsdpTrainer {
     const gathers: (Promise<Float32Array> | undefined)[] = new Array(U);
     const params: (tf.Tensor[] | undefined)[] = new Array(U);
     const inputs: tf.Tensor[] = new Array(U);
-    gathers[0] = this.gather(0);
+    gathers[0] = this.gather(0, step);
     let h: tf.Tensor = idx;
     let loss = NaN;
     for (let k = 0; k < U; k++) {
-      if (k + 1 < U) gathers[k + 1] = this.gather(k + 1);
+      if (k + 1 < U) gathers[k + 1] = this.gather(k + 1, step);
       params[k] = this.tensors(k, await this.wait(gathers[k]!));
       gathers[k] = undefined;
       inputs[k] = h;
@@ -141,6 +185,7 @@ export class FsdpTrainer {
       // and tied embeddings stay with the root unit, as FSDP keeps shared parameters together).
       const keep = !this.plan.regatherInBackward || k === U - 1 || (tied && k === 0);
       if (!keep) {
+        this.secondary?.keep(this.units[k], this.units[k].gathered);
         tf.dispose(p);
         params[k] = undefined;
       }
@@ -151,7 +196,7 @@ export class FsdpTrainer {
     const grads: Float32Array[] = this.units.map((u) => u.grad.fill(0));
     let dy: tf.Tensor | undefined;
     for (let k = U - 1; k >= 0; k--) {
-      if (k - 1 >= 0 && !params[k - 1]) gathers[k - 1] = this.gather(k - 1);
+      if (k - 1 >= 0 && !params[k - 1]) gathers[k - 1] = this.regather(k - 1, step);
       if (!params[k]) params[k] = this.tensors(k, await this.wait(gathers[k]!));
       const p = params[k]!;
       const upstream = dy;
@@ -180,12 +225,10 @@ export class FsdpTrainer {
       if (tied && k === U - 1) addInto(grads[0], out[1 + p.length].dataSync() as Float32Array, 0); // wte is unit 0's first segment
       dy = k > 0 ? out[0] : undefined;
       tf.dispose(k === 0 ? out : out.slice(1));
-      reductions[k] = this.reducer.reduce(g, {
-        comm: this.comm,
-        plan: this.plan,
-        unit: this.units[k],
-        step,
-      });
+      const unit = this.units[k];
+      reductions[k] = this.grads.task((comm) =>
+        this.reducer.reduce(g, { comm, plan: this.plan, unit, step }),
+      );
       if (k !== 0 || !tied) {
         tf.dispose(p);
         params[k] = undefined;
@@ -224,6 +267,9 @@ export class FsdpTrainer {
       decodeMs: sum((r) => r.decodeMs),
       rawBytes: sum((r) => r.rawBytes),
       wireBytes: sum((r) => r.wireBytes),
+      paramWireBytes: this.paramBytes.wire,
+      paramRawBytes: this.paramBytes.raw,
+      ...(this.secondary ? { secondaryBytes: this.secondary.bytes } : {}),
       gradNorm,
       lr,
       ...relativeError(results),
@@ -250,7 +296,7 @@ export class FsdpTrainer {
     const mine = this.comm.rank * slot;
     v[mine] = loss;
     results.forEach((r, k) => (v[mine + 1 + k] = sumSquares(r.shard)));
-    if (this.comm.world > 1) v = await this.wait(this.comm.allReduce(v));
+    if (this.comm.world > 1) v = await this.wait(this.grads.task((c) => c.allReduce(v)));
     const unitSq = (rank: number, k: number): number => v[rank * slot + 1 + k];
     let sq = 0;
     for (const rank of this.plan.shardGroup) for (let k = 0; k < U; k++) sq += unitSq(rank, k);

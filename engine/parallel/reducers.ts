@@ -11,6 +11,8 @@ export interface ReducerEnv {
   gradClip: number;
   seed: number;
   relErrorEvery: number;
+  /** Ranks per node (hierarchical methods); the world when absent. */
+  ranksPerNode?: number;
 }
 
 export function errorFeedbackMode(method: RunMethod): ErrorFeedbackMode {

@@ -21,6 +21,8 @@ export interface ShardPlan {
   shardIndex: number;
   /** Gather parameters again in backward instead of keeping them from forward. */
   regatherInBackward: boolean;
+  /** The ranks of this rank's node (hpZ keeps a secondary parameter shard over them). */
+  nodeGroup?: number[];
 }
 
 export function makeShardPlan(
@@ -34,6 +36,7 @@ export function makeShardPlan(
   const perNode = world / nodes;
   const all = Array.from({ length: world }, (_, r) => r);
   const node = Math.floor(rank / perNode);
+  const nodeGroup = Array.from({ length: perNode }, (_, i) => node * perNode + i);
   switch (strategy) {
     case 'FULL_SHARD':
     case 'SHARD_GRAD_OP':
@@ -45,6 +48,7 @@ export function makeShardPlan(
         replicaGroup: [rank],
         shardIndex: rank,
         regatherInBackward: strategy === 'FULL_SHARD',
+        nodeGroup,
       };
     case 'NO_SHARD':
       return {
@@ -55,16 +59,18 @@ export function makeShardPlan(
         replicaGroup: all,
         shardIndex: 0,
         regatherInBackward: false,
+        nodeGroup,
       };
     case 'HYBRID_SHARD':
       return {
         strategy,
         rank,
         world,
-        shardGroup: Array.from({ length: perNode }, (_, i) => node * perNode + i),
+        shardGroup: nodeGroup,
         replicaGroup: Array.from({ length: nodes }, (_, n) => n * perNode + (rank % perNode)),
         shardIndex: rank % perNode,
         regatherInBackward: true,
+        nodeGroup,
       };
   }
 }

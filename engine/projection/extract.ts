@@ -9,10 +9,17 @@ import path from 'node:path';
 import type { MetricLine, RunSummary } from '../app/metrics.js';
 import { RunSummarySchema } from '../app/metrics.js';
 import type { Profile } from '../app/profile.js';
-import { RunConfigSchema, methodKey, modelConfig, type RunConfig } from '../app/run-config.js';
+import {
+  RunConfigSchema,
+  methodKey,
+  modelConfig,
+  paramCommOf,
+  type RunConfig,
+} from '../app/run-config.js';
 import { readMetrics } from '../app/runs-store.js';
 import { aggregateSteps, timedSteps } from '../app/summary.js';
 import { resolveTier } from '../comm/emulation.js';
+import { paramCommRatio } from '../compress/param-codec.js';
 import { methodInfo, parseMethodParams } from '../compress/registry.js';
 import { buildCorpus } from '../model/data.js';
 import {
@@ -133,6 +140,8 @@ export interface MethodFigures {
   /** The compressed payload over fp32 bytes (1 for the baseline), and the wire over fp32. */
   payloadRatio: number;
   wireRatio: number;
+  /** Parameter gather bytes over fp32 (MethodProfile.paramRatio). */
+  paramRatio?: number;
   measured?: MethodProfile['measured'];
 }
 
@@ -172,6 +181,7 @@ export function methodProfile(shape: ProfileShape, f: MethodFigures): MethodProf
     pattern: f.pattern,
     wireRatio: f.wireRatio,
     payloadRatio: f.payloadRatio,
+    ...(f.paramRatio !== undefined && f.paramRatio !== 1 ? { paramRatio: f.paramRatio } : {}),
     world: layout.world,
     nodes: layout.nodes,
     sharding: layout.sharding,
@@ -194,6 +204,7 @@ export function methodProfile(shape: ProfileShape, f: MethodFigures): MethodProf
         { numel: s.numel, index, count: shapes.length, tied: model.tied },
         f.pattern,
         f.payloadRatio,
+        f.paramRatio,
       ),
     })),
     ...(f.measured ? { measured: f.measured } : {}),
@@ -216,7 +227,7 @@ export function profilesFromRun(
     `compute per unit: each method's measured compute-thread time per step (mean over ranks and timed steps), less encoding and an optimizer estimate (${OPTIMIZER_NS_PER_PARAM} ns per shard parameter), split over units by FLOPs (backward ${BACKWARD_FLOPS_FACTOR}x forward: it recomputes the forward)`,
     'decode: the measured decode time runs on the compute thread once its reduction is in, at the next wait (the metrics count it as exposed time)',
     "rank skew: the spread of the ranks' compute per step (slowest minus mean), growing like the square root of the compute between two meeting points",
-    'bytes per unit: from the model dimensions and the sharding; compressed methods scale the reduction by their measured wire bytes',
+    'bytes per unit: from the model dimensions and the sharding; compressed methods scale the reduction by their measured wire bytes, and parameter gathers by their format (bf16 0.5, int8 0.254 of fp32)',
     `links: the run's emulated tiers plus ${COMM_STACK_HOP_US} us per hop for the comm stack (raw loopback taken as 6 Gb/s), every rank pair paced on its own`,
   ];
   const profiles: MethodProfile[] = [];
@@ -268,6 +279,7 @@ export function profilesFromRun(
             ? 1
             : Math.max(0, (wire - fixedSent) / compressibleSent),
         wireRatio: raw > 0 ? wire / raw : 1,
+        paramRatio: paramCommRatio(paramCommOf(config.profile, m)),
         measured: {
           stepMs: summaryOf?.meanStepMs ?? mean(timed.map((s) => s.stepMs)),
           computeMs,

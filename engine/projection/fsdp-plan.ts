@@ -85,13 +85,15 @@ export interface UnitCollectives {
 
 /**
  * The collectives of unit `index` (of `count`). `ratio` is the compressed part's wire bytes over
- * an fp32 ring reduce-scatter of the same gradient on the compression group.
+ * an fp32 ring reduce-scatter of the same gradient on the compression group; `paramRatio` the
+ * parameter gathers' bytes over fp32 (compress/param-codec.ts).
  */
 export function unitCollectives(
   l: Layout,
   unit: { numel: number; index: number; count: number; tied: boolean },
   pattern: ReducePattern,
   ratio: number,
+  paramRatio = 1,
 ): UnitCollectives {
   const g = groupShapes(l);
   const s = g.shard.size;
@@ -99,7 +101,7 @@ export function unitCollectives(
   const fp32 = padded * 4;
   const out: UnitCollectives = { reduce: [] };
   if (s > 1) {
-    out.forwardGather = { op: 'all-gather', group: 'shard', bytes: fp32 };
+    out.forwardGather = { op: 'all-gather', group: 'shard', bytes: fp32 * paramRatio };
     const regather = l.sharding === 'FULL_SHARD' || l.sharding === 'HYBRID_SHARD';
     const kept = unit.index === unit.count - 1 || (unit.tied && unit.index === 0);
     if (regather && !kept) out.backwardGather = { ...out.forwardGather };

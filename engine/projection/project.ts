@@ -66,6 +66,7 @@ export function scaleUnits(p: MethodProfile, c: ClusterSpec | undefined): UnitPr
       { numel: s.numel, index, count: shapes.length, tied: model.tied },
       p.pattern,
       p.payloadRatio,
+      p.paramRatio,
     );
     return {
       name: s.name,

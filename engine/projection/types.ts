@@ -80,6 +80,8 @@ export interface MethodProfile {
    * group (1 for the baseline): what resizes a unit's reduction for another model or cluster.
    */
   payloadRatio: number;
+  /** Parameter all-gather bytes over fp32 (bf16 0.5, blockwise int8 ~0.254); 1 when absent. */
+  paramRatio?: number;
   world: number;
   nodes: number;
   sharding: ShardingName;
