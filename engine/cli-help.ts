@@ -21,6 +21,8 @@ stay in the run's summary, the others are recorded as cancelled or not started.
   --world N      ranks (parallel.worldSize)
   --nodes N      nodes the ranks are grouped into (parallel.nodes)
   --backend B    compute backend: auto, tensorflow, wasm or cpu (an unavailable one is refused)
+  --repeat N     run the baseline and the methods N times in turn on fresh ranks (profile
+                 repeat); speedups are then medians with their 95 % interval
   --json         print the run summary as JSON instead of a table
   --predict      first predict every method's speedup on this box, then compare with the run
   --home DIR     results store (default $GRADBENCH_HOME, else ~/.gradbench)
