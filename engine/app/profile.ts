@@ -445,6 +445,13 @@ export const BUILTIN_PROFILES: Record<string, ProfileInput> = {
     network: { intra: 'off', inter: { gbps: 0.01, latencyUs: 100 } },
     methods: [{ id: 'int8' }, { id: 'tagc' }],
   },
+  quick: {
+    name: 'quick',
+    description: 'FSDP baseline on the nano GPT, 2 ranks, no emulation: a quick end-to-end check.',
+    model: { preset: 'nano' },
+    train: { steps: 30, batchPerRank: 8 },
+    parallel: { worldSize: 2, nodes: 1, sharding: 'FULL_SHARD' },
+  },
   'micro-1gbe': {
     name: 'micro-1gbe',
     description: 'micro GPT, 4 ranks as 2 nodes x 2, inter-node link emulated at 1 Gb/s.',

@@ -158,6 +158,7 @@ describe('gradbench CLI', () => {
     const entries = JSON.parse(list.stdout) as { name: string; builtin: boolean }[];
     expect(entries.map((e) => [e.name, e.builtin])).toEqual([
       ['default', true],
+      ['quick', true],
       ['micro-1gbe', true],
       ['nano-hybrid', true],
       ['Mine', false],
