@@ -172,8 +172,14 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     await page.fill('input[name="train.steps"]', String(STEPS));
     await expect.poll(() => page.locator('[data-testid=save-blocked]').count()).toBe(0);
     expect(await steps.getAttribute('aria-invalid')).toBeNull();
+    // One node of two ranks on loopback: the default profile's 2-node emulated link would make
+    // this run slow for a test of the pages.
     await page.fill('input[name="parallel.worldSize"]', '2');
+    await page.fill('input[name="parallel.nodes"]', '1');
     await page.fill('input[name="train.batchPerRank"]', '4');
+    // The form starts from the default profile; this run compares exactly fp16 and top-k.
+    while ((await page.locator('.method-card').count()) > 0)
+      await page.locator('.method-card header button').first().click();
     for (const id of ['fp16', 'topk']) {
       await page.selectOption('select[name=add-method]', id);
       await page.click('.add-method button');
@@ -485,6 +491,8 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
       await page.fill('input[name=name]', 'e2e pytorch');
       await page.selectOption('select[name=engine]', 'pytorch');
       await page.selectOption('select[name="parallel.sharding"]', 'NO_SHARD');
+      // gloo uses the real loopback: the base profile's emulated inter-node link is turned off.
+      await page.uncheck('input[name="network.emulate"]');
       await page.fill('input[name="train.steps"]', '3');
       await expect.poll(() => page.locator('.field-error').count()).toBe(0);
       await page.click('[data-action=start-run]');
