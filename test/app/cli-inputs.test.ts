@@ -112,7 +112,7 @@ describe('each error once', () => {
         .map((l) => l.trim());
       expect(problems).toEqual([
         'parallel.nodes: nodes (3) must divide worldSize (2)',
-        'methods.0.params.ratio: Too big: expected number to be <=1',
+        'methods.0.params.ratio: must be 1 or less',
       ]);
     }
   });

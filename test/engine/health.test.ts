@@ -207,11 +207,13 @@ describe('profile health options', () => {
       spikeFactor: 3,
       window: 20,
       stopOnError: false,
+      stallTimeoutS: 300,
     });
     expect(parseProfile({ name: 'h', health: { stopOnError: true } }).health).toEqual({
       spikeFactor: 3,
       window: 20,
       stopOnError: true,
+      stallTimeoutS: 300,
     });
     expect(() => parseProfile({ name: 'bad', health: { spikeFactor: 0.5 } })).toThrow(
       /health\.spikeFactor: use a factor above 1/,
