@@ -97,7 +97,9 @@ describe.skipIf(!existsSync('/proc/self/environ'))('a launcher killed with SIGKI
     expect(readFileSync(path.join(dir, 'summary.json'), 'utf8')).toBe(text);
 
     const cliList = await runCli(home, ['runs', 'list']);
-    expect(cliList.stdout).toMatch(new RegExp(`^${id}\\s+killed\\s+interrupted\\s`, 'm'));
+    expect(cliList.stdout).toMatch(
+      new RegExp(`^${id}\\s+killed\\s+builtin\\s+interrupted\\s`, 'm'),
+    );
     const shown = await runCli(home, ['runs', 'show', id]);
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toContain('status   interrupted: the launcher');
