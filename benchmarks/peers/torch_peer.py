@@ -37,7 +37,8 @@ class Attention(nn.Module):
         super().__init__()
         self.qkv = nn.Linear(D_MODEL, 3 * D_MODEL)
         self.out = nn.Linear(D_MODEL, D_MODEL)
-        self.register_buffer('future', torch.ones(CONTEXT, CONTEXT, dtype=torch.bool).triu(1))
+        # A plain attribute, not a buffer: DDP broadcasts buffers, and gloo cannot send bool.
+        self.future = torch.ones(CONTEXT, CONTEXT, dtype=torch.bool).triu(1)
 
     def forward(self, x):
         b, t, c = x.shape

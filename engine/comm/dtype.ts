@@ -7,6 +7,7 @@
  */
 import { bf16BitsToF32, f32ToBf16Bits } from './bf16.js';
 import { f16Table, f32ToF16Bits } from './f16.js';
+import { sumF32Simd } from './simd-sum.js';
 
 export const DTYPES = ['f32', 'f16', 'bf16', 'i8', 'u8', 'i32'] as const;
 export type DType = (typeof DTYPES)[number];
@@ -145,7 +146,7 @@ function reduceTyped(dtype: DType, op: ReduceOp, a: CommArray, b: CommArray): vo
 
 // Float32Array rounds on store; Int8Array/Uint8Array wrap on store; i32 wraps via |0.
 function sumF32(a: Float32Array, b: Float32Array): void {
-  for (let i = 0; i < a.length; i++) a[i] += b[i];
+  for (let i = sumF32Simd(a, b); i < a.length; i++) a[i] += b[i];
 }
 function sumI32(a: Int32Array, b: Int32Array): void {
   for (let i = 0; i < a.length; i++) a[i] = (a[i] + b[i]) | 0;
