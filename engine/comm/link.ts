@@ -357,6 +357,11 @@ export class Link {
     });
   }
 
+  /** Whether bytes of a send are still queued: the rank is waiting on this link to carry them. */
+  get sending(): boolean {
+    return this.unsent.size > 0;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

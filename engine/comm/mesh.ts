@@ -109,9 +109,14 @@ export class TcpMesh implements PeerTransport {
     return this.mailbox.error;
   }
 
-  /** Peers this rank is waiting to receive from right now. */
+  /**
+   * Peers this rank is waiting on right now: to receive from, or to carry a send (a collective
+   * may post its receives only after its sends, so a stalled link can show on either side).
+   */
   get waitingOn(): number[] {
-    return this.mailbox.waitingPeers();
+    const peers = new Set(this.mailbox.waitingPeers());
+    for (const [peer, link] of this.links) if (link.sending) peers.add(peer);
+    return [...peers].sort((a, b) => a - b);
   }
 
   onFailure(listener: (err: Error) => void): void {

@@ -102,7 +102,9 @@ describe('the stall watchdog', () => {
     const r = await runProfile(
       nano('stalled-link', STEPS, WORLD, { network: { intra: stalled, inter: 'off' } }),
       home,
-      { stallTimeoutMs: 4000 },
+      // Long enough for both ranks to start, reach that gather and report what they wait on
+      // (about once a second) on a loaded machine, where start-up alone can take seconds.
+      { stallTimeoutMs: 8000 },
     );
     await expectEnded(r, 'failed');
     expect(r.summary.error).toMatch(
