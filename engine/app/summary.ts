@@ -204,8 +204,9 @@ export function compareToBaseline(summaries: MethodSummary[]): MethodSummary[] {
       ...s,
       ...finiteFigures({
         speedupVsBaseline: base?.meanStepMs !== undefined ? base.meanStepMs / stepMs : undefined,
+        // Only a method that ran all its steps: a stopped one's loss is from an earlier step.
         lossGapVsBaseline:
-          base?.finalLoss !== undefined && s.finalLoss !== undefined
+          base?.finalLoss !== undefined && s.finalLoss !== undefined && s.status === 'completed'
             ? (s.finalLoss - base.finalLoss) / base.finalLoss
             : undefined,
         byteCeilingSpeedup: base ? byteCeiling(base, s) : undefined,

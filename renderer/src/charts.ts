@@ -145,12 +145,35 @@ export interface SpeedupRow {
 
 export const FASTER_COLOR = '#2e7d32';
 export const SLOWER_COLOR = '#c0392b';
+export const ON_PAR_COLOR = '#667085';
 
-/** `1.30× faster`, `0.84× · slower`, with the interval when known. */
+/**
+ * Within this share of FSDP's step time a single measurement is called on par: step times on a
+ * shared machine move by more than that between methods of one run.
+ */
+export const ON_PAR_BAND = 0.02;
+
+export type SpeedupVerdict = 'faster' | 'slower' | 'on par';
+
+/** Faster, slower or on par: from the interval when the run had repetitions, else the band. */
+export function speedupVerdict(x: number, low?: number, high?: number): SpeedupVerdict {
+  if (low !== undefined && high !== undefined)
+    return low > 1 ? 'faster' : high < 1 ? 'slower' : 'on par';
+  return Math.abs(x - 1) < ON_PAR_BAND ? 'on par' : x > 1 ? 'faster' : 'slower';
+}
+
+export const VERDICT_COLOR: Record<SpeedupVerdict, string> = {
+  faster: FASTER_COLOR,
+  slower: SLOWER_COLOR,
+  'on par': ON_PAR_COLOR,
+};
+
+/** `1.30× faster`, `0.84× · slower`, `1.00× · on par`, with the interval when known. */
 export function speedupText(x: number, low?: number, high?: number): string {
   const interval =
     low !== undefined && high !== undefined ? ` [${low.toFixed(2)}–${high.toFixed(2)}]` : '';
-  return `${x.toFixed(2)}×${interval} ${x >= 1 ? 'faster' : '· slower'}`;
+  const verdict = speedupVerdict(x, low, high);
+  return `${x.toFixed(2)}×${interval} ${verdict === 'faster' ? verdict : `· ${verdict}`}`;
 }
 
 /**
@@ -173,7 +196,8 @@ export function speedupOption(rows: SpeedupRow[], bf16Name?: string) {
         label: {
           show: true,
           position: 'right',
-          color: v >= 1 ? FASTER_COLOR : SLOWER_COLOR,
+          color:
+            VERDICT_COLOR[withInterval ? speedupVerdict(v, r.ciLow, r.ciHigh) : speedupVerdict(v)],
           fontWeight: 'bold',
           formatter: withInterval ? speedupText(v, r.ciLow, r.ciHigh) : `${speedupText(v)} (bf16)`,
         },

@@ -106,3 +106,17 @@ describe('interleaved repetitions', () => {
     expect(compareToBaseline([base, m])[1].byteCeilingSpeedup).toBeCloseTo(100 / 60, 12);
   });
 });
+
+describe('comparison with the baseline', () => {
+  it('gives a loss gap only to methods that ran all their steps', () => {
+    const out = compareToBaseline([
+      summary('fsdp', 100, { finalLoss: 2 }),
+      summary('fp16', 80, { finalLoss: 2.2 }),
+      summary('topk', 90, { finalLoss: 3, status: 'cancelled', steps: 4 }),
+    ]);
+    expect(out[1].lossGapVsBaseline).toBeCloseTo(0.1, 12);
+    // Stopped at step 4: its loss is from an earlier step than the baseline's, so no gap.
+    expect(out[2].lossGapVsBaseline).toBeUndefined();
+    expect(out[2].speedupVsBaseline).toBeCloseTo(100 / 90, 12);
+  });
+});

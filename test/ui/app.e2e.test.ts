@@ -17,6 +17,7 @@ import { RENDERER_DIR } from '../../engine/app/serve-command.js';
 import { packageRoot } from '../../engine/runtime-path.js';
 import { probeTorch } from '../../engine/torch/probe.js';
 import { parseCsv } from '../app/helpers.js';
+import { VERDICT_COLOR, speedupText, speedupVerdict } from '../../renderer/src/charts.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
@@ -268,8 +269,8 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     expect(speedup.line).toEqual([1]);
     expect(speedup.bars).toHaveLength(2);
     for (const [value, text, color] of speedup.bars as [number, string, string][]) {
-      expect(text).toBe(`${value.toFixed(2)}× ${value >= 1 ? 'faster' : '· slower'}`);
-      expect(color).toBe(value >= 1 ? '#2e7d32' : '#c0392b');
+      expect(text).toBe(speedupText(value));
+      expect(color).toBe(VERDICT_COLOR[speedupVerdict(value)]);
     }
     // bf16 FSDP was not measured: no column for it, and a note saying how to get it.
     expect(await page.textContent('.summary-table thead')).not.toMatch(/bf16/);

@@ -7,6 +7,8 @@ import {
   speedupText,
   FASTER_COLOR,
   SLOWER_COLOR,
+  ON_PAR_COLOR,
+  speedupVerdict,
 } from '../../renderer/src/charts.js';
 import { BASELINE_COLOR, METHOD_PALETTE, methodColor } from '../../renderer/src/method-colors.js';
 
@@ -69,6 +71,17 @@ describe('speedup view', () => {
     expect(bars.data.map((d) => d.itemStyle?.color)).toEqual(rows.map((r) => r.color));
     expect(o.xAxis.max).toBeGreaterThan(1.3);
     expect(o.series).toHaveLength(1);
+  });
+
+  it('calls a tie on par, in grey: within the band, or when the interval holds 1.0', () => {
+    const o = speedupOption([{ ...rows[0], vsFsdp: 1.004 }]);
+    expect(o.series[0].data[0].label?.formatter).toBe('1.00× · on par');
+    expect(o.series[0].data[0].label?.color).toBe(ON_PAR_COLOR);
+    expect(speedupVerdict(0.985)).toBe('on par');
+    expect(speedupVerdict(1.05, 0.9, 1.2)).toBe('on par');
+    expect(speedupVerdict(1.05, 1.01, 1.1)).toBe('faster');
+    expect(speedupVerdict(0.95, 0.9, 0.99)).toBe('slower');
+    expect(speedupText(1.05, 0.9, 1.2)).toBe('1.05× [0.90–1.20] · on par');
   });
 
   it('adds the bf16 bars when measured and a whisker for a 95 % interval', () => {
