@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { packageRoot } from '../engine/runtime-path.js';
+import { packageRoot } from '../engine/util/runtime-path.js';
 
 export const BENCHMARKS_FILE = path.join(packageRoot, 'BENCHMARKS.md');
 

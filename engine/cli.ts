@@ -6,20 +6,20 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeFileAtomic } from './app/atomic-file.js';
+import { writeFileAtomic } from './util/atomic-file.js';
 import { stepsCsv, summaryCsv } from './app/csv.js';
-import { formatBytes, formatDate, formatDuration, formatNumber, table } from './app/format.js';
+import { formatBytes, formatDate, formatDuration, formatNumber, table } from './util/format.js';
 import type { HardwareInfo } from './app/hardware.js';
 import { torchRows } from './torch/describe.js';
-import { dataHome } from './app/home.js';
+import { dataHome } from './util/home.js';
 import { ProfilesStore, readProfileFile } from './app/profiles-store.js';
 import { RunsStore, type RunDetail } from './app/runs-store.js';
 import { LINK_PRESET_NAMES } from './comm/emulation.js';
-import { EmulationRecordSchema } from './projection/target.js';
+import { EmulationRecordSchema } from './run/target.js';
 import { killRanks, spawnRanks, type RankProcess } from './launch/local-ranks.js';
-import { compiledFile, packageRoot } from './runtime-path.js';
-import { COMMAND_HELP, UsageError } from './cli-help.js';
-import { FINAL_LOSS_NOTE } from './app/summary.js';
+import { compiledFile, packageRoot } from './util/runtime-path.js';
+import { COMMAND_HELP, UsageError } from './cli/help.js';
+import { FINAL_LOSS_NOTE } from './run/summary.js';
 import { LOAD_WARNING_HEAD, loadWarnings } from './app/load-warning.js';
 
 export { UsageError };
@@ -292,14 +292,14 @@ async function externalRunCommand(sub: 'prepare' | 'finish', args: string[]): Pr
     { 'nproc-per-node': { type: 'string', default: '1' } },
     { min: 1, max: 1, usage },
   );
-  const ext = await import('./torch/external-run.js');
+  const ext = await import('./app/external-run.js');
   if (sub === 'finish') {
     const store = new RunsStore(dataHome());
     const s = await ext.finishRun(store.runDir(await store.resolve(positionals[0])));
     print(`run ${s.run}: ${s.status}${s.error ? ` (${s.error})` : ''}`);
     return s.status === 'completed' ? 0 : 1;
   }
-  const { loadProfile } = await import('./app/run-command.js');
+  const { loadProfile } = await import('./cli/run.js');
   const run = await ext.prepareRun(await loadProfile(positionals[0], dataHome()), dataHome());
   print(
     `run directory: ${run.dir}\non every host:\n${ext.externalCommand(run.dir, Number(values['nproc-per-node']))}\nthen: gradbench runs finish ${run.id}`,
@@ -597,10 +597,10 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   runs: runsCommand,
   export: exportCommand,
   'comm-check': commCheckCommand,
-  project: async (args) => (await import('./projection/project-command.js')).projectCommand(args),
-  run: async (args) => (await import('./app/run-command.js')).runCommand(args),
-  start: async (args) => (await import('./app/run-command.js')).startCommand(args),
-  serve: async (args) => (await import('./app/serve-command.js')).serveCommand(args),
+  project: async (args) => (await import('./cli/project.js')).projectCommand(args),
+  run: async (args) => (await import('./cli/run.js')).runCommand(args),
+  start: async (args) => (await import('./cli/run.js')).startCommand(args),
+  serve: async (args) => (await import('./cli/serve.js')).serveCommand(args),
 };
 
 function report(e: unknown): number {

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { LINK_PRESETS } from '../../engine/comm/emulation.js';
 import type { CommConfigInput } from '../../engine/comm/config.js';
 import { killRanks, spawnRanks } from '../../engine/launch/local-ranks.js';
-import { compiledFile, packageRoot } from '../../engine/runtime-path.js';
+import { compiledFile, packageRoot } from '../../engine/util/runtime-path.js';
 import { measureRawPair, measureRawRing } from './raw-socket.js';
 
 type Collective = 'all_reduce' | 'all_gather' | 'reduce_scatter';

@@ -18,9 +18,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRun } from '../../engine/app/launcher.js';
-import { parseProfile } from '../../engine/app/profile.js';
+import { parseProfile } from '../../engine/run/profile.js';
 import { spawnRanks } from '../../engine/launch/local-ranks.js';
-import { compiledFile, packageRoot } from '../../engine/runtime-path.js';
+import { compiledFile, packageRoot } from '../../engine/util/runtime-path.js';
 import { machineLine, mdTable, writeSection } from '../report.js';
 
 const { values: flags } = parseArgs({

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
-import { runsDir } from '../../engine/app/home.js';
+import { runsDir } from '../../engine/util/home.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
 import { generateReport } from './report.js';
 import {

@@ -5,9 +5,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { MethodSummary } from '../../engine/app/metrics.js';
-import { measured, type MeasuredSummary } from '../../engine/app/summary.js';
-import { packageRoot } from '../../engine/runtime-path.js';
+import type { MethodSummary } from '../../engine/run/metrics.js';
+import { measured, type MeasuredSummary } from '../../engine/run/summary.js';
+import { packageRoot } from '../../engine/util/runtime-path.js';
 import { BENCHMARKS_FILE, mdTable, writeSection } from '../report.js';
 import { barChartSvg, lineChartSvg, PALETTE } from './charts.js';
 import { crossover, describeCrossover, type Crossover } from './crossover.js';

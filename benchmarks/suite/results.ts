@@ -8,15 +8,15 @@
 import { readFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { MethodSummarySchema, type MetricLine } from '../../engine/app/metrics.js';
-import { ProfileSchema } from '../../engine/app/profile.js';
+import { MethodSummarySchema, type MetricLine } from '../../engine/run/metrics.js';
+import { ProfileSchema } from '../../engine/run/profile.js';
 import { type RunDetail } from '../../engine/app/runs-store.js';
-import { aggregateSteps, WARMUP_STEPS } from '../../engine/app/summary.js';
+import { aggregateSteps, WARMUP_STEPS } from '../../engine/run/summary.js';
 import { methodInfo } from '../../engine/compress/registry.js';
-import { writeFileAtomic } from '../../engine/app/atomic-file.js';
-import { packageRoot } from '../../engine/runtime-path.js';
+import { writeFileAtomic } from '../../engine/util/atomic-file.js';
+import { packageRoot } from '../../engine/util/runtime-path.js';
 import { projectRun, readRunProfiles } from '../../engine/projection/index.js';
-import type { RunMethod } from '../../engine/app/run-config.js';
+import type { RunMethod } from '../../engine/run/run-config.js';
 
 /** Committed records, one file per scenario. */
 export const RESULTS_DIR = path.join(packageRoot, 'benchmarks', 'results', 'suite');

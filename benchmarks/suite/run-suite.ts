@@ -16,8 +16,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRun, type RunEvent } from '../../engine/app/launcher.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
-import { WARMUP_STEPS } from '../../engine/app/summary.js';
-import { gitSha } from '../../engine/runtime-path.js';
+import { WARMUP_STEPS } from '../../engine/run/summary.js';
+import { gitSha } from '../../engine/util/runtime-path.js';
 import { machineLine } from '../report.js';
 import { netnsUnavailableReason, withHosts, type NetnsHosts } from '../netns/netns-hosts.js';
 import {
@@ -30,8 +30,8 @@ import {
 import { runProfile, scenarioByName, SCENARIOS, type SuiteScenario } from './scenarios.js';
 import { generateReport } from './report.js';
 import { DEFAULT_HOME } from './suite-home.js';
-import type { Profile } from '../../engine/app/profile.js';
-import { resolveMethods } from '../../engine/app/run-config.js';
+import type { Profile } from '../../engine/run/profile.js';
+import { resolveMethods } from '../../engine/run/run-config.js';
 import { resolveTier } from '../../engine/comm/emulation.js';
 
 const duration = (sec: number): string =>

@@ -4,7 +4,7 @@
  * axis. Default scenarios use the nano model and few steps so `npm run bench` fits about 15
  * minutes on a 2-core machine; opt-in ones (`default: false`) run only when named.
  */
-import { parseProfile, type Profile, type ProfileInput } from '../../engine/app/profile.js';
+import { parseProfile, type Profile, type ProfileInput } from '../../engine/run/profile.js';
 
 export type ScenarioAxis = 'bandwidth' | 'method' | 'sharding' | 'world' | 'links' | 'engine';
 

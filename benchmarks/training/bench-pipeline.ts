@@ -22,13 +22,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRun } from '../../engine/app/launcher.js';
-import type { MethodSummary } from '../../engine/app/metrics.js';
-import { measured } from '../../engine/app/summary.js';
-import { parseProfile, type ProfileInput } from '../../engine/app/profile.js';
+import type { MethodSummary } from '../../engine/run/metrics.js';
+import { measured } from '../../engine/run/summary.js';
+import { parseProfile, type ProfileInput } from '../../engine/run/profile.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
-import type { ClusterInput } from '../../engine/projection/cluster.js';
-import { EmulationRecordSchema, type EmulationRecord } from '../../engine/projection/target.js';
-import { packageRoot } from '../../engine/runtime-path.js';
+import type { ClusterInput } from '../../engine/run/cluster.js';
+import { EmulationRecordSchema, type EmulationRecord } from '../../engine/run/target.js';
+import { packageRoot } from '../../engine/util/runtime-path.js';
 import { machineLine, mdTable, writeSection } from '../report.js';
 
 const PAPER = {

@@ -15,7 +15,7 @@ import {
   type MenuItemConstructorOptions,
 } from 'electron';
 import type { Host } from '../../engine/app/host';
-import { unpackedPath } from '../../engine/asar-path';
+import { unpackedPath } from '../../engine/util/asar-path';
 import { CloseGuard } from './close-guard';
 import { CALL_CHANNEL, EVENT_CHANNEL, handleCall } from './ipc';
 

@@ -28,13 +28,13 @@ import { catalog } from './catalog.js';
 import { stepsCsv, summaryCsv } from './csv.js';
 import { detectHardware } from './hardware.js';
 import { startRun, type RunEvent, type RunHandle, type StartRunOptions } from './launcher.js';
-import { checkProfile, parseProfile, ProfileSchema, type Profile } from './profile.js';
+import { checkProfile, parseProfile, ProfileSchema, type Profile } from '../run/profile.js';
 import { ProfilesStore } from './profiles-store.js';
-import { methodKey } from './run-config.js';
+import { methodKey } from '../run/run-config.js';
 import { RunsStore } from './runs-store.js';
-import { aggregateSteps } from './summary.js';
+import { aggregateSteps } from '../run/summary.js';
 import { readFileSync } from 'node:fs';
-import { packageRoot } from '../runtime-path.js';
+import { packageRoot } from '../util/runtime-path.js';
 
 /** Rank output lines kept per live run for the Live page. */
 const MAX_LOG_LINES = 200;

@@ -6,6 +6,16 @@
  * Every call is `name(args...)`: a transport only has to carry `{ call, args }` one way and a
  * result or an error message back, plus a stream of `ApiEvent`s.
  */
+import type { BackendProbe } from '../model/backend-probe.js';
+import type { TorchOption, TorchProbe } from '../torch/torch-probe.js';
+import type {
+  FieldIssue,
+  LinkSpecDoc,
+  MethodDoc,
+  ModelDoc,
+  ProfileDoc,
+  TierDoc,
+} from '../run/profile-doc.js';
 import type {
   HealthWarning,
   MethodStatus,
@@ -13,9 +23,11 @@ import type {
   MetricLine,
   RunStatus,
   RunSummary,
-} from './metrics.js';
-import type { ClusterSpec, RunPrediction, RunProjection } from '../projection/types.js';
+} from '../run/metrics.js';
+import type { ClusterSpec, RunPrediction, RunProjection } from '../run/projection-types.js';
 
+export type { BackendProbe, FieldIssue, LinkSpecDoc, MethodDoc, ModelDoc, ProfileDoc, TierDoc };
+export type { TorchOption, TorchProbe };
 export type { HealthWarning, MethodStatus, MethodSummary, MetricLine, RunStatus, RunSummary };
 
 export interface VersionInfo {
@@ -24,16 +36,6 @@ export interface VersionInfo {
   node: string;
   /** Where profiles and runs are stored. */
   dataDir: string;
-}
-
-export interface BackendProbe {
-  /** Package that provides it. */
-  name:
-    '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node' | '@tensorflow/tfjs-backend-wasm' | 'cpu';
-  /** tfjs backend name it registers. */
-  backend: 'tensorflow' | 'wasm' | 'cpu';
-  available: boolean;
-  detail: string;
 }
 
 export interface CpuInfo {
@@ -53,30 +55,6 @@ export interface GpuInfo {
   driver?: string;
 }
 
-/** One PyTorch engine option and whether it can run here. */
-export interface TorchOption {
-  id: string;
-  name: string;
-  available: boolean;
-  reason?: string;
-}
-
-/** The PyTorch engine on this machine (engine/torch/probe.ts). */
-export interface TorchProbe {
-  /** The engine can run: a python3 with torch and a collective backend. */
-  available: boolean;
-  /** Why not, when it cannot. */
-  reason?: string;
-  /** The interpreter used (the first of $GRADBENCH_PYTHON, python3 on PATH, /usr/bin/python3 with torch). */
-  executable?: string;
-  python?: string;
-  torch?: string;
-  cuda?: { available: boolean; version: string | null; devices: string[] };
-  nccl?: { available: boolean; version: string | null };
-  gloo?: boolean;
-  options: TorchOption[];
-}
-
 export interface HardwareInfo {
   cpu?: CpuInfo;
   memory?: { totalBytes: number; availableBytes: number };
@@ -92,66 +70,6 @@ export interface HardwareInfo {
   scannedAt?: string;
 }
 
-export interface LinkSpecDoc {
-  gbps: number;
-  latencyUs: number;
-}
-
-/** A link preset name (`1GbE`, `off`, ...) or a custom link. */
-export type TierDoc = string | LinkSpecDoc;
-
-export type ModelDoc =
-  | { preset: string; tied: boolean }
-  | {
-      layers: number;
-      dModel: number;
-      heads: number;
-      seqLen: number;
-      vocab?: number;
-      tied: boolean;
-    };
-
-export interface MethodDoc {
-  id: string;
-  params: Record<string, unknown>;
-  layerPolicy?: Record<string, unknown>;
-  errorFeedback?: unknown;
-  label?: string;
-}
-
-/** A validated benchmark profile (every default filled in). */
-export interface ProfileDoc {
-  version: number;
-  name: string;
-  description?: string;
-  model: ModelDoc;
-  data: { corpus: string; seed: number };
-  train: {
-    steps: number;
-    batchPerRank: number;
-    lr: number;
-    warmupSteps: number;
-    weightDecay: number;
-    gradClip: number;
-    seed: number;
-  };
-  parallel: {
-    worldSize: number;
-    nodes: number;
-    sharding: string;
-    pipelineStages: number;
-    microBatches?: number;
-  };
-  network: { intra: TierDoc; inter: TierDoc; emulate: boolean };
-  methods: MethodDoc[];
-  baseline: boolean;
-  health: { spikeFactor: number; window: number; stopOnError: boolean; stallTimeoutS: number };
-  backend: string;
-  /** 'builtin' (the default) or 'pytorch'. */
-  engine?: string;
-  pytorch?: { zero: boolean };
-}
-
 export interface ProfileListEntry {
   name: string;
   builtin: boolean;
@@ -159,12 +77,6 @@ export interface ProfileListEntry {
   profile?: ProfileDoc;
   /** Why a saved file could not be used (it is listed, never silently dropped). */
   error?: string;
-}
-
-/** One invalid field: `path` is dotted (`parallel.worldSize`, `methods.0.params.ratio`). */
-export interface FieldIssue {
-  path: string;
-  message: string;
 }
 
 export type Validation = { ok: true; profile: ProfileDoc } | { ok: false; issues: FieldIssue[] };
@@ -340,7 +252,7 @@ export interface GradBenchApi {
   rankLogs(id: string): Promise<RankLog[]>;
   /**
    * Predicted step time and speedup (vs fp32 and bf16 FSDP) of a run's methods on a cluster: a
-   * preset name or a description (engine/projection/cluster.ts); none: the run's own links.
+   * preset name or a description (engine/run/cluster.ts); none: the run's own links.
    */
   projectRun(id: string, cluster?: string | Record<string, unknown>): Promise<ProjectionView>;
   /** Subscribes to events; returns the unsubscribe function. */

@@ -7,7 +7,13 @@ import { LINK_PRESETS } from '../comm/emulation.js';
 import { METHODS } from '../compress/registry.js';
 import { OPTIMUS_CC_INFO } from '../compress/optimus-cc.js';
 import type { Catalog, MethodCatalogEntry, ParamField } from './api.js';
-import { BACKENDS, CORPORA, ENGINES, MODEL_PRESET_NAMES, SHARDING_STRATEGIES } from './profile.js';
+import {
+  BACKENDS,
+  CORPORA,
+  ENGINES,
+  MODEL_PRESET_NAMES,
+  SHARDING_STRATEGIES,
+} from '../run/profile.js';
 
 interface JsonSchemaProp {
   type?: string;

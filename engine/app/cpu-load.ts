@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { MethodSummary } from './metrics.js';
+import type { MethodSummary } from '../run/metrics.js';
 
 interface CpuTimes {
   /** Milliseconds of core time spent idle, and in all, summed over the cores. */

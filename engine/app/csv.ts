@@ -9,8 +9,13 @@
  * maximum (the slowest rank sets the pace); rawBytes, wireBytes and tokens are sums. Pipeline
  * runs add bubbleMs (mean) and interStageBytes (sum); empty for other runs.
  */
-import { MethodSummarySchema, displayStep, type MetricLine, type RunSummary } from './metrics.js';
-import { FINAL_LOSS_WINDOW } from './summary.js';
+import {
+  MethodSummarySchema,
+  displayStep,
+  type MetricLine,
+  type RunSummary,
+} from '../run/metrics.js';
+import { FINAL_LOSS_WINDOW } from '../run/summary.js';
 
 /** A finite number in plain decimal notation (`1e-7` -> `0.0000001`); NaN and ±Infinity -> ''. */
 export function csvNumber(n: number): string {

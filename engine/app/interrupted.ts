@@ -9,15 +9,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { pidAlive } from '../launch/local-ranks.js';
-import { readOptionalJsonFile, writeFileAtomic } from './atomic-file.js';
+import { readOptionalJsonFile, writeFileAtomic } from '../util/atomic-file.js';
 import {
   RunSummarySchema,
   type MethodSummary,
   type MetricLine,
   type RunSummary,
-} from './metrics.js';
-import { methodKey, RunMethodSchema } from './run-config.js';
-import { compareToBaseline, notStartedSummary, summarizeMethod } from './summary.js';
+} from '../run/metrics.js';
+import { methodKey, RunMethodSchema } from '../run/run-config.js';
+import { compareToBaseline, notStartedSummary, summarizeMethod } from '../run/summary.js';
 
 /** Created with O_EXCL by the reader that records the interruption: only one writes it. */
 const CLAIM_FILE = '.interrupted';

@@ -23,15 +23,15 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { compiledFile, gitSha, packageRoot } from '../runtime-path.js';
+import { compiledFile, gitSha, packageRoot } from '../util/runtime-path.js';
 import {
   killRanks,
   spawnRanks,
   type RankPlacement,
   type RankProcess,
 } from '../launch/local-ranks.js';
-import { DiskFullError, writeFileAtomic } from './atomic-file.js';
-import { ensureHome, runsDir } from './home.js';
+import { DiskFullError, writeFileAtomic } from '../util/atomic-file.js';
+import { ensureHome, runsDir } from '../util/home.js';
 import { HEALTH_STOP_EXIT } from '../parallel/health.js';
 import {
   HealthWarningSchema,
@@ -43,13 +43,13 @@ import {
   type MetricLine,
   type RunStatus,
   type RunSummary,
-} from './metrics.js';
+} from '../run/metrics.js';
 import { preflight } from './preflight.js';
 import type { LivePoint } from './api.js';
-import type { Profile } from './profile.js';
-import { methodKey, resolveMethods, type RunConfig, type RunMethod } from './run-config.js';
+import type { Profile } from '../run/profile.js';
+import { methodKey, resolveMethods, type RunConfig, type RunMethod } from '../run/run-config.js';
 import { MethodLoadMeter, type MethodLoad } from './cpu-load.js';
-import { compareToBaseline, notStartedSummary, summarizeMethod } from './summary.js';
+import { compareToBaseline, notStartedSummary, summarizeMethod } from '../run/summary.js';
 import { resolveTargetNetwork } from '../projection/emulate-target.js';
 import { prepareTorchRun } from '../torch/readiness.js';
 import { spawnTorchRanks } from '../torch/torchrun.js';

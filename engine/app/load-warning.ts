@@ -2,7 +2,7 @@
  * When a method's timings were taken under load from other processes, one sentence that says so
  * with the figures. Browser-safe (types only): the CLI and the pages word it the same way.
  */
-import type { MethodSummary } from './metrics.js';
+import type { MethodSummary } from '../run/metrics.js';
 
 /**
  * Other processes using a tenth of the machine is enough to move a step time by more than the

@@ -5,8 +5,8 @@
  */
 import os from 'node:os';
 import { unitSpecs } from '../model/gpt.js';
-import type { Profile } from './profile.js';
-import { modelConfig } from './run-config.js';
+import type { Profile } from '../run/profile.js';
+import { modelConfig } from '../run/run-config.js';
 
 /** Ranks per core above which a run is refused unless the limit is raised. */
 export const DEFAULT_MAX_RANKS_PER_CORE = 4;

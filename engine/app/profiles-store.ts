@@ -10,10 +10,10 @@ import {
   ProfileSchema,
   parseProfile,
   type Profile,
-} from './profile.js';
-import { FileProblem, readJsonFile, writeFileAtomic } from './atomic-file.js';
-import { ensureHome, profilesDir } from './home.js';
-import { readTextFile } from './text-file.js';
+} from '../run/profile.js';
+import { FileProblem, readJsonFile, writeFileAtomic } from '../util/atomic-file.js';
+import { ensureHome, profilesDir } from '../util/home.js';
+import { readTextFile } from '../util/text-file.js';
 
 export { PROFILE_MAX_BYTES };
 

@@ -4,21 +4,19 @@
  * so they sort chronologically. Reading never throws on a damaged file: the problem is reported
  * in the entry (`error`, `errors`, `corruptLines`) and the rest is still shown.
  */
-import { createReadStream } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { FileProblem, describeZodIssues, readOptionalJsonFile } from './atomic-file.js';
-import { runsDir } from './home.js';
+import { FileProblem, readOptionalJsonFile } from '../util/atomic-file.js';
+import { runsDir } from '../util/home.js';
 import { launcherGone, recordInterrupted } from './interrupted.js';
 import {
-  MetricLineSchema,
   RunSummarySchema,
   type MetricLine,
   type RunStatus,
   type RunSummary,
-} from './metrics.js';
+} from '../run/metrics.js';
+import { readMetrics } from '../run/metrics-file.js';
 
 /**
  * The fields of config.json the store reads; the file holds more (resolved profile, hardware,
@@ -81,7 +79,6 @@ const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const ID_TIME = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})/;
 /** A run without summary.json whose files changed this recently is taken to be running. */
 const RECENT_MS = 120_000;
-const MAX_CORRUPT_SAMPLES = 5;
 
 /** Start time encoded in a run id (local time, as the launcher writes it), or NaN. */
 export function runIdTime(id: string): number {
@@ -283,40 +280,4 @@ async function lastWriteMs(dir: string, files: string[]): Promise<number> {
 
 async function recentlyWritten(dir: string): Promise<boolean> {
   return Date.now() - (await lastWriteMs(dir, ['metrics.jsonl', 'config.json'])) < RECENT_MS;
-}
-
-/** Reads metrics.jsonl line by line, skipping (and counting) lines that are not valid records. */
-export async function readMetrics(
-  file: string,
-): Promise<Pick<RunDetail, 'metrics' | 'corruptLines' | 'corruptSamples'>> {
-  const metrics: MetricLine[] = [];
-  const corruptSamples: string[] = [];
-  let corruptLines = 0;
-  const bad = (n: number, why: string): void => {
-    corruptLines++;
-    if (corruptSamples.length < MAX_CORRUPT_SAMPLES) corruptSamples.push(`line ${n}: ${why}`);
-  };
-  const input = createReadStream(file, { encoding: 'utf8' });
-  const failed = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
-    input.once('error', resolve);
-    input.once('open', () => resolve(undefined));
-  });
-  if (failed?.code === 'ENOENT') return { metrics, corruptLines, corruptSamples };
-  if (failed) throw new Error(`could not read ${file}: ${failed.message}`);
-  let n = 0;
-  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-    n++;
-    if (!line.trim()) continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      bad(n, 'not valid JSON');
-      continue;
-    }
-    const r = MetricLineSchema.safeParse(value);
-    if (r.success) metrics.push(r.data);
-    else bad(n, describeZodIssues(r.error).join('; '));
-  }
-  return { metrics, corruptLines, corruptSamples };
 }

@@ -10,7 +10,7 @@
  * settles (as with a buffer handed to an NCCL stream).
  */
 import { Worker } from 'node:worker_threads';
-import { compiledFile } from '../runtime-path.js';
+import { compiledFile } from '../util/runtime-path.js';
 import { chunkOffsets, type AllReduceAlgo } from './collectives.js';
 import type { CommConfigInput } from './config.js';
 import { bytesOf, dtypeOf, viewAs, type CommArray, type DType, type ReduceOp } from './dtype.js';

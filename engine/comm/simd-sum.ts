@@ -7,7 +7,7 @@
  * Both operands are copied into the module's memory in chunks that stay in cache, summed there,
  * and the sum copied out (WebAssembly cannot address the caller's arrays).
  */
-import { assemble, loopBelow, op } from '../compress/wasm-asm.js';
+import { assemble, loopBelow, op } from '../util/wasm-asm.js';
 
 /** Elements per chunk: 64 KiB of each operand. */
 const CHUNK = 1 << 14;

@@ -11,11 +11,11 @@
  *   indices, agreed-scale quantisation) through the collectives it is handed.
  *
  * Compressors never import the collectives, and error feedback is applied outside them
- * (engine/parallel/error-feedback.ts), in one place for every method.
+ * (engine/compress/error-feedback.ts), in one place for every method.
  */
 import type { DType } from '../comm/dtype.js';
 import type { ParamClass } from '../model/gpt.js';
-import type { Comm } from '../parallel/types.js';
+import type { Comm } from '../comm/comm-types.js';
 
 export type CollectivePattern = 'reduce-scatter' | 'all-to-all' | 'rounds';
 

@@ -33,8 +33,8 @@
  * gradients keeps a larger share of the spectrum (10.7x per transfer).
  */
 import { z } from 'zod';
-import type { ErrorFeedback } from '../parallel/error-feedback.js';
-import type { Comm } from '../parallel/types.js';
+import type { ErrorFeedback } from './error-feedback.js';
+import type { Comm } from '../comm/comm-types.js';
 import { gaussian, mixSeed } from '../util/rng.js';
 import { createBlockwiseInt } from './blockwise-int.js';
 import type { CodecContext, Compressor } from './compressor.js';

@@ -1,6 +1,6 @@
 /** bf16 parameter gathers (FSDP MixedPrecision's param_dtype=bf16): 2 bytes a value, nearest-even. */
 import { f32ToBf16Bits } from '../comm/bf16.js';
-import type { ParamCodec } from './param-codec.js';
+import type { ParamCodec } from './param-format.js';
 
 export function createParamBf16(): ParamCodec {
   return {

@@ -7,19 +7,9 @@
  */
 import { createParamBf16 } from './param-bf16.js';
 import { createParamInt8 } from './param-int8.js';
+import type { ParamCodec, ParamComm } from './param-format.js';
 
-export const PARAM_COMMS = ['fp32', 'bf16', 'int8'] as const;
-export type ParamComm = (typeof PARAM_COMMS)[number];
-
-export interface ParamCodec {
-  readonly id: ParamComm;
-  /** Payload bytes for a shard of `n` values (the same on every rank: shards are equal). */
-  payloadBytes(n: number): number;
-  /** Writes the payload of `shard` into `out` (length payloadBytes(shard.length)). */
-  encode(shard: Float32Array, out: Uint8Array): void;
-  /** Decodes a payload of `out.length` values into `out`. */
-  decodeInto(payload: Uint8Array, out: Float32Array): void;
-}
+export { PARAM_COMMS, type ParamCodec, type ParamComm } from './param-format.js';
 
 /** Gather bytes of a format over fp32's (the projection resizes gathers by it). */
 export function paramCommRatio(kind: ParamComm): number {

@@ -6,7 +6,7 @@
  */
 import { quantizeBlocks } from './blockwise-int.js';
 import { blockCount } from './bits.js';
-import type { ParamCodec } from './param-codec.js';
+import type { ParamCodec } from './param-format.js';
 
 export const PARAM_INT8_BLOCK = 256;
 const L = 127;

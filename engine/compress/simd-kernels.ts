@@ -9,7 +9,7 @@
  *
  * Without WebAssembly SIMD (or with `setSimdKernels(false)`), callers use the JavaScript loops.
  */
-import { assemble, loopBelow, op, type WasmFunction, type WasmType } from './wasm-asm.js';
+import { assemble, loopBelow, op, type WasmFunction, type WasmType } from '../util/wasm-asm.js';
 
 /** Byte offsets in the module's memory: input chunk, output chunk, per-block max|x|. */
 const IN = 0;

@@ -4,7 +4,7 @@
  * behind. Elsewhere (no /proc) the answers are `undefined`, and callers skip those checks.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { compiledFile } from '../runtime-path.js';
+import { compiledFile } from '../util/runtime-path.js';
 
 export interface ProcInfo {
   pid: number;

@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
-import type { BackendProbe } from '../app/api.js';
+import type { BackendProbe } from './backend-probe.js';
 
 export type { BackendProbe };
 

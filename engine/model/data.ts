@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../runtime-path.js';
+import { packageRoot } from '../util/runtime-path.js';
 import { rng } from '../util/rng.js';
 
 export type CorpusName = 'shakespeare' | 'synthetic';

@@ -15,7 +15,7 @@
 import { chunkOffsets } from '../comm/collectives.js';
 import { ScratchPool, type Compressor } from '../compress/compressor.js';
 import { mixSeed } from '../util/rng.js';
-import type { ErrorFeedback } from './error-feedback.js';
+import type { ErrorFeedback } from '../compress/error-feedback.js';
 import {
   baselineBytes,
   type GradientReducer,

@@ -39,7 +39,7 @@ import { OrderedStream } from './ordered-stream.js';
 import { ParamGather } from './param-gather.js';
 import { SecondaryShards } from './hpz.js';
 import type { ShardPlan } from './shard-plan.js';
-import type { Comm } from './types.js';
+import type { Comm } from '../comm/comm-types.js';
 
 export interface TrainConfig {
   steps: number;

@@ -5,7 +5,7 @@
  */
 import type { FlatUnit } from './flat-unit.js';
 import type { ShardPlan } from './shard-plan.js';
-import type { Comm } from './types.js';
+import type { Comm } from '../comm/comm-types.js';
 
 export interface ReduceContext {
   comm: Comm;

@@ -11,18 +11,11 @@
  * a step with a non-finite value (clipping and AdamW would spread one NaN into every weight), and
  * stop the run when `stopOnError` is set. Each rank reports only the findings that name it.
  */
-import type { HealthWarning } from '../app/metrics.js';
+import type { HealthWarning } from '../run/metrics.js';
 
-export interface HealthOptions {
-  /** A loss above this factor times the running mean is a spike. */
-  spikeFactor: number;
-  /** How many recent finite losses of a rank the running mean covers. */
-  window: number;
-  /** End the run, failed, at the first warning. */
-  stopOnError: boolean;
-}
-
-export const HEALTH_DEFAULTS: HealthOptions = { spikeFactor: 3, window: 20, stopOnError: false };
+// The settings are part of a profile (run/), the checks that use them live here.
+import type { HealthOptions } from '../run/health-settings.js';
+export { HEALTH_DEFAULTS, type HealthOptions } from '../run/health-settings.js';
 
 /** Losses a rank must have before a spike can be judged (the first steps move fast). */
 export const MIN_SPIKE_HISTORY = 3;

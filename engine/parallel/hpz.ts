@@ -10,7 +10,7 @@
 import { chunkOffsets } from '../comm/collectives.js';
 import type { FlatUnit } from './flat-unit.js';
 import type { ShardPlan } from './shard-plan.js';
-import type { Comm } from './types.js';
+import type { Comm } from '../comm/comm-types.js';
 
 export class SecondaryShards {
   private readonly slices = new Map<number, Float32Array>();

@@ -4,7 +4,7 @@
  * NaN, as a broken codec's aggregate would. The NaN sits in the middle of the rank's own part of
  * the unit (not in padding), so the rank that owns it is the one the health check names.
  */
-import type { Fault } from '../fault.js';
+import type { Fault } from './fault.js';
 import type { FlatUnit } from './flat-unit.js';
 import type { GradientReducer, ReduceContext, ReduceResult } from './grad-reducer.js';
 

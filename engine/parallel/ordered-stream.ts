@@ -12,7 +12,7 @@
  * own code still runs at once (coding overlaps the earlier tasks' communication); only the
  * hand-off of its collectives waits.
  */
-import type { Comm } from './types.js';
+import type { Comm } from '../comm/comm-types.js';
 
 /** The collectives a task may issue (each returns a promise). */
 const OPS = [

@@ -7,7 +7,7 @@
 import { createParamCodec, type ParamComm } from '../compress/param-codec.js';
 import type { FlatUnit } from './flat-unit.js';
 import type { ShardPlan } from './shard-plan.js';
-import type { Comm } from './types.js';
+import type { Comm } from '../comm/comm-types.js';
 
 interface Encoded {
   step: number;

@@ -7,12 +7,12 @@
  */
 import type { CommClient } from '../comm/comm-client.js';
 import { OPTIMUS_CC_ID, parseOptimusCcParams } from '../compress/optimus-cc.js';
-import { metricLine } from '../app/metrics.js';
-import { microBatchesOf } from '../app/profile.js';
-import { methodKey, type RunConfig, type RunMethod } from '../app/run-config.js';
+import { metricLine } from '../run/metrics.js';
+import { microBatchesOf } from '../run/profile.js';
+import { methodKey, type RunConfig, type RunMethod } from '../run/run-config.js';
 import { rankBatch, type Corpus } from '../model/data.js';
 import type { Gpt } from '../model/gpt.js';
-import { pipelineLayout } from './pipeline-layout.js';
+import { pipelineLayout } from '../run/pipeline-layout.js';
 import { PipelineTrainer } from './pipeline-trainer.js';
 
 export interface PipelineRankEnv {

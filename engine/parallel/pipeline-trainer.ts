@@ -1,6 +1,6 @@
 /**
  * Pipeline x data parallel training of the GPT (rank layout and stage partition in
- * pipeline-layout.ts), one step:
+ * run/pipeline-layout.ts), one step:
  *   1. The stage runs its 1F1B op list (pipeline-schedule.ts) over the step's micro-batches. A
  *      forward receives the previous stage's activation (the first stage embeds tokens), runs the
  *      stage's units and sends the result on (the last stage only keeps its input). A backward
@@ -36,11 +36,11 @@ import { createPowerSgd } from '../compress/powersgd.js';
 import type { Compressor } from '../compress/compressor.js';
 import { initUnit, unitNumel, type Gpt, type ParamSpec, type UnitSpec } from '../model/gpt.js';
 import { adamwStep, stepUpdate } from './adamw.js';
-import { ErrorFeedback } from './error-feedback.js';
+import { ErrorFeedback } from '../compress/error-feedback.js';
 import { FlatUnit } from './flat-unit.js';
 import type { Batch, StepStats, TrainConfig } from './fsdp-trainer.js';
 import { ringAllReduceBytes } from './grad-reducer.js';
-import type { PipelineLayout } from './pipeline-layout.js';
+import type { PipelineLayout } from '../run/pipeline-layout.js';
 import {
   analyzeSchedule,
   criticalGradientSet,
@@ -49,7 +49,7 @@ import {
   type ScheduleAnalysis,
 } from './pipeline-schedule.js';
 import type { ShardPlan } from './shard-plan.js';
-import type { Comm } from './types.js';
+import type { Comm } from '../comm/comm-types.js';
 
 export type PipeComm = Comm & Pick<CommClient, 'send' | 'recv'>;
 

@@ -1,8 +1,8 @@
 /** Gradient reducers by method id: the FSDP baseline, or a compressor behind error feedback. */
-import type { RunMethod } from '../app/run-config.js';
+import type { RunMethod } from '../run/run-config.js';
 import { ErrorFeedbackSchema, methodInfo, parseMethodParams } from '../compress/registry.js';
 import { CompressedReducer } from './compressed-reducer.js';
-import { ErrorFeedback, type ErrorFeedbackMode } from './error-feedback.js';
+import { ErrorFeedback, type ErrorFeedbackMode } from '../compress/error-feedback.js';
 import { FsdpBaselineReducer, type GradientReducer } from './grad-reducer.js';
 
 export interface ReducerEnv {

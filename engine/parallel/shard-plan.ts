@@ -8,7 +8,7 @@
  * - HYBRID_SHARD: FULL_SHARD inside each node, replicated across nodes: gradients are
  *   reduce-scattered inside the node, then the shard is all-reduced across nodes.
  */
-import type { ShardingStrategy } from './types.js';
+import type { ShardingStrategy } from '../comm/comm-types.js';
 
 export interface ShardPlan {
   strategy: ShardingStrategy;

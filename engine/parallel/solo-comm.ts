@@ -2,7 +2,7 @@
  * Collectives for a world of one rank, in process: every reduction is the identity. Used to run
  * the trainer and the codecs without a comm worker (codec benchmarks, gradient checks).
  */
-import type { Comm } from './types.js';
+import type { Comm } from '../comm/comm-types.js';
 
 export const soloComm = {
   rank: 0,

@@ -18,7 +18,7 @@ import { commConfigFromEnv } from '../comm/config.js';
 import { GRAD_STREAM, PARAM_STREAM } from '../comm/stream-transport.js';
 import { OrderedStream } from './ordered-stream.js';
 import { makeShardPlan } from './shard-plan.js';
-import type { Comm } from './types.js';
+import type { Comm } from '../comm/comm-types.js';
 
 const { values } = parseArgs({
   options: {

@@ -10,7 +10,7 @@
  * `bytes` is always the logical vector (every rank's part together). A ring that crosses nodes
  * runs at its slowest hop: the inter-node link.
  */
-import type { CollectiveCall, LinkTier } from './types.js';
+import type { CollectiveCall, LinkTier } from '../run/projection-types.js';
 
 /** Bytes a link of `gbps` moves per millisecond. */
 export const bytesPerMs = (gbps: number): number => (gbps * 1e9) / 8 / 1000;

@@ -4,14 +4,14 @@
  * compute : communication in the run equals the target's. Bandwidth is divided by
  * scale = (this box's compute per step) / (the target's compute per step) and latency multiplied.
  */
-import type { Profile } from '../app/profile.js';
-import { modelConfig } from '../app/run-config.js';
+import type { Profile } from '../run/profile.js';
+import { modelConfig } from '../run/run-config.js';
 import { buildCorpus } from '../model/data.js';
-import { resolveCluster } from './cluster.js';
+import { resolveCluster } from '../run/cluster.js';
 import { BACKWARD_FLOPS_FACTOR, forwardFlops, unitShapes } from './fsdp-plan.js';
 import { probeProfile, type ProbeResult } from './probe.js';
-import type { EmulationRecord } from './target.js';
-import type { ClusterSpec, LinkTier } from './types.js';
+import type { EmulationRecord } from '../run/target.js';
+import type { ClusterSpec, LinkTier } from '../run/projection-types.js';
 
 /** Compute per step of the profile's model and batch on one GPU of `c`, ms. */
 export function targetComputeMs(profile: Profile, c: ClusterSpec): number {

@@ -6,18 +6,18 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { MetricLine, RunSummary } from '../app/metrics.js';
-import { RunSummarySchema } from '../app/metrics.js';
-import type { Profile } from '../app/profile.js';
+import type { MetricLine, RunSummary } from '../run/metrics.js';
+import { RunSummarySchema } from '../run/metrics.js';
+import type { Profile } from '../run/profile.js';
 import {
   RunConfigSchema,
   methodKey,
   modelConfig,
   paramCommOf,
   type RunConfig,
-} from '../app/run-config.js';
-import { readMetrics } from '../app/runs-store.js';
-import { aggregateSteps, timedSteps } from '../app/summary.js';
+} from '../run/run-config.js';
+import { readMetrics } from '../run/metrics-file.js';
+import { aggregateSteps, timedSteps } from '../run/summary.js';
 import { resolveTier } from '../comm/emulation.js';
 import { paramCommRatio } from '../compress/param-codec.js';
 import { methodInfo, parseMethodParams } from '../compress/registry.js';
@@ -32,7 +32,13 @@ import {
   type Layout,
 } from './fsdp-plan.js';
 import { skewPerSqrtMs } from './simulate.js';
-import type { ClusterSpec, LinkTier, MethodProfile, ModelDims, ReducePattern } from './types.js';
+import type {
+  ClusterSpec,
+  LinkTier,
+  MethodProfile,
+  ModelDims,
+  ReducePattern,
+} from '../run/projection-types.js';
 
 /**
  * AdamW on the local shard plus its gradient-norm pass, per parameter, in V8 on a 2-core x86 box

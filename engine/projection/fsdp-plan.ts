@@ -12,7 +12,7 @@ import type {
   ReducePattern,
   ShardingName,
   UnitKind,
-} from './types.js';
+} from '../run/projection-types.js';
 
 export interface Layout {
   world: number;

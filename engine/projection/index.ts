@@ -7,13 +7,13 @@
  *   projectRun(measured, cluster?)      -> RunProjection (every method, speedup vs fp32 and bf16 FSDP)
  *   resolveCluster(preset | object)     -> ClusterSpec   (zod-validated; CLUSTER_PRESETS)
  */
-import { resolveCluster } from './cluster.js';
+import { resolveCluster } from '../run/cluster.js';
 import type { MeasuredRun } from './extract.js';
 import { unitShapes } from './fsdp-plan.js';
 import { projectMethods, projectStep, targetLayout } from './project.js';
-import type { ClusterSpec, RunProjection } from './types.js';
+import type { ClusterSpec, RunProjection } from '../run/projection-types.js';
 
-export * from './types.js';
+export * from '../run/projection-types.js';
 export {
   CLUSTER_PRESETS,
   CLUSTER_PRESET_NAMES,
@@ -21,7 +21,7 @@ export {
   ClusterSchema,
   resolveCluster,
   type ClusterInput,
-} from './cluster.js';
+} from '../run/cluster.js';
 export { profilesFromRun, readRunProfiles, measuredCluster, type MeasuredRun } from './extract.js';
 export { projectMethods } from './project.js';
 export { readPrediction } from './predict.js';

@@ -5,16 +5,16 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { formatDuration, formatNumber, table } from '../app/format.js';
-import type { RunSummary } from '../app/metrics.js';
-import type { Profile } from '../app/profile.js';
-import { methodKey, resolveMethods, type RunMethod } from '../app/run-config.js';
+import { formatDuration, formatNumber, table } from '../util/format.js';
+import type { RunSummary } from '../run/metrics.js';
+import type { Profile } from '../run/profile.js';
+import { methodKey, resolveMethods, type RunMethod } from '../run/run-config.js';
 import { methodInfo, parseMethodParams } from '../compress/registry.js';
 import { gaussian } from '../util/rng.js';
 import { measuredCluster, methodProfile, patternOf, profileShape } from './extract.js';
 import { projectMethods } from './project.js';
 import { probeProfile, type ProbeResult } from './probe.js';
-import type { ClusterSpec, ReducePattern, RunPrediction } from './types.js';
+import type { ClusterSpec, ReducePattern, RunPrediction } from '../run/projection-types.js';
 
 /** Elements of the synthetic gradient the codecs are timed on. */
 const SAMPLE = 1 << 18;

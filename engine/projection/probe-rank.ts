@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { RunConfigSchema, modelConfig } from '../app/run-config.js';
+import { RunConfigSchema, modelConfig } from '../run/run-config.js';
 import { CommClient } from '../comm/comm-client.js';
 import { commConfigFromEnv } from '../comm/config.js';
 import { useBackend } from '../model/backend.js';

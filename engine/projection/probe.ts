@@ -6,12 +6,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Profile } from '../app/profile.js';
-import type { RunConfig } from '../app/run-config.js';
+import type { Profile } from '../run/profile.js';
+import type { RunConfig } from '../run/run-config.js';
 import { killRanks, spawnRanks } from '../launch/local-ranks.js';
-import { compiledFile } from '../runtime-path.js';
+import { compiledFile } from '../util/runtime-path.js';
 import { skewPerSqrtMs } from './simulate.js';
-import type { ProbeFigures } from './types.js';
+import type { ProbeFigures } from '../run/projection-types.js';
 
 export type ProbeResult = ProbeFigures;
 

@@ -24,7 +24,7 @@ import type {
   MethodProjection,
   ProjectedStep,
   UnitProfile,
-} from './types.js';
+} from '../run/projection-types.js';
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 

@@ -22,7 +22,7 @@
  * d ms costs skewPerSqrtMs * sqrt(d) beyond the ranks' mean, charged (as waiting) at the wait
  * that ends it; a wait on communication still in flight absorbs it.
  */
-import type { ProjectedStep } from './types.js';
+import type { ProjectedStep } from '../run/projection-types.js';
 
 /**
  * The skew coefficient from a measured spread: the slowest rank `spreadMs` ahead of the ranks'

@@ -1,5 +1,5 @@
 /** The PyTorch engine's probe as rows of `gradbench hardware` (PART, DETAILS). */
-import type { TorchProbe } from '../app/api.js';
+import type { TorchProbe } from './torch-probe.js';
 
 export function torchRows(t: TorchProbe): string[][] {
   if (!t.torch) return [['PyTorch', `engine unavailable: ${t.reason ?? 'unknown'}`]];

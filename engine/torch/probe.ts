@@ -5,8 +5,8 @@
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { packageRoot } from '../runtime-path.js';
-import type { TorchOption, TorchProbe } from '../app/api.js';
+import { packageRoot } from '../util/runtime-path.js';
+import type { TorchOption, TorchProbe } from './torch-probe.js';
 
 /** The folder holding the gradbench_torch package (PYTHONPATH for every Python process). */
 export const TORCH_PACKAGE_DIR = path.join(packageRoot, 'engine', 'torch');

@@ -2,9 +2,9 @@
  * Before a PyTorch run starts: can this machine's torch run what the profile asks? Refuses with
  * the reason (no torch, no FSDP here, no ZeroRedundancyOptimizer) instead of failing mid-run.
  */
-import type { TorchProbe } from '../app/api.js';
-import type { Profile } from '../app/profile.js';
-import { modelConfig } from '../app/run-config.js';
+import type { TorchProbe } from './torch-probe.js';
+import type { Profile } from '../run/profile.js';
+import { modelConfig } from '../run/run-config.js';
 import { buildCorpus } from '../model/data.js';
 import type { GptConfig } from '../model/gpt.js';
 import { torchProbe } from './probe.js';

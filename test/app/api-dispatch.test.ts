@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ApiCallError, checkCall, dispatch } from '../../engine/app/api-dispatch.js';
 import { ApiService } from '../../engine/app/api-service.js';
-import { profilesDir } from '../../engine/app/home.js';
+import { profilesDir } from '../../engine/util/home.js';
 import { handleCall } from '../../electron/main/ipc.js';
 import { tempDirs } from './helpers.js';
 

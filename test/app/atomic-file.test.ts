@@ -11,7 +11,7 @@ import {
   writeFileAtomic,
   type AtomicFileHandle,
   type AtomicFs,
-} from '../../engine/app/atomic-file.js';
+} from '../../engine/util/atomic-file.js';
 import { tempDirs } from './helpers.js';
 
 const newDir = tempDirs();

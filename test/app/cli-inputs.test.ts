@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../engine/cli.js';
-import { COMMAND_HELP } from '../../engine/cli-help.js';
+import { COMMAND_HELP } from '../../engine/cli/help.js';
 import { methodSummary, runSummary, writeRun } from './fixtures.js';
 import { tempHome } from '../helpers/runs.js';
 

@@ -3,7 +3,7 @@ import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { packageRoot } from '../../engine/runtime-path.js';
+import { packageRoot } from '../../engine/util/runtime-path.js';
 import { jsonl, methodSummary, metric, runSummary, writeRun } from './fixtures.js';
 import { GRADBENCH_BIN, runCli, type CliResult } from '../helpers/cli.js';
 import { parseCsv, tempDirs } from './helpers.js';

@@ -8,7 +8,7 @@ import {
   summaryCsv,
   toCsv,
 } from '../../engine/app/csv.js';
-import { MethodSummarySchema } from '../../engine/app/metrics.js';
+import { MethodSummarySchema } from '../../engine/run/metrics.js';
 import { parseCsv } from './helpers.js';
 import { methodSummary, metric, runSummary } from './fixtures.js';
 

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { MetricLine, MethodSummary, RunSummary } from '../../engine/app/metrics.js';
+import type { MetricLine, MethodSummary, RunSummary } from '../../engine/run/metrics.js';
 
 export function metric(
   over: Partial<MetricLine> & Pick<MetricLine, 'method' | 'step' | 'rank'>,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatDuration, formatNumber, table } from '../../engine/app/format.js';
+import { formatBytes, formatDuration, formatNumber, table } from '../../engine/util/format.js';
 
 describe('format', () => {
   it('formats byte counts in binary units', () => {

@@ -11,8 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { FileMatcher, getNodeModuleFileMatcher } from 'app-builder-lib/out/fileMatcher.js';
 import { getConfig, validateConfiguration } from 'app-builder-lib/out/util/config/config.js';
 import { DebugLogger } from 'builder-util';
-import { unpackedPath } from '../../engine/asar-path.js';
-import { packageRoot } from '../../engine/runtime-path.js';
+import { unpackedPath } from '../../engine/util/asar-path.js';
+import { packageRoot } from '../../engine/util/runtime-path.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const CONFIG_FILE = 'build/electron-builder.json';

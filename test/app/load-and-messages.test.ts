@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { MethodLoadMeter, processCpuMs } from '../../engine/app/cpu-load.js';
 import { loadWarning, OTHER_CPU_WARN_SHARE } from '../../engine/app/load-warning.js';
-import { checkProfile } from '../../engine/app/profile.js';
+import { checkProfile } from '../../engine/run/profile.js';
 
 /** The messages of a profile that has `patch` applied over a small valid one. */
 function messages(patch: Record<string, unknown>): Record<string, string> {

@@ -15,7 +15,7 @@ import {
   estimateRankMemory,
   machineLimits,
 } from '../../engine/app/preflight.js';
-import { parseProfile } from '../../engine/app/profile.js';
+import { parseProfile } from '../../engine/run/profile.js';
 import { probeBackends } from '../../engine/model/backend.js';
 import { runCli } from '../helpers/cli.js';
 import { tempHome } from '../helpers/runs.js';

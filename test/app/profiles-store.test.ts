@@ -1,7 +1,7 @@
 import { readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { BUILTIN_PROFILES, ProfileError } from '../../engine/app/profile.js';
+import { BUILTIN_PROFILES, ProfileError } from '../../engine/run/profile.js';
 import {
   PROFILE_MAX_BYTES,
   ProfilesStore,

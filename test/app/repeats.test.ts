@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { MethodSummary } from '../../engine/app/metrics.js';
-import { parseProfile } from '../../engine/app/profile.js';
-import { ratioInterval, splitRepeatKey } from '../../engine/app/repeats.js';
-import { resolveMethods } from '../../engine/app/run-config.js';
-import { byteCeiling, compareToBaseline } from '../../engine/app/summary.js';
+import type { MethodSummary } from '../../engine/run/metrics.js';
+import { parseProfile } from '../../engine/run/profile.js';
+import { ratioInterval, splitRepeatKey } from '../../engine/run/repeats.js';
+import { resolveMethods } from '../../engine/run/run-config.js';
+import { byteCeiling, compareToBaseline } from '../../engine/run/summary.js';
 import { summaryCsv } from '../../engine/app/csv.js';
 
 const summary = (

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { MetricLine } from '../../engine/app/metrics.js';
-import { parseProfile } from '../../engine/app/profile.js';
-import { resolveMethods } from '../../engine/app/run-config.js';
-import { summarizeMethod } from '../../engine/app/summary.js';
+import type { MetricLine } from '../../engine/run/metrics.js';
+import { parseProfile } from '../../engine/run/profile.js';
+import { resolveMethods } from '../../engine/run/run-config.js';
+import { summarizeMethod } from '../../engine/run/summary.js';
 
 describe('methods of a run', () => {
   it('repeated method ids get distinct keys, and each summary reads only its own metrics', () => {

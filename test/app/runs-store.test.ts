@@ -1,7 +1,8 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { RunsStore, readMetrics, runIdTime } from '../../engine/app/runs-store.js';
+import { RunsStore, runIdTime } from '../../engine/app/runs-store.js';
+import { readMetrics } from '../../engine/run/metrics-file.js';
 import { tempDirs } from './helpers.js';
 import { jsonl, methodSummary, metric, runSummary, writeRun } from './fixtures.js';
 

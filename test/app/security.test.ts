@@ -14,7 +14,7 @@ import WebSocket from 'ws';
 import type { ApiEvent, LiveRun } from '../../engine/app/api.js';
 import type { ApiService } from '../../engine/app/api-service.js';
 import { TOKEN_HEADER, type Bridge } from '../../engine/app/bridge.js';
-import { RENDERER_DIR, serve } from '../../engine/app/serve-command.js';
+import { RENDERER_DIR, serve } from '../../engine/cli/serve.js';
 import { tokenMatches } from '../../engine/comm/link.js';
 import { rawRequest, type HttpReply } from './helpers.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeUtf8, invalidUtf8Offset } from '../../engine/app/text-file.js';
+import { decodeUtf8, invalidUtf8Offset } from '../../engine/util/text-file.js';
 
 describe('UTF-8 checks of text files', () => {
   it('finds the first invalid byte after multi-byte characters and real U+FFFD characters', () => {

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { startRun } from '../../engine/app/launcher.js';
-import { parseProfile } from '../../engine/app/profile.js';
+import { parseProfile } from '../../engine/run/profile.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
 import { netnsUnavailableReason, withHosts } from '../../benchmarks/netns/netns-hosts.js';
 import { tempHome } from '../helpers/runs.js';

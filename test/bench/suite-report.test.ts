@@ -7,11 +7,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { MetricLine } from '../../engine/app/metrics.js';
-import { parseProfile, type ProfileInput } from '../../engine/app/profile.js';
-import { resolveMethods } from '../../engine/app/run-config.js';
+import type { MetricLine } from '../../engine/run/metrics.js';
+import { parseProfile, type ProfileInput } from '../../engine/run/profile.js';
+import { resolveMethods } from '../../engine/run/run-config.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
-import { compareToBaseline, summarizeMethod } from '../../engine/app/summary.js';
+import { compareToBaseline, summarizeMethod } from '../../engine/run/summary.js';
 import { crossover, describeCrossover } from '../../benchmarks/suite/crossover.js';
 import { generateReport } from '../../benchmarks/suite/report.js';
 import {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { killRanks, type RankProcess } from '../../engine/launch/local-ranks.js';
-import { compiledFile } from '../../engine/runtime-path.js';
+import { compiledFile } from '../../engine/util/runtime-path.js';
 import { runRanks } from '../helpers/ranks.js';
 
 let procs: RankProcess[] = [];

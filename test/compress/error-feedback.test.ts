@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { methodInfo, parseMethodParams } from '../../engine/compress/registry.js';
 import { dgcSparsity } from '../../engine/compress/dgc.js';
-import { ErrorFeedback, type ErrorFeedbackMode } from '../../engine/parallel/error-feedback.js';
+import { ErrorFeedback, type ErrorFeedbackMode } from '../../engine/compress/error-feedback.js';
 import { gaussian } from '../../engine/util/rng.js';
 
 const compressor = (id: string, params: Record<string, unknown> = {}) =>

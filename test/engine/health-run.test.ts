@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MetricLineSchema, RunSummarySchema, type MetricLine } from '../../engine/app/metrics.js';
+import { MetricLineSchema, RunSummarySchema, type MetricLine } from '../../engine/run/metrics.js';
 import { pidAlive } from '../../engine/launch/local-ranks.js';
-import { packageRoot } from '../../engine/runtime-path.js';
+import { packageRoot } from '../../engine/util/runtime-path.js';
 import { runProfile, tempHome } from '../helpers/runs.js';
 
 const { home, cleanup } = tempHome();

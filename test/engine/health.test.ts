@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseFault } from '../../engine/fault.js';
+import { parseFault } from '../../engine/parallel/fault.js';
 import { unitSpecs } from '../../engine/model/gpt.js';
 import { FlatUnit } from '../../engine/parallel/flat-unit.js';
 import {
@@ -15,7 +15,7 @@ import {
 } from '../../engine/parallel/health.js';
 import { nanFaultOffset, withNanFault } from '../../engine/parallel/nan-fault.js';
 import { makeShardPlan } from '../../engine/parallel/shard-plan.js';
-import { parseProfile } from '../../engine/app/profile.js';
+import { parseProfile } from '../../engine/run/profile.js';
 
 /** Figures of one step: losses by rank, per-(rank, unit) sums of squares, norm from them. */
 function figures(step: number, losses: number[], sq: number[][] = losses.map(() => [1])) {

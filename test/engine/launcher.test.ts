@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pidAlive } from '../../engine/launch/local-ranks.js';
-import { packageRoot } from '../../engine/runtime-path.js';
+import { packageRoot } from '../../engine/util/runtime-path.js';
 import { lossCurve, runProfile, tempHome } from '../helpers/runs.js';
 
 const { home, cleanup } = tempHome();

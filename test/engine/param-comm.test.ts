@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { MethodSummary } from '../../engine/app/metrics.js';
-import type { ProfileInput } from '../../engine/app/profile.js';
+import type { MethodSummary } from '../../engine/run/metrics.js';
+import type { ProfileInput } from '../../engine/run/profile.js';
 import { runProfile, tempHome } from '../helpers/runs.js';
 
 const { home, cleanup } = tempHome();

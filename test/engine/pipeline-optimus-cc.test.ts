@@ -7,7 +7,7 @@ import {
   relativeError,
 } from '../../engine/compress/optimus-cc.js';
 import { createPowerSgd } from '../../engine/compress/powersgd.js';
-import { ErrorFeedback } from '../../engine/parallel/error-feedback.js';
+import { ErrorFeedback } from '../../engine/compress/error-feedback.js';
 import { gaussian } from '../../engine/util/rng.js';
 import { localComms } from '../helpers/local-comm.js';
 

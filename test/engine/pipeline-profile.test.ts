@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { stepsCsv } from '../../engine/app/csv.js';
-import { checkProfile, type ProfileInput } from '../../engine/app/profile.js';
-import { summarizeMethod } from '../../engine/app/summary.js';
-import { resolveCluster } from '../../engine/projection/cluster.js';
+import { checkProfile, type ProfileInput } from '../../engine/run/profile.js';
+import { summarizeMethod } from '../../engine/run/summary.js';
+import { resolveCluster } from '../../engine/run/cluster.js';
 import { resolveTargetNetwork, targetComputeMs } from '../../engine/projection/emulate-target.js';
 import { metric } from '../app/fixtures.js';
 import { parseCsv } from '../app/helpers.js';

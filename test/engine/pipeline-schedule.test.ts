@@ -3,7 +3,7 @@ import {
   partitionUnits,
   pipelineLayout,
   pipelineLayoutProblem,
-} from '../../engine/parallel/pipeline-layout.js';
+} from '../../engine/run/pipeline-layout.js';
 import { analyzeSchedule, oneFOneB, type PipeOp } from '../../engine/parallel/pipeline-schedule.js';
 
 const text = (ops: PipeOp[]): string => ops.map((o) => `${o.kind}${o.mb}`).join(' ');

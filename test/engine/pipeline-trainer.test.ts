@@ -4,7 +4,7 @@ import { useBackend } from '../../engine/model/backend.js';
 import { Gpt, type GptConfig } from '../../engine/model/gpt.js';
 import { FsdpTrainer, type TrainConfig } from '../../engine/parallel/fsdp-trainer.js';
 import { FsdpBaselineReducer } from '../../engine/parallel/grad-reducer.js';
-import { pipelineLayout } from '../../engine/parallel/pipeline-layout.js';
+import { pipelineLayout } from '../../engine/run/pipeline-layout.js';
 import {
   PIPE_CHANNELS,
   PipelineTrainer,

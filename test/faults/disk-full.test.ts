@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRun } from '../../engine/app/launcher.js';
-import { parseProfile } from '../../engine/app/profile.js';
+import { parseProfile } from '../../engine/run/profile.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
 import { runProfile } from '../helpers/runs.js';
 import {

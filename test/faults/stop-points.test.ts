@@ -15,7 +15,7 @@ import {
   type MethodStatus,
   type RunStatus,
   type RunSummary,
-} from '../../engine/app/metrics.js';
+} from '../../engine/run/metrics.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
 import { runCli } from '../helpers/cli.js';
 import { runProfile, tempHome } from '../helpers/runs.js';

@@ -18,7 +18,7 @@ import {
   ProfileError,
   checkProfile,
   type Profile,
-} from '../../engine/app/profile.js';
+} from '../../engine/run/profile.js';
 import {
   PROFILE_MAX_BYTES,
   ProfilesStore,
@@ -53,7 +53,6 @@ const KEYS = [
   'methods',
   'id',
   'params',
-  'layerPolicy',
   'parallel',
   'worldSize',
   'network',
@@ -221,7 +220,7 @@ function asText(f: Fuzz, value: unknown): string {
     case 5:
       return `${'['.repeat(120_000)}${']'.repeat(120_000)}`;
     case 6:
-      return `{"name":"deep","methods":[{"id":"topk","layerPolicy":{"a":${'['.repeat(50_000)}${']'.repeat(50_000)}}}]}`;
+      return `{"name":"deep","methods":[{"id":"topk","params":{"a":${'['.repeat(50_000)}${']'.repeat(50_000)}}}]}`;
     default:
       return text;
   }
@@ -284,9 +283,9 @@ async function listing(dir: string): Promise<string[]> {
 describe('profile import fuzz', () => {
   it('names the field for deep nesting, reserved keys, non-JSON values and oversized objects', async () => {
     const store = new ProfilesStore(home);
-    const deep = `{"name":"deep","methods":[{"id":"topk","layerPolicy":{"a":${'['.repeat(40)}${']'.repeat(40)}}}]}`;
+    const deep = `{"name":"deep","methods":[{"id":"topk","params":{"a":${'['.repeat(40)}${']'.repeat(40)}}}]}`;
     await expect(store.importJson(deep)).rejects.toThrow(
-      /methods\.0\.layerPolicy\.a\.0\.0\.[\d.]+: nested deeper than 32 levels; a profile may nest at most 32 levels/,
+      /methods\.0\.params\.a\.0\.0\.[\d.]+: nested deeper than 32 levels; a profile may nest at most 32 levels/,
     );
     const proto = '{"name":"p","methods":[{"id":"topk","params":{"__proto__":{"ratio":0.5}}}]}';
     await expect(store.importJson(proto)).rejects.toThrow(
@@ -298,7 +297,7 @@ describe('profile import fuzz', () => {
     });
     const big = {
       name: 'big',
-      methods: [{ id: 'topk', layerPolicy: { a: 'x'.repeat(PROFILE_MAX_BYTES) } }],
+      methods: [{ id: 'topk', params: { a: 'x'.repeat(PROFILE_MAX_BYTES) } }],
     };
     expect(checkProfile(big)).toEqual({
       ok: false,
@@ -377,8 +376,8 @@ describe('profile import fuzz', () => {
           () => ({ name: 'inf', methods: [{ id: 'topk', params: { ratio: Infinity } }] }),
         ],
         [
-          'Map in a layer policy',
-          () => ({ name: 'map', methods: [{ id: 'topk', layerPolicy: { a: new Map([[1, 2]]) } }] }),
+          'Map in method params',
+          () => ({ name: 'map', methods: [{ id: 'topk', params: { a: new Map([[1, 2]]) } }] }),
         ],
         ['Date description', () => ({ name: 'date', description: new Date(0) })],
         [
@@ -389,7 +388,7 @@ describe('profile import fuzz', () => {
         ['inherited name', () => Object.create({ name: 'inherited' })],
         [
           'array of 10^6 holes in params',
-          () => ({ name: 'holes', methods: [{ id: 'topk', layerPolicy: { a: new Array(1e6) } }] }),
+          () => ({ name: 'holes', methods: [{ id: 'topk', params: { a: new Array(1e6) } }] }),
         ],
         ['a string', () => 'a string'],
         ['a number', () => 42],

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { packageRoot } from '../../engine/runtime-path.js';
+import { packageRoot } from '../../engine/util/runtime-path.js';
 
 export const GRADBENCH_BIN = path.join(packageRoot, 'bin', 'gradbench.js');
 

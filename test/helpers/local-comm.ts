@@ -2,7 +2,7 @@ import { Collectives } from '../../engine/comm/collectives.js';
 import { bytesOf, dtypeOf, viewAs, type CommArray, type DType } from '../../engine/comm/dtype.js';
 import { Topology } from '../../engine/comm/emulation.js';
 import { createLocalMesh } from '../../engine/comm/local-mesh.js';
-import type { Comm } from '../../engine/parallel/types.js';
+import type { Comm } from '../../engine/comm/comm-types.js';
 
 /**
  * In-process Comm objects for `world` ranks, with CommClient's semantics: allReduce in place, and

@@ -1,4 +1,4 @@
-import { compiledFile } from '../../engine/runtime-path.js';
+import { compiledFile } from '../../engine/util/runtime-path.js';
 import {
   pidAlive,
   spawnRanks,

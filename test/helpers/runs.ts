@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startRun, type RunEvent, type StartRunOptions } from '../../engine/app/launcher.js';
-import type { RunSummary } from '../../engine/app/metrics.js';
-import { parseProfile, type ProfileInput } from '../../engine/app/profile.js';
+import type { RunSummary } from '../../engine/run/metrics.js';
+import { parseProfile, type ProfileInput } from '../../engine/run/profile.js';
 
 export function tempHome(): { home: string; cleanup: () => void } {
   const home = mkdtempSync(path.join(os.tmpdir(), 'gradbench-test-'));

@@ -1,9 +1,9 @@
 /** A run's config and metrics lines built in memory (every rank, every step, same figures). */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { MetricLine } from '../../engine/app/metrics.js';
-import { parseProfile, type ProfileInput } from '../../engine/app/profile.js';
-import { resolveMethods, type RunConfig } from '../../engine/app/run-config.js';
+import type { MetricLine } from '../../engine/run/metrics.js';
+import { parseProfile, type ProfileInput } from '../../engine/run/profile.js';
+import { resolveMethods, type RunConfig } from '../../engine/run/run-config.js';
 
 export const FAKE_RUN_ID = '20261201-000000-projection-ab12';
 

@@ -5,7 +5,7 @@
  * split of a method's coding into the part before and after its reduction.
  */
 import { describe, expect, it } from 'vitest';
-import { parseProfile } from '../../engine/app/profile.js';
+import { parseProfile } from '../../engine/run/profile.js';
 import { collectiveMs } from '../../engine/projection/cost.js';
 import {
   COMM_STACK_HOP_US,

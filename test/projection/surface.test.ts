@@ -6,19 +6,19 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ProjectionView } from '../../engine/app/api.js';
 import { checkCall, dispatch } from '../../engine/app/api-dispatch.js';
 import { ApiService } from '../../engine/app/api-service.js';
-import type { MethodSummary } from '../../engine/app/metrics.js';
-import { checkProfile, parseProfile } from '../../engine/app/profile.js';
-import { resolveMethods } from '../../engine/app/run-config.js';
-import { compareToBaseline } from '../../engine/app/summary.js';
+import type { MethodSummary } from '../../engine/run/metrics.js';
+import { checkProfile, parseProfile } from '../../engine/run/profile.js';
+import { resolveMethods } from '../../engine/run/run-config.js';
+import { compareToBaseline } from '../../engine/run/summary.js';
 import { main } from '../../engine/cli.js';
-import { resolveCluster } from '../../engine/projection/cluster.js';
+import { resolveCluster } from '../../engine/run/cluster.js';
 import {
   ratioPreservingLinks,
   resolveTargetNetwork,
   targetComputeMs,
 } from '../../engine/projection/emulate-target.js';
 import { predictFromProbe, predictionText } from '../../engine/projection/predict.js';
-import type { RunProjection } from '../../engine/projection/types.js';
+import type { RunProjection } from '../../engine/run/projection-types.js';
 import { FAKE_RUN_ID, fakeRun, writeFakeRun } from './fake-run.js';
 
 let home: string;

@@ -4,7 +4,7 @@
  * steps. The link is slow enough that communication is a large part of every step.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseProfile } from '../../engine/app/profile.js';
+import { parseProfile } from '../../engine/run/profile.js';
 import { projectRun, readRunProfiles } from '../../engine/projection/index.js';
 import { probeProfile } from '../../engine/projection/probe.js';
 import { runProfile, tempHome } from '../helpers/runs.js';

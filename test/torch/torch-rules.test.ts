@@ -1,7 +1,7 @@
 /** The PyTorch engine's profile rules, refusals and rank-exit reading: no Python needed. */
 import { describe, expect, it } from 'vitest';
-import { checkProfile } from '../../engine/app/profile.js';
-import { resolveMethods } from '../../engine/app/run-config.js';
+import { checkProfile } from '../../engine/run/profile.js';
+import { resolveMethods } from '../../engine/run/run-config.js';
 import { torchRefusal } from '../../engine/torch/readiness.js';
 import { rankExits, reportedExits } from '../../engine/torch/torchrun.js';
 import type { TorchProbe } from '../../engine/app/api.js';

@@ -10,7 +10,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiService } from '../../engine/app/api-service.js';
 import { startBridge, type Bridge } from '../../engine/app/bridge.js';
-import { RENDERER_DIR } from '../../engine/app/serve-command.js';
+import { RENDERER_DIR } from '../../engine/cli/serve.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);

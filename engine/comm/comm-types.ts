@@ -1,4 +1,4 @@
-import type { CommClient } from '../comm/comm-client.js';
+import type { CommClient } from './comm-client.js';
 
 export type ShardingStrategy = 'FULL_SHARD' | 'SHARD_GRAD_OP' | 'NO_SHARD' | 'HYBRID_SHARD';
 

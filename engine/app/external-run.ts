@@ -7,15 +7,15 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../app/atomic-file.js';
-import { runsDir, ensureHome } from '../app/home.js';
-import { describeRun, newRunId } from '../app/launcher.js';
-import { MetricLineSchema, type MetricLine, type RunSummary } from '../app/metrics.js';
-import type { Profile } from '../app/profile.js';
-import { methodKey, RunConfigSchema } from '../app/run-config.js';
-import { compareToBaseline, summarizeMethod } from '../app/summary.js';
-import { torchRunFields } from './readiness.js';
-import { TORCH_PACKAGE_DIR } from './probe.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
+import { runsDir, ensureHome } from '../util/home.js';
+import { describeRun, newRunId } from './launcher.js';
+import { MetricLineSchema, type MetricLine, type RunSummary } from '../run/metrics.js';
+import type { Profile } from '../run/profile.js';
+import { methodKey, RunConfigSchema } from '../run/run-config.js';
+import { compareToBaseline, summarizeMethod } from '../run/summary.js';
+import { torchRunFields } from '../torch/readiness.js';
+import { TORCH_PACKAGE_DIR } from '../torch/probe.js';
 
 export async function prepareRun(
   profile: Profile,

@@ -5,16 +5,16 @@
 import { z } from 'zod';
 import { LinkSpecSchema, LINK_PRESET_NAMES } from '../comm/emulation.js';
 import { ErrorFeedbackSchema, METHODS } from '../compress/registry.js';
-import { TargetSchema } from '../projection/target.js';
+import { TargetSchema } from './target.js';
 import { OPTIMUS_CC_ID, OptimusCcParamsSchema } from '../compress/optimus-cc.js';
 import { MODEL_PRESETS } from '../model/gpt.js';
 import { PARAM_COMMS } from '../compress/param-codec.js';
-import { pipelineLayoutProblem } from '../parallel/pipeline-layout.js';
-import { HEALTH_DEFAULTS } from '../parallel/health.js';
-import type { FieldIssue, ProfileDoc } from './api.js';
+import { pipelineLayoutProblem } from './pipeline-layout.js';
+import { HEALTH_DEFAULTS } from './health-settings.js';
+import type { FieldIssue, ProfileDoc } from './profile-doc.js';
 import { jsonShapeIssues, type JsonShapeLimits } from './json-shape.js';
 import { PLAIN_ERRORS } from './plain-issues.js';
-import { pytorchEngineIssues } from '../torch/profile-rules.js';
+import { pytorchEngineIssues } from './pytorch-rules.js';
 
 export const PROFILE_VERSION = 1;
 
@@ -67,7 +67,6 @@ export const MethodSchema = z
   .object({
     id: z.string().min(1),
     params: z.record(z.string(), z.unknown()).default({}),
-    layerPolicy: z.record(z.string(), z.unknown()).optional(),
     errorFeedback: z.unknown().optional(),
     label: z.string().optional(),
     /** Parameter all-gather format for this method (default: parallel.paramComm). */

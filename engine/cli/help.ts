@@ -1,7 +1,7 @@
 /** What `gradbench <command> --help` prints: one text per command, kept beside each other. */
 
-import { RANKS_PER_CORE_ENV, SKIP_MEMORY_CHECK_ENV } from './app/preflight.js';
-import { FINAL_LOSS_NOTE } from './app/summary.js';
+import { RANKS_PER_CORE_ENV, SKIP_MEMORY_CHECK_ENV } from '../app/preflight.js';
+import { FINAL_LOSS_NOTE } from '../run/summary.js';
 
 /** A mistake in how a command was called (exit code 2). */
 export class UsageError extends Error {

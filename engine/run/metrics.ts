@@ -160,7 +160,7 @@ export const MethodSummarySchema = z.object({
   rawBytesPerStep: z.number().optional(),
   compressionRatio: z.number().optional(),
   firstLoss: z.number().optional(),
-  /** Mean loss of the last FINAL_LOSS_WINDOW finite steps (engine/app/summary.ts). */
+  /** Mean loss of the last FINAL_LOSS_WINDOW finite steps (engine/run/summary.ts). */
   finalLoss: z.number().optional(),
   speedupVsBaseline: z.number().optional(),
   lossGapVsBaseline: z.number().optional(),

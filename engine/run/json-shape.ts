@@ -6,7 +6,7 @@
  * reach code that indexes objects by it. The walk is iterative and stops at the first depth or
  * size problem, so a cyclic or enormous object costs at most `maxBytes` steps.
  */
-import type { FieldIssue } from './api.js';
+import type { FieldIssue } from './profile-doc.js';
 
 export interface JsonShapeLimits {
   /** Deepest nesting of objects and arrays (the document itself is depth 1). */

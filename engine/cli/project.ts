@@ -5,13 +5,18 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatDuration, formatNumber, table } from '../app/format.js';
-import { dataHome } from '../app/home.js';
+import { formatDuration, formatNumber, table } from '../util/format.js';
+import { dataHome } from '../util/home.js';
 import { RunsStore } from '../app/runs-store.js';
-import { UsageError } from '../cli-help.js';
-import { readTextFile, TextFileError } from '../app/text-file.js';
-import { CLUSTER_PRESET_NAMES, projectRun, readRunProfiles, resolveCluster } from './index.js';
-import type { ClusterSpec, RunProjection } from './types.js';
+import { UsageError } from './help.js';
+import { readTextFile, TextFileError } from '../util/text-file.js';
+import {
+  CLUSTER_PRESET_NAMES,
+  projectRun,
+  readRunProfiles,
+  resolveCluster,
+} from '../projection/index.js';
+import type { ClusterSpec, RunProjection } from '../run/projection-types.js';
 
 export const PROJECT_USAGE =
   'gradbench project <run | run dir> [--cluster <preset | file.json>] [--json]';

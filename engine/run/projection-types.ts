@@ -105,7 +105,7 @@ export interface LinkTier {
   latencyUs: number;
 }
 
-/** A cluster to project onto (validated by ClusterSchema in engine/projection/cluster.ts). */
+/** A cluster to project onto (validated by ClusterSchema in engine/run/cluster.ts). */
 export interface ClusterSpec {
   name: string;
   description?: string;

@@ -6,10 +6,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { packageRoot } from '../runtime-path.js';
-import { ApiService } from './api-service.js';
-import { startBridge, type Bridge } from './bridge.js';
-import { dataHome } from './home.js';
+import { packageRoot } from '../util/runtime-path.js';
+import { ApiService } from '../app/api-service.js';
+import { startBridge, type Bridge } from '../app/bridge.js';
+import { dataHome } from '../util/home.js';
 
 export const RENDERER_DIR = path.join(packageRoot, 'out', 'renderer');
 

@@ -1,7 +1,7 @@
 /** What a run directory's config.json holds, and how a rank turns it into a model. */
 import { z } from 'zod';
 import { MODEL_PRESETS, type GptConfig } from '../model/gpt.js';
-import { EmulationRecordSchema } from '../projection/target.js';
+import { EmulationRecordSchema } from './target.js';
 import { PARAM_COMMS, type ParamComm } from '../compress/param-codec.js';
 import { parseProfile, ProfileSchema, type Profile } from './profile.js';
 import { repeatKey } from './repeats.js';
@@ -12,7 +12,6 @@ export const RunMethodSchema = z.object({
   key: z.string().optional(),
   label: z.string(),
   params: z.record(z.string(), z.unknown()).default({}),
-  layerPolicy: z.record(z.string(), z.unknown()).optional(),
   errorFeedback: z.unknown().optional(),
   /** Parameter all-gather format (the profile's parallel.paramComm when absent). */
   paramComm: z.enum(PARAM_COMMS).optional(),
@@ -100,7 +99,6 @@ function methodList(profile: Profile): RunMethod[] {
           ' + ',
         ),
       params: m.params,
-      layerPolicy: m.layerPolicy,
       errorFeedback: m.errorFeedback,
       ...(m.paramComm ? { paramComm: m.paramComm } : {}),
       ...(m.hpz !== undefined ? { hpz: m.hpz } : {}),

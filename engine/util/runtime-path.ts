@@ -16,7 +16,9 @@ const fromSources = here.endsWith('.ts');
  * beside app.asar, so rank processes can run from it and use it as their working directory.
  */
 export const packageRoot = unpackedPath(
-  fromSources ? path.resolve(path.dirname(here), '..') : path.resolve(path.dirname(here), '../..'),
+  fromSources
+    ? path.resolve(path.dirname(here), '../..')
+    : path.resolve(path.dirname(here), '../../..'),
 );
 
 /** Absolute path of a compiled module, given its source path relative to the package root. */

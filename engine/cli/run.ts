@@ -4,17 +4,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { packageRoot } from '../runtime-path.js';
-import { RUN_USAGE, UsageError } from '../cli-help.js';
-import { formatBytes, formatDuration, formatNumber, table } from './format.js';
-import { dataHome } from './home.js';
-import { LOAD_WARNING_HEAD, loadWarnings } from './load-warning.js';
-import { startRun, type RunEvent } from './launcher.js';
-import { preflight } from './preflight.js';
-import { displayStep, healthWarningText, type RunSummary } from './metrics.js';
-import { FINAL_LOSS_NOTE, WARMUP_STEPS } from './summary.js';
-import { ProfileError, parseProfile, type Profile } from './profile.js';
-import { ProfilesStore, readProfileFile } from './profiles-store.js';
+import { packageRoot } from '../util/runtime-path.js';
+import { RUN_USAGE, UsageError } from './help.js';
+import { formatBytes, formatDuration, formatNumber, table } from '../util/format.js';
+import { dataHome } from '../util/home.js';
+import { LOAD_WARNING_HEAD, loadWarnings } from '../app/load-warning.js';
+import { startRun, type RunEvent } from '../app/launcher.js';
+import { preflight } from '../app/preflight.js';
+import { displayStep, healthWarningText, type RunSummary } from '../run/metrics.js';
+import { FINAL_LOSS_NOTE, WARMUP_STEPS } from '../run/summary.js';
+import { ProfileError, parseProfile, type Profile } from '../run/profile.js';
+import { ProfilesStore, readProfileFile } from '../app/profiles-store.js';
 
 /** A path to a JSON file, or the name of a saved or built-in profile. */
 export async function loadProfile(ref: string, home: string): Promise<Profile> {
@@ -237,7 +237,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   const why = electron
     ? 'the app is not built (npm run build)'
     : "Electron's binary is not installed (npm install downloads it; offline it cannot)";
-  const { serve, waitForInterrupt } = await import('./serve-command.js');
+  const { serve, waitForInterrupt } = await import('./serve.js');
   const served = await serve(0);
   process.stderr.write(`${why}: serving the app to a browser instead\n`);
   process.stdout.write(`open ${served.bridge.openUrl}\n`);

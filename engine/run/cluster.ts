@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { LINK_PRESETS, LinkSpecSchema } from '../comm/emulation.js';
 import { MODEL_PRESETS } from '../model/gpt.js';
-import type { ClusterSpec, ModelDims } from './types.js';
+import type { ClusterSpec, ModelDims } from './projection-types.js';
 
 const LINK_NAMES = Object.keys(LINK_PRESETS) as [string, ...string[]];
 const MODEL_NAMES = Object.keys(MODEL_PRESETS) as [string, ...string[]];
