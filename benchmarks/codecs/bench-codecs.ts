@@ -11,9 +11,9 @@ import {
   type CodecContext,
   type Compressor,
 } from '../../engine/compress/compressor.js';
-import { tableSize } from '../../engine/compress/count-sketch.js';
+import { tableSize } from '../../engine/compress/sketch/count-sketch.js';
 import { METHODS, parseMethodParams } from '../../engine/compress/registry.js';
-import { setSimdKernels, simdAvailable } from '../../engine/compress/simd-kernels.js';
+import { setSimdKernels, simdAvailable } from '../../engine/compress/kernels/simd-kernels.js';
 import { useBackend } from '../../engine/model/backend.js';
 import { Gpt, MODEL_PRESETS } from '../../engine/model/gpt.js';
 import { buildCorpus, rankBatch } from '../../engine/model/data.js';
@@ -188,7 +188,7 @@ async function main(): Promise<void> {
         err = relErr(c.decode(enc, grad.length, ctx), grad);
         ratio = (grad.length * 4) / enc.byteLength;
       }
-      const row: (string | number)[] = [label, m.pattern, ratio.toFixed(2), err.toFixed(4)];
+      const row: (string | number)[] = [label, m.pattern(params), ratio.toFixed(2), err.toFixed(4)];
       for (const n of sizes) {
         const x = tile(grad, n);
         const gb = n * 4;

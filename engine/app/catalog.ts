@@ -4,8 +4,7 @@
  */
 import { z } from 'zod';
 import { LINK_PRESETS } from '../comm/emulation.js';
-import { METHODS } from '../compress/registry.js';
-import { OPTIMUS_CC_INFO } from '../compress/optimus-cc.js';
+import { ALL_METHODS } from '../compress/registry.js';
 import type { Catalog, MethodCatalogEntry, ParamField } from './api.js';
 import {
   BACKENDS,
@@ -50,23 +49,16 @@ export function paramFields(schema: z.ZodType): ParamField[] {
 }
 
 export function catalog(): Catalog {
-  const methods = METHODS.map((m): MethodCatalogEntry => ({
+  const methods = ALL_METHODS.map((m): MethodCatalogEntry => ({
     id: m.id,
     label: m.label,
-    description: m.description,
-    pattern: m.pattern,
+    // Pipeline methods compress inter-stage traffic, not FSDP's, so they need a pipeline run.
+    description:
+      m.kind === 'pipeline' ? `${m.description} (needs pipelineStages > 1)` : m.description,
+    pattern: m.pattern(),
     defaultErrorFeedback: m.defaultErrorFeedback,
     params: paramFields(m.params),
   }));
-  // Pipeline runs only (parallel.pipelineStages > 1): it compresses inter-stage traffic, not FSDP's.
-  methods.push({
-    id: OPTIMUS_CC_INFO.id,
-    label: OPTIMUS_CC_INFO.label,
-    description: `${OPTIMUS_CC_INFO.description} (needs pipelineStages > 1)`,
-    pattern: 'pipeline',
-    defaultErrorFeedback: 'none',
-    params: paramFields(OPTIMUS_CC_INFO.params),
-  });
   return {
     methods,
     modelPresets: [...MODEL_PRESET_NAMES],

@@ -8,6 +8,7 @@
  * and the sum copied out (WebAssembly cannot address the caller's arrays).
  */
 import { assemble, loopBelow, op } from '../util/wasm-asm.js';
+import { instantiateWasm } from '../util/wasm-load.js';
 
 /** Elements per chunk: 64 KiB of each operand. */
 const CHUNK = 1 << 14;
@@ -47,21 +48,12 @@ interface Kernel {
   b: Float32Array;
 }
 
-/** The part of the WebAssembly API used here (the engine compiles without the DOM typings). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: Record<string, unknown> };
-}
-
 let kernel: Kernel | null | undefined;
 
 function load(): Kernel | null {
-  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  const bytes = moduleBytes();
-  if (!wasm || !wasm.validate(bytes)) return null;
-  const { exports } = new wasm.Instance(new wasm.Module(bytes));
-  const buffer = (exports.memory as { buffer: ArrayBuffer }).buffer;
+  const loaded = instantiateWasm(moduleBytes());
+  if (!loaded) return null;
+  const { exports, memory: buffer } = loaded;
   return {
     add: exports.add as Kernel['add'],
     a: new Float32Array(buffer, 0, CHUNK),

@@ -13,12 +13,13 @@ import { bytesOf } from '../comm/dtype.js';
 import {
   payloadBuffer,
   type CodecContext,
+  type CollectivePattern,
   type Compressor,
   type RoundsIo,
   type RoundsResult,
 } from './compressor.js';
-import { Reader, blockCount, packCodes, packedBytes, unpackCodes } from './bits.js';
-import { quantizeBlocksSimd } from './simd-kernels.js';
+import { Reader, blockCount, packCodes, packedBytes, unpackCodes } from './bits/bits.js';
+import { quantizeBlocksSimd } from './kernels/simd-kernels.js';
 
 export interface BlockwiseIntOptions {
   bits: 8 | 4;
@@ -55,6 +56,10 @@ function absMaxInto(x: Float32Array, block: number, out: Float32Array, from = 0)
   }
   return out;
 }
+
+/** Per-rank scales travel with their codes (all-to-all); agreed scales take a round first. */
+export const blockwisePattern = (scale: BlockwiseIntOptions['scale']): CollectivePattern =>
+  scale === 'per-rank' ? 'all-to-all' : 'rounds';
 
 /** max|x| per block. */
 export function blockAbsMax(x: Float32Array, block: number): Float32Array {
@@ -131,7 +136,8 @@ export function createBlockwiseInt(id: string, o: BlockwiseIntOptions): Compress
     return out;
   };
 
-  if (o.scale === 'per-rank') return { id, pattern: 'all-to-all', sparse: false, encode, decode };
+  if (o.scale === 'per-rank')
+    return { id, pattern: blockwisePattern(o.scale), sparse: false, encode, decode };
 
   const communicate = async (p: Float32Array, io: RoundsIo): Promise<RoundsResult> => {
     const { comm, group, index, chunks } = io;
@@ -162,7 +168,7 @@ export function createBlockwiseInt(id: string, o: BlockwiseIntOptions): Compress
 
   return {
     id,
-    pattern: 'rounds',
+    pattern: blockwisePattern(o.scale),
     sparse: false,
     encode,
     decode,

@@ -5,7 +5,7 @@
  * weight does not coarsen the whole unit.
  */
 import { quantizeBlocks } from './blockwise-int.js';
-import { blockCount } from './bits.js';
+import { blockCount } from './bits/bits.js';
 import type { ParamCodec } from './param-format.js';
 
 export const PARAM_INT8_BLOCK = 256;

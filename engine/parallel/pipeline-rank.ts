@@ -6,7 +6,7 @@
  * each token once.
  */
 import type { CommClient } from '../comm/comm-client.js';
-import { OPTIMUS_CC_ID, parseOptimusCcParams } from '../compress/optimus-cc.js';
+import { PIPELINE_METHOD_NAMES, findMethod } from '../compress/registry.js';
 import { metricLine } from '../run/metrics.js';
 import { microBatchesOf } from '../run/profile.js';
 import { methodKey, type RunConfig, type RunMethod } from '../run/run-config.js';
@@ -31,11 +31,12 @@ export interface PipelineRankEnv {
 export async function runPipelineRank(env: PipelineRankEnv): Promise<void> {
   const { cfg, method, comm, model, corpus, backend, emit, log } = env;
   const p = cfg.profile;
-  if (method.id !== 'fsdp' && method.id !== OPTIMUS_CC_ID)
+  const info = method.id === 'fsdp' ? undefined : findMethod(method.id);
+  if (method.id !== 'fsdp' && info?.kind !== 'pipeline')
     throw new Error(
-      `method "${method.id}" cannot run on a pipeline: use "${OPTIMUS_CC_ID}" or the baseline`,
+      `method "${method.id}" cannot run on a pipeline: use ${PIPELINE_METHOD_NAMES} or the baseline`,
     );
-  const optimus = method.id === OPTIMUS_CC_ID ? parseOptimusCcParams(method.params) : undefined;
+  const optimus = info?.kind === 'pipeline' ? info.create(method.params) : undefined;
   const layout = pipelineLayout(
     comm.rank,
     comm.world,

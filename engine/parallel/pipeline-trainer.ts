@@ -31,8 +31,8 @@ import {
   fusedEmbeddingSync,
   relativeError,
   type OptimusCcOptions,
-} from '../compress/optimus-cc.js';
-import { createPowerSgd } from '../compress/powersgd.js';
+} from '../compress/methods/optimus-cc.js';
+import { createPowerSgd } from '../compress/methods/powersgd.js';
 import type { Compressor } from '../compress/compressor.js';
 import { initUnit, unitNumel, type Gpt, type ParamSpec, type UnitSpec } from '../model/gpt.js';
 import { adamwStep, stepUpdate } from './adamw.js';

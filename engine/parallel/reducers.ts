@@ -1,6 +1,6 @@
 /** Gradient reducers by method id: the FSDP baseline, or a compressor behind error feedback. */
 import type { RunMethod } from '../run/run-config.js';
-import { ErrorFeedbackSchema, methodInfo, parseMethodParams } from '../compress/registry.js';
+import { ErrorFeedbackSchema, methodInfo } from '../compress/registry.js';
 import { CompressedReducer } from './compressed-reducer.js';
 import { ErrorFeedback, type ErrorFeedbackMode } from '../compress/error-feedback.js';
 import { FsdpBaselineReducer, type GradientReducer } from './grad-reducer.js';
@@ -30,7 +30,7 @@ export function errorFeedbackMode(method: RunMethod): ErrorFeedbackMode {
 export function createReducer(method: RunMethod, env: ReducerEnv): GradientReducer {
   if (method.id === 'fsdp') return new FsdpBaselineReducer();
   const info = methodInfo(method.id);
-  const compressor = info.create(parseMethodParams(method.id, method.params), env);
+  const compressor = info.create(method.params, env);
   return new CompressedReducer(
     method.id,
     compressor,

@@ -20,7 +20,7 @@ import { readMetrics } from '../run/metrics-file.js';
 import { aggregateSteps, timedSteps } from '../run/summary.js';
 import { resolveTier } from '../comm/emulation.js';
 import { paramCommRatio } from '../compress/param-codec.js';
-import { methodInfo, parseMethodParams } from '../compress/registry.js';
+import { methodInfo } from '../compress/registry.js';
 import { buildCorpus } from '../model/data.js';
 import {
   BACKWARD_FLOPS_FACTOR,
@@ -115,15 +115,9 @@ export function runModel(p: Profile): ModelDims {
   return { ...m };
 }
 
-export function patternOf(
-  id: string,
-  params: Record<string, unknown>,
-  world: number,
-): ReducePattern {
+export function patternOf(id: string, params: Record<string, unknown>): ReducePattern {
   if (id === 'fsdp') return 'fsdp';
-  const info = methodInfo(id);
-  // The compressor decides (int8 with agreed scales runs rounds, unlike its registry default).
-  return info.create(parseMethodParams(id, params), { world, warmupSteps: 0, gradClip: 1 }).pattern;
+  return methodInfo(id).pattern(params);
 }
 
 /** What one method's profile is built from: the compute thread's time and the wire, per step. */
@@ -259,7 +253,7 @@ export function profilesFromRun(
     // Decoding waits for the reduction: the compute thread runs it inside a wait, so the
     // metrics count it as exposed time, not as compute.
     const decodeMs = mean(timed.map((s) => s.decodeMs));
-    const pattern = patternOf(m.id, m.params, layout.world);
+    const pattern = patternOf(m.id, m.params);
     // A method with its own rounds times coding and communication together unless it reports
     // its coding; never let that swallow more than half the compute thread.
     const encodeMs = Math.min(rawEncode, computeMs / 2);

@@ -9,7 +9,7 @@ import { formatDuration, formatNumber, table } from '../util/format.js';
 import type { RunSummary } from '../run/metrics.js';
 import type { Profile } from '../run/profile.js';
 import { methodKey, resolveMethods, type RunMethod } from '../run/run-config.js';
-import { methodInfo, parseMethodParams } from '../compress/registry.js';
+import { methodInfo } from '../compress/registry.js';
 import { gaussian } from '../util/rng.js';
 import { measuredCluster, methodProfile, patternOf, profileShape } from './extract.js';
 import { projectMethods } from './project.js';
@@ -28,7 +28,7 @@ export function codecEstimate(
   world: number,
 ): { payloadRatio: number; codecMsPerParam: number } {
   if (pattern === 'fsdp') return { payloadRatio: 1, codecMsPerParam: 0 };
-  const c = methodInfo(m.id).create(parseMethodParams(m.id, m.params), {
+  const c = methodInfo(m.id).create(m.params, {
     world,
     warmupSteps: 0,
     gradClip: 1,
@@ -66,7 +66,7 @@ export function predictFromProbe(profile: Profile, probe: ProbeResult): Predicti
   const world = shape.layout.world;
   const skipped: string[] = [];
   const profiles = resolveMethods(profile).flatMap((m) => {
-    const pattern = patternOf(m.id, m.params, world);
+    const pattern = patternOf(m.id, m.params);
     if (pattern === 'rounds') {
       skipped.push(methodKey(m));
       return [];

@@ -4,9 +4,13 @@
  */
 import { z } from 'zod';
 import { LinkSpecSchema, LINK_PRESET_NAMES } from '../comm/emulation.js';
-import { ErrorFeedbackSchema, METHODS } from '../compress/registry.js';
+import {
+  ErrorFeedbackSchema,
+  METHODS,
+  PIPELINE_METHOD_NAMES,
+  findMethod,
+} from '../compress/registry.js';
 import { TargetSchema } from './target.js';
-import { OPTIMUS_CC_ID, OptimusCcParamsSchema } from '../compress/optimus-cc.js';
 import { MODEL_PRESETS } from '../model/gpt.js';
 import { PARAM_COMMS } from '../compress/param-codec.js';
 import { pipelineLayoutProblem } from './pipeline-layout.js';
@@ -290,21 +294,22 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
   if (p.engine === 'pytorch')
     for (const i of pytorchEngineIssues(p)) ctx.addIssue({ code: 'custom', ...i });
   p.methods.forEach((m, i) => {
-    if (m.id === OPTIMUS_CC_ID || pipelineStages > 1) {
-      if (m.id !== OPTIMUS_CC_ID)
+    const declared = findMethod(m.id);
+    if (declared?.kind === 'pipeline' || pipelineStages > 1) {
+      if (declared?.kind !== 'pipeline')
         ctx.addIssue({
           code: 'custom',
           path: ['methods', i, 'id'],
-          message: `with pipelineStages > 1 the methods compress pipeline traffic: use "${OPTIMUS_CC_ID}" (the baseline is the uncompressed pipeline)`,
+          message: `with pipelineStages > 1 the methods compress pipeline traffic: use ${PIPELINE_METHOD_NAMES} (the baseline is the uncompressed pipeline)`,
         });
       else if (pipelineStages === 1)
         ctx.addIssue({
           code: 'custom',
           path: ['methods', i, 'id'],
-          message: `${OPTIMUS_CC_ID} compresses pipeline traffic: set parallel.pipelineStages to 2 or more`,
+          message: `${m.id} compresses pipeline traffic: set parallel.pipelineStages to 2 or more`,
         });
       else {
-        paramIssues(ctx, i, OptimusCcParamsSchema.safeParse(m.params, PLAIN_ERRORS));
+        paramIssues(ctx, i, declared.params.safeParse(m.params, PLAIN_ERRORS));
       }
       return;
     }

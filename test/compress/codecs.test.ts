@@ -7,11 +7,11 @@ import {
 } from '../../engine/compress/compressor.js';
 import { f32ArrayToF16, f32ToF16Bits } from '../../engine/comm/f16.js';
 import { quantizeBlocks } from '../../engine/compress/blockwise-int.js';
-import { f32ToF16Array } from '../../engine/compress/fp16.js';
+import { f32ToF16Array } from '../../engine/compress/methods/fp16.js';
 import { METHODS, methodInfo, parseMethodParams } from '../../engine/compress/registry.js';
-import { setSimdKernels, simdAvailable } from '../../engine/compress/simd-kernels.js';
-import { createPowerSgd, orthonormalize } from '../../engine/compress/powersgd.js';
-import { topKIndices } from '../../engine/compress/select.js';
+import { setSimdKernels, simdAvailable } from '../../engine/compress/kernels/simd-kernels.js';
+import { createPowerSgd, orthonormalize } from '../../engine/compress/methods/powersgd.js';
+import { topKIndices } from '../../engine/compress/bits/select.js';
 import { gaussian, rng } from '../../engine/util/rng.js';
 import { relativeError as relErr } from '../../engine/util/vector.js';
 import { localComms } from '../helpers/local-comm.js';
@@ -72,7 +72,7 @@ describe('codec round trips', () => {
 
   it('decodes payloads that arrive as pooled Node Buffers (views into a shared slab)', () => {
     const small = randn(300, 9, 0.01);
-    for (const m of METHODS.filter((m) => m.pattern !== 'rounds')) {
+    for (const m of METHODS.filter((m) => m.pattern() !== 'rounds')) {
       const c = make(m.id);
       const enc = c.encode(small, ctx());
       // Small Buffers are carved out of one pool: byteOffset != 0 and .buffer is the whole slab.
@@ -248,7 +248,7 @@ describe('WebAssembly SIMD encoders agree bit for bit with the JavaScript loops'
     vi.stubGlobal('WebAssembly', undefined);
     vi.resetModules();
     try {
-      const kernels = await import('../../engine/compress/simd-kernels.js');
+      const kernels = await import('../../engine/compress/kernels/simd-kernels.js');
       const registry = await import('../../engine/compress/registry.js');
       expect(kernels.simdAvailable()).toBe(false);
       const int8 = registry.methodInfo('int8').create(parseMethodParams('int8', {}), env);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { methodInfo, parseMethodParams } from '../../engine/compress/registry.js';
-import { dgcSparsity } from '../../engine/compress/dgc.js';
+import { dgcSparsity } from '../../engine/compress/methods/dgc.js';
 import { ErrorFeedback, type ErrorFeedbackMode } from '../../engine/compress/error-feedback.js';
 import { gaussian } from '../../engine/util/rng.js';
 

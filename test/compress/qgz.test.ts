@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chunkOffsets } from '../../engine/comm/collectives.js';
-import { createQgz } from '../../engine/compress/qgz.js';
+import { createQgz } from '../../engine/compress/methods/qgz.js';
 import { gaussian } from '../../engine/util/rng.js';
 import { relativeError } from '../../engine/util/vector.js';
 import { localComms } from '../helpers/local-comm.js';

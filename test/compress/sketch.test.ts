@@ -9,17 +9,17 @@ import {
   supportBitmap,
   supportOf,
   tableSize,
-} from '../../engine/compress/count-sketch.js';
+} from '../../engine/compress/sketch/count-sketch.js';
 import type { Compressor, Segment } from '../../engine/compress/compressor.js';
-import { createLhc } from '../../engine/compress/lhc.js';
-import { compressedMask } from '../../engine/compress/sketch-flow.js';
+import { createLhc } from '../../engine/compress/methods/lhc.js';
+import { compressedMask } from '../../engine/compress/sketch/sketch-flow.js';
 import {
   createTagc,
   DEFAULT_POLICY,
   dynamicSparsify,
   ladderThreshold,
   THRESHOLD_LADDER,
-} from '../../engine/compress/tagc.js';
+} from '../../engine/compress/methods/tagc.js';
 import { MODEL_PRESETS, unitSpecs } from '../../engine/model/gpt.js';
 import { rng, gaussian } from '../../engine/util/rng.js';
 import { localComms } from '../helpers/local-comm.js';

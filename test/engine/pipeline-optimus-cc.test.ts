@@ -3,10 +3,10 @@ import {
   LowRankBackprop,
   RowInt8,
   fusedEmbeddingSync,
-  parseOptimusCcParams,
+  optimusCc,
   relativeError,
-} from '../../engine/compress/optimus-cc.js';
-import { createPowerSgd } from '../../engine/compress/powersgd.js';
+} from '../../engine/compress/methods/optimus-cc.js';
+import { createPowerSgd } from '../../engine/compress/methods/powersgd.js';
 import { ErrorFeedback } from '../../engine/compress/error-feedback.js';
 import { gaussian } from '../../engine/util/rng.js';
 import { localComms } from '../helpers/local-comm.js';
@@ -80,9 +80,9 @@ describe('compressed backpropagation with lazy error propagation', () => {
 
   it('rejects factors that would not shrink the gradient, and bad params by field', () => {
     expect(() => new LowRankBackprop(8, 8, 4)).toThrow(/use a rank below 4/);
-    expect(() => parseOptimusCcParams({ rank: 0 })).toThrow(/methods\[optimus-cc\]\.params\.rank/);
-    expect(() => parseOptimusCcParams({ fuse: true })).toThrow(/optimus-cc/);
-    expect(parseOptimusCcParams({})).toMatchObject({
+    expect(() => optimusCc.create({ rank: 0 })).toThrow(/methods\[optimus-cc\]\.params\.rank/);
+    expect(() => optimusCc.create({ fuse: true })).toThrow(/optimus-cc/);
+    expect(optimusCc.create({})).toMatchObject({
       rank: 4,
       compressBackprop: true,
       lazyError: true,

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseOptimusCcParams } from '../../engine/compress/optimus-cc.js';
+import { optimusCc } from '../../engine/compress/methods/optimus-cc.js';
 import { useBackend } from '../../engine/model/backend.js';
 import { Gpt, type GptConfig } from '../../engine/model/gpt.js';
 import { FsdpTrainer, type TrainConfig } from '../../engine/parallel/fsdp-trainer.js';
@@ -53,7 +53,7 @@ async function runPipeline(optimus?: Record<string, unknown>, stages = STAGES, d
         c,
         pipelineLayout(c.rank, stages * dp, stages, config.layers + 2),
         train,
-        { microBatches: M, optimus: optimus ? parseOptimusCcParams(optimus) : undefined },
+        { microBatches: M, optimus: optimus ? optimusCc.create(optimus) : undefined },
         perReplica,
       ),
   );

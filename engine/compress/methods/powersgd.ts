@@ -8,13 +8,15 @@
  * Vectors (biases, norms), padding and matrices that would not shrink go uncompressed in one
  * fp32 all-reduce. Bytes per matrix: r (n + m) instead of n m.
  */
-import { gaussian, mixSeed } from '../util/rng.js';
+import { gaussian, mixSeed } from '../../util/rng.js';
 import {
   roundsOnlyCodec,
   type Compressor,
   type RoundsIo,
   type RoundsResult,
-} from './compressor.js';
+} from '../compressor.js';
+import { z } from 'zod';
+import { defineMethod } from '../method.js';
 
 interface Matrix {
   offset: number;
@@ -195,3 +197,14 @@ export function createPowerSgd(rank: number): Compressor {
     communicate,
   };
 }
+
+export const powersgd = defineMethod({
+  kind: 'gradient',
+  id: 'powersgd',
+  label: 'PowerSGD',
+  description: 'rank-r factors P and Q of every weight matrix, all-reduced; vectors uncompressed',
+  params: z.object({ rank: z.number().int().min(1).max(8).default(4) }).strict(),
+  defaultErrorFeedback: 'ef',
+  pattern: () => 'rounds',
+  create: (p) => createPowerSgd(p.rank),
+});

@@ -3,8 +3,11 @@
  * the mean magnitude, so the decoded vector keeps the block's L1 mass. Biased: meant to run with
  * error feedback.
  */
-import type { Compressor } from './compressor.js';
-import { Reader, blockCount, pack, packCodes, packedBytes, unpackCodes } from './bits.js';
+import type { Compressor } from '../compressor.js';
+import { Reader, blockCount, pack, packCodes, packedBytes, unpackCodes } from '../bits/bits.js';
+import { z } from 'zod';
+import { defineMethod } from '../method.js';
+import { blockParam } from '../param-fields.js';
 
 export function createSignSgd(block: number): Compressor {
   return {
@@ -32,3 +35,14 @@ export function createSignSgd(block: number): Compressor {
     },
   };
 }
+
+export const signsgd = defineMethod({
+  kind: 'gradient',
+  id: 'signsgd',
+  label: 'signSGD (1-bit)',
+  description: 'sign bits plus the mean magnitude per block (EF-SignSGD)',
+  params: z.object({ block: blockParam }).strict(),
+  defaultErrorFeedback: 'ef',
+  pattern: () => 'all-to-all',
+  create: (p) => createSignSgd(p.block),
+});

@@ -2,10 +2,12 @@
  * TernGrad (Wen et al. 2017): per bucket s = max|p|, q_i = s * sign(p_i) * b_i with
  * b_i ~ Bernoulli(|p_i| / s); E[q] = p (unbiased). 2 bits per value.
  */
-import { rng } from '../util/rng.js';
-import type { Compressor } from './compressor.js';
-import { Reader, blockCount, pack, packCodes, packedBytes, unpackCodes } from './bits.js';
-import { blockAbsMax } from './blockwise-int.js';
+import { rng } from '../../util/rng.js';
+import type { Compressor } from '../compressor.js';
+import { Reader, blockCount, pack, packCodes, packedBytes, unpackCodes } from '../bits/bits.js';
+import { blockAbsMax } from '../blockwise-int.js';
+import { z } from 'zod';
+import { defineMethod } from '../method.js';
 
 export function createTernGrad(bucket: number): Compressor {
   return {
@@ -35,3 +37,14 @@ export function createTernGrad(bucket: number): Compressor {
     },
   };
 }
+
+export const terngrad = defineMethod({
+  kind: 'gradient',
+  id: 'terngrad',
+  label: 'TernGrad',
+  description: 'ternary {-s, 0, +s} with Bernoulli(|p| / s) (unbiased), 2 bits per value',
+  params: z.object({ bucket: z.number().int().min(8).default(512) }).strict(),
+  defaultErrorFeedback: 'ef',
+  pattern: () => 'all-to-all',
+  create: (p) => createTernGrad(p.bucket),
+});

@@ -11,9 +11,12 @@
  *
  * Groups without a node structure (one node, or uneven nodes) run step 2 alone: a flat all-to-all.
  */
-import { createBlockwiseInt } from './blockwise-int.js';
-import type { Compressor, RoundsIo, RoundsResult } from './compressor.js';
-import { roundsOnlyCodec } from './compressor.js';
+import { createBlockwiseInt } from '../blockwise-int.js';
+import type { Compressor, RoundsIo, RoundsResult } from '../compressor.js';
+import { roundsOnlyCodec } from '../compressor.js';
+import { z } from 'zod';
+import { defineMethod } from '../method.js';
+import { blockParam } from '../param-fields.js';
 
 export interface QgzOptions {
   bits: 8 | 4;
@@ -129,3 +132,18 @@ export function createQgz(o: QgzOptions): Compressor {
 
   return { id: 'qgz', pattern: 'rounds', sparse: false, ...roundsOnlyCodec('qgz'), communicate };
 }
+
+export const qgz = defineMethod({
+  kind: 'gradient',
+  id: 'qgz',
+  label: 'qgZ (hierarchical int8/int4)',
+  description:
+    'ZeRO++ qgZ: blockwise-quantised all-to-all inside each node, then across nodes between the ranks at the same position; each element crosses nodes once, quantised',
+  params: z
+    .object({ bits: z.union([z.literal(8), z.literal(4)]).default(8), block: blockParam })
+    .strict(),
+  defaultErrorFeedback: 'none',
+  pattern: () => 'rounds',
+  create: (p, env) =>
+    createQgz({ bits: p.bits, block: p.block, ranksPerNode: env.ranksPerNode ?? env.world }),
+});

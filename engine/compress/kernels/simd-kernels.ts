@@ -9,7 +9,8 @@
  *
  * Without WebAssembly SIMD (or with `setSimdKernels(false)`), callers use the JavaScript loops.
  */
-import { assemble, loopBelow, op, type WasmFunction, type WasmType } from '../util/wasm-asm.js';
+import { assemble, loopBelow, op, type WasmFunction, type WasmType } from '../../util/wasm-asm.js';
+import { instantiateWasm } from '../../util/wasm-load.js';
 
 /** Byte offsets in the module's memory: input chunk, output chunk, per-block max|x|. */
 const IN = 0;
@@ -329,19 +330,10 @@ export function kernelModule(): Uint8Array {
 let loaded: Kernels | null | undefined;
 let enabled = true;
 
-/** The part of the WebAssembly API used here (the engine compiles without the DOM typings). */
-interface WasmApi {
-  validate(bytes: Uint8Array): boolean;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: Record<string, unknown> };
-}
-
 function instantiate(): Kernels | null {
-  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  const bytes = kernelModule();
-  if (!wasm || !wasm.validate(bytes)) return null;
-  const { exports } = new wasm.Instance(new wasm.Module(bytes));
-  const buffer = (exports.memory as { buffer: ArrayBuffer }).buffer;
+  const module = instantiateWasm(kernelModule());
+  if (!module) return null;
+  const { exports, memory: buffer } = module;
   return {
     f16: exports.f16 as Kernels['f16'],
     q8: exports.q8 as Kernels['q8'],

@@ -1,9 +1,11 @@
 /** bf16: keep the f32 exponent, 8 mantissa bits; summable like fp16 (no overflow to Inf). */
-import { ownBytes } from './bits.js';
-import { bf16BitsToF32, f32ToBf16Bits } from '../comm/bf16.js';
-import { bytesOf } from '../comm/dtype.js';
-import type { Compressor } from './compressor.js';
-import { sumHalfPayloads } from './half-sum.js';
+import { ownBytes } from '../bits/bits.js';
+import { bf16BitsToF32, f32ToBf16Bits } from '../../comm/bf16.js';
+import { bytesOf } from '../../comm/dtype.js';
+import type { Compressor } from '../compressor.js';
+import { sumHalfPayloads } from '../kernels/half-sum.js';
+import { z } from 'zod';
+import { defineMethod } from '../method.js';
 
 export function createBf16(): Compressor {
   return {
@@ -25,3 +27,14 @@ export function createBf16(): Compressor {
     aggregate: (payloads, n) => sumHalfPayloads('bf16', payloads, n),
   };
 }
+
+export const bf16 = defineMethod({
+  kind: 'gradient',
+  id: 'bf16',
+  label: 'bf16',
+  description: 'bfloat16 on the wire (f32 range, 8-bit mantissa), summed in f32 at every hop',
+  params: z.object({}).strict(),
+  defaultErrorFeedback: 'none',
+  pattern: () => 'reduce-scatter',
+  create: () => createBf16(),
+});

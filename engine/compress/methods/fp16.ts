@@ -1,9 +1,11 @@
 /** fp16: round to IEEE half precision before the reduce-scatter; each hop accumulates in f32. */
-import { ownBytes } from './bits.js';
-import { f16ArrayToF32, f32ArrayToF16 } from '../comm/f16.js';
-import { payloadBuffer, type Compressor } from './compressor.js';
-import { sumHalfPayloads } from './half-sum.js';
-import { f32ToF16Simd } from './simd-kernels.js';
+import { ownBytes } from '../bits/bits.js';
+import { f16ArrayToF32, f32ArrayToF16 } from '../../comm/f16.js';
+import { payloadBuffer, type Compressor } from '../compressor.js';
+import { sumHalfPayloads } from '../kernels/half-sum.js';
+import { f32ToF16Simd } from '../kernels/simd-kernels.js';
+import { z } from 'zod';
+import { defineMethod } from '../method.js';
 
 /** f16 bits of x: the SIMD kernel where it runs, the (bit-identical) JS loop for the rest. */
 export function f32ToF16Array(
@@ -30,3 +32,14 @@ export function createFp16(): Compressor {
     aggregate: (payloads, n) => sumHalfPayloads('f16', payloads, n),
   };
 }
+
+export const fp16 = defineMethod({
+  kind: 'gradient',
+  id: 'fp16',
+  label: 'fp16',
+  description: 'IEEE half precision on the wire, summed in f32 at every hop',
+  params: z.object({}).strict(),
+  defaultErrorFeedback: 'none',
+  pattern: () => 'reduce-scatter',
+  create: () => createFp16(),
+});

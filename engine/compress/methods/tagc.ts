@@ -8,15 +8,18 @@
  *   plus a size threshold; the default follows the reference (compress the large non-attention
  *   layers, send attention and norms exact); `compressAll` overrides it.
  */
-import type { ParamClass } from '../model/gpt.js';
+import type { ParamClass } from '../../model/gpt.js';
 import {
   roundsOnlyCodec,
   type Compressor,
   type RoundsIo,
   type RoundsResult,
   type Segment,
-} from './compressor.js';
-import { SketchFlowState, sketchFlow, type SketchStats } from './sketch-flow.js';
+} from '../compressor.js';
+import { SketchFlowState, sketchFlow } from '../sketch/sketch-flow.js';
+import { z } from 'zod';
+import { defineMethod } from '../method.js';
+import { indexBitsParam, compressRatioParam } from '../param-fields.js';
 
 export const THRESHOLD_LADDER: number[] = (() => {
   const out: number[] = [];
@@ -144,18 +147,16 @@ export interface TagcOptions {
   policy: LayerPolicy;
 }
 
-export function createTagc(
-  o: TagcOptions,
-): Compressor & { lastStats?: SketchStats & Record<string, number> } {
+export function createTagc(o: TagcOptions): Compressor {
   const state = new SketchFlowState();
   const threshold = (x: Float32Array): number => ladderThreshold(x, o.sparsifyFraction);
-  const c: Compressor & { lastStats?: SketchStats & Record<string, number> } = {
+  return {
     id: 'tagc',
     pattern: 'rounds',
     sparse: true,
     ...roundsOnlyCodec('tagc'),
-    communicate: async (p: Float32Array, io: RoundsIo): Promise<RoundsResult> => {
-      const r = await sketchFlow(
+    communicate: (p: Float32Array, io: RoundsIo): Promise<RoundsResult> =>
+      sketchFlow(
         p,
         io,
         {
@@ -166,10 +167,49 @@ export function createTagc(
           compresses: (s) => policyCompresses(o.policy, s),
         },
         state,
-      );
-      c.lastStats = r.stats as SketchStats & Record<string, number>;
-      return r;
-    },
+      ),
   };
-  return c;
 }
+
+const action = (d: LayerAction) => z.enum(['compress', 'fp32']).default(d);
+
+export const tagc = defineMethod({
+  kind: 'gradient',
+  id: 'tagc',
+  label: 'TAGC',
+  description:
+    'transformer-aware gradient compression: LHC per shard owner (sketch reduced to the owner), dynamic sparsification, layer-selective policy',
+  params: z
+    .object({
+      sparsifyFraction: z.number().gt(0).lt(1).default(0.8),
+      indexBits: indexBitsParam,
+      compressRatio: compressRatioParam,
+      compressAll: z.boolean().default(false),
+      minSize: z.number().int().min(0).default(DEFAULT_POLICY.minSize),
+      embedding: action(DEFAULT_POLICY.classes.embedding),
+      attention: action(DEFAULT_POLICY.classes.attention),
+      mlp: action(DEFAULT_POLICY.classes.mlp),
+      norm: action(DEFAULT_POLICY.classes.norm),
+      head: action(DEFAULT_POLICY.classes.head),
+    })
+    .strict(),
+  defaultErrorFeedback: 'ef',
+  pattern: () => 'rounds',
+  create: (p) =>
+    createTagc({
+      sparsifyFraction: p.sparsifyFraction,
+      indexBits: p.indexBits,
+      compressRatio: p.compressRatio,
+      policy: {
+        compressAll: p.compressAll,
+        minSize: p.minSize,
+        classes: {
+          embedding: p.embedding,
+          attention: p.attention,
+          mlp: p.mlp,
+          norm: p.norm,
+          head: p.head,
+        },
+      },
+    }),
+});

@@ -2,9 +2,11 @@
  * QSGD (Alistarh et al. 2017): per bucket, q_i = ||p|| * sign(p_i) * xi_i / s with xi_i the
  * stochastic rounding of s * |p_i| / ||p|| to an integer level; E[q] = p (unbiased).
  */
-import { rng } from '../util/rng.js';
-import type { Compressor } from './compressor.js';
-import { Reader, blockCount, pack } from './bits.js';
+import { rng } from '../../util/rng.js';
+import type { Compressor } from '../compressor.js';
+import { Reader, blockCount, pack } from '../bits/bits.js';
+import { z } from 'zod';
+import { defineMethod } from '../method.js';
 
 export function createQsgd(levels: number, bucket: number): Compressor {
   if (levels < 1 || levels > 127) throw new Error(`qsgd levels must be in 1..127, got ${levels}`);
@@ -42,3 +44,19 @@ export function createQsgd(levels: number, bucket: number): Compressor {
     },
   };
 }
+
+export const qsgd = defineMethod({
+  kind: 'gradient',
+  id: 'qsgd',
+  label: 'QSGD',
+  description: 'stochastic rounding to s levels of the bucket norm (unbiased)',
+  params: z
+    .object({
+      levels: z.number().int().min(1).max(127).default(16),
+      bucket: z.number().int().min(8).default(512),
+    })
+    .strict(),
+  defaultErrorFeedback: 'ef',
+  pattern: () => 'all-to-all',
+  create: (p) => createQsgd(p.levels, p.bucket),
+});

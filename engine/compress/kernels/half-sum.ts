@@ -1,6 +1,6 @@
 /** Hop-by-hop sum of 16-bit float payloads, exactly as the ring reduce-scatter performs it. */
-import { ownBytes } from './bits.js';
-import { reduceInto, type DType } from '../comm/dtype.js';
+import { ownBytes } from '../bits/bits.js';
+import { reduceInto, type DType } from '../../comm/dtype.js';
 
 export function sumHalfPayloads(dtype: DType, payloads: Uint8Array[], n: number): Uint8Array {
   const acc = ownBytes(payloads[0], 0, n * 2);

@@ -8,9 +8,12 @@ import {
   type Compressor,
   type RoundsIo,
   type RoundsResult,
-} from './compressor.js';
-import { kthLargest } from './select.js';
-import { SketchFlowState, sketchFlow, type SketchStats } from './sketch-flow.js';
+} from '../compressor.js';
+import { kthLargest } from '../bits/select.js';
+import { SketchFlowState, sketchFlow } from '../sketch/sketch-flow.js';
+import { z } from 'zod';
+import { defineMethod } from '../method.js';
+import { indexBitsParam, compressRatioParam } from '../param-fields.js';
 
 export interface LhcOptions {
   density: number;
@@ -18,9 +21,7 @@ export interface LhcOptions {
   compressRatio: number;
 }
 
-export function createLhc(
-  o: LhcOptions,
-): Compressor & { lastStats?: SketchStats & Record<string, number> } {
+export function createLhc(o: LhcOptions): Compressor {
   const state = new SketchFlowState();
   /** The k-th largest magnitude, k = ceil(density x values): values at or above it are kept. */
   const threshold = (x: Float32Array): number => {
@@ -28,13 +29,13 @@ export function createLhc(
     for (let i = 0; i < x.length; i++) x[i] = Math.abs(x[i]);
     return kthLargest(x, Math.max(1, Math.ceil(o.density * x.length)));
   };
-  const c: Compressor & { lastStats?: SketchStats & Record<string, number> } = {
+  return {
     id: 'lhc',
     pattern: 'rounds',
     sparse: true,
     ...roundsOnlyCodec('lhc'),
-    communicate: async (p: Float32Array, io: RoundsIo): Promise<RoundsResult> => {
-      const r = await sketchFlow(
+    communicate: (p: Float32Array, io: RoundsIo): Promise<RoundsResult> =>
+      sketchFlow(
         p,
         io,
         {
@@ -45,10 +46,24 @@ export function createLhc(
           compresses: () => true,
         },
         state,
-      );
-      c.lastStats = r.stats as SketchStats & Record<string, number>;
-      return r;
-    },
+      ),
   };
-  return c;
 }
+
+export const lhc = defineMethod({
+  kind: 'gradient',
+  id: 'lhc',
+  label: 'LHC',
+  description:
+    'lossless homomorphic compression: top-density values as bitmap index (OR) + count sketch (summed), peeled on decode',
+  params: z
+    .object({
+      density: z.number().gt(0).max(1).default(0.2),
+      indexBits: indexBitsParam,
+      compressRatio: compressRatioParam,
+    })
+    .strict(),
+  defaultErrorFeedback: 'ef',
+  pattern: () => 'rounds',
+  create: (p) => createLhc(p),
+});

@@ -3,9 +3,12 @@
  * and tensor), so only values travel and they add position by position: summable, reduced with a
  * plain reduce-scatter of the k-value vectors.
  */
-import { ownBytes } from './bits.js';
-import { rng } from '../util/rng.js';
-import type { Compressor, RoundsIo, RoundsResult } from './compressor.js';
+import { ownBytes } from '../bits/bits.js';
+import { rng } from '../../util/rng.js';
+import type { Compressor, RoundsIo, RoundsResult } from '../compressor.js';
+import { z } from 'zod';
+import { defineMethod } from '../method.js';
+import { ratioParam } from '../param-fields.js';
 
 /** k distinct positions in [0, n), ascending (partial Fisher-Yates). */
 export function sharedIndices(n: number, k: number, seed: number): Uint32Array {
@@ -79,3 +82,15 @@ export function createRandomK(ratio: number): Compressor {
     communicate,
   };
 }
+
+export const randomk = defineMethod({
+  kind: 'gradient',
+  id: 'randomk',
+  label: 'random-k',
+  description:
+    'k = ratio * n positions shared by all ranks (seeded), values summed by reduce-scatter',
+  params: z.object({ ratio: ratioParam(0.01) }).strict(),
+  defaultErrorFeedback: 'ef',
+  pattern: () => 'rounds',
+  create: (p) => createRandomK(p.ratio),
+});

@@ -14,9 +14,17 @@
  * therefore defaults m to 0: v then accumulates the clipped gradient, and masking, clipping,
  * warm-up and the sampled threshold work as in the paper.
  */
-import { rng } from '../util/rng.js';
-import type { CodecContext, Compressor } from './compressor.js';
-import { kthLargest, sparseDecode, sparseEncode, topKAtOrAbove, topKIndices } from './select.js';
+import { rng } from '../../util/rng.js';
+import type { CodecContext, Compressor } from '../compressor.js';
+import {
+  kthLargest,
+  sparseDecode,
+  sparseEncode,
+  topKAtOrAbove,
+  topKIndices,
+} from '../bits/select.js';
+import { z } from 'zod';
+import { defineMethod } from '../method.js';
 
 export interface DgcOptions {
   sparsity: number;
@@ -94,3 +102,32 @@ export function createDgc(o: DgcOptions): Compressor {
     decode: (payload, n) => sparseDecode(payload, n),
   };
 }
+
+export const dgc = defineMethod({
+  kind: 'gradient',
+  id: 'dgc',
+  label: 'DGC',
+  description:
+    'Deep Gradient Compression: local accumulation with momentum correction (off by default: AdamW keeps the momentum), factor masking, local clipping, sparsity warm-up',
+  params: z
+    .object({
+      sparsity: z.number().gt(0).lt(1).default(0.999),
+      // The trainer's AdamW keeps its own first moment (beta1 0.9) after aggregation; DGC's
+      // momentum correction on top would apply momentum twice, so it is off unless asked for.
+      momentum: z.number().min(0).lt(1).default(0),
+      warmupSteps: z.number().int().min(0).optional(),
+      sampleRatio: z.number().gt(0).max(1).default(0.01),
+    })
+    .strict(),
+  defaultErrorFeedback: 'none',
+  pattern: () => 'all-to-all',
+  create: (p, env) =>
+    createDgc({
+      sparsity: p.sparsity,
+      momentum: p.momentum,
+      warmupSteps: p.warmupSteps ?? Math.max(env.warmupSteps, 1) * 4,
+      sampleRatio: p.sampleRatio,
+      clipNorm: env.gradClip,
+      world: env.world,
+    }),
+});

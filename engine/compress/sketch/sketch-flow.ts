@@ -21,8 +21,8 @@
  * the mask, so the exact positions cost no index bits (and counted as zeros they would let the
  * sparsifier keep almost every compressed value).
  */
-import { ownBytes } from './bits.js';
-import type { RoundsIo, RoundsResult, Segment } from './compressor.js';
+import { ownBytes } from '../bits/bits.js';
+import type { RoundsIo, RoundsResult, Segment } from '../compressor.js';
 import {
   addCode,
   bitmapBytes,

@@ -32,60 +32,17 @@
  * of 1024+ x 1920 (about 40x per transfer); rank 4 on this engine's 128 x 64 micro-batch
  * gradients keeps a larger share of the spectrum (10.7x per transfer).
  */
-import { z } from 'zod';
-import type { ErrorFeedback } from './error-feedback.js';
-import type { Comm } from '../comm/comm-types.js';
-import { gaussian, mixSeed } from '../util/rng.js';
-import { createBlockwiseInt } from './blockwise-int.js';
-import type { CodecContext, Compressor } from './compressor.js';
+import { defineMethod } from '../method.js';
+import { OptimusCcParamsSchema, type OptimusCcOptions } from '../pipeline-options.js';
+import type { ErrorFeedback } from '../error-feedback.js';
+import type { Comm } from '../../comm/comm-types.js';
+import { gaussian, mixSeed } from '../../util/rng.js';
+import { createBlockwiseInt } from '../blockwise-int.js';
+import type { CodecContext, Compressor } from '../compressor.js';
 import { mulMQ, mulMtP, mulPQt, orthonormalize } from './powersgd.js';
 
 export const OPTIMUS_CC_ID = 'optimus-cc';
-
-const lowRank = z.number().int().min(1).max(256);
-
-export const OptimusCcParamsSchema = z
-  .object({
-    /** Rank of the activation-gradient factors. */
-    rank: lowRank.default(4),
-    compressBackprop: z.boolean().default(true),
-    lazyError: z.boolean().default(true),
-    fuseEmbedding: z.boolean().default(true),
-    /** Rank of the tied embedding gradient's factors in the fused synchronisation. */
-    embeddingRank: lowRank.default(4),
-    selective: z.boolean().default(true),
-    /** Extension beyond the paper: fp32 inter-stage transfers go as int8 with per-row scales. */
-    int8Transfers: z
-      .boolean()
-      .default(false)
-      .describe(
-        'extension beyond the paper: activations and the activation gradients not sent low-rank travel as int8 with one scale per row',
-      ),
-  })
-  .strict();
-export type OptimusCcOptions = z.output<typeof OptimusCcParamsSchema>;
-
-export const OPTIMUS_CC_INFO = {
-  id: OPTIMUS_CC_ID,
-  label: 'Optimus-CC',
-  description:
-    'pipeline traffic compression: low-rank activation gradients with lazy error propagation, fused compressed embedding sync, selective (critical-path) compression; optionally int8 activations (an extension)',
-  params: OptimusCcParamsSchema,
-};
-
-/** Validates Optimus-CC params, naming the field on error. */
-export function parseOptimusCcParams(params: unknown): OptimusCcOptions {
-  const r = OptimusCcParamsSchema.safeParse(params ?? {});
-  if (!r.success)
-    throw new Error(
-      r.error.issues
-        .map(
-          (i) => `methods[${OPTIMUS_CC_ID}].params.${i.path.join('.') || '(root)'}: ${i.message}`,
-        )
-        .join('\n'),
-    );
-  return r.data;
-}
+export { OptimusCcParamsSchema, type OptimusCcOptions };
 
 /** Per-row int8 is deterministic and stateless: no seeds or per-tensor state needed. */
 const CODEC_CONTEXT: CodecContext = {
@@ -270,3 +227,14 @@ export async function fusedEmbeddingSync(
   ef.update(key, grad, p, res.sent);
   return { sum: res.chunk, wireBytes: res.wireBytes };
 }
+
+export const optimusCc = defineMethod({
+  kind: 'pipeline',
+  id: OPTIMUS_CC_ID,
+  label: 'Optimus-CC',
+  description:
+    'pipeline traffic compression: low-rank activation gradients with lazy error propagation, fused compressed embedding sync, selective (critical-path) compression; optionally int8 activations (an extension)',
+  params: OptimusCcParamsSchema,
+  defaultErrorFeedback: 'none',
+  create: (options) => options,
+});
