@@ -4,6 +4,7 @@
  * axis. Default scenarios use the nano model and few steps so `npm run bench` fits about 15
  * minutes on a 2-core machine; opt-in ones (`default: false`) run only when named.
  */
+import { METHODS } from '../../engine/compress/registry.js';
 import { parseProfile, type Profile, type ProfileInput } from '../../engine/run/profile.js';
 
 export type ScenarioAxis = 'bandwidth' | 'method' | 'sharding' | 'world' | 'links' | 'engine';
@@ -48,22 +49,12 @@ const nano = (name: string, over: Partial<ProfileInput>): ProfileInput => ({
 const CROSSOVER_METHODS = [{ id: 'fp16' }, { id: 'int8' }, { id: 'powersgd' }, { id: 'tagc' }];
 export const CROSSOVER_GBPS = [0.01, 0.03, 0.1, 0.3, 1, 10];
 
-const ALL_METHODS = [
-  { id: 'fp16' },
-  { id: 'bf16' },
-  { id: 'int8' },
-  { id: 'int8', label: 'int8 (agreed scales)', params: { scale: 'agreed' } },
-  { id: 'int4' },
-  { id: 'topk' },
-  { id: 'randomk' },
-  { id: 'dgc' },
-  { id: 'powersgd' },
-  { id: 'signsgd' },
-  { id: 'qsgd' },
-  { id: 'terngrad' },
-  { id: 'lhc' },
-  { id: 'tagc' },
-];
+/** Every gradient method of the registry but qgZ, at its defaults; int8 also with agreed scales. */
+const ALL_METHODS = METHODS.filter((m) => m.id !== 'qgz').flatMap((m) =>
+  m.id === 'int8'
+    ? [{ id: m.id }, { id: m.id, label: 'int8 (agreed scales)', params: { scale: 'agreed' } }]
+    : [{ id: m.id }],
+);
 
 /**
  * The same data-parallel profile on both engines: baseline only (fp32 all-reduce, NO_SHARD: the

@@ -1,7 +1,7 @@
 /**
  * Every compression method, one file each under methods/ (its id, label, parameters, pattern and
- * how to build it). The UI renders its forms from this list; a new method is one file plus one
- * line here.
+ * how to build it). The UI renders its forms from this list; a new method is one file plus its
+ * import and its entry in the list below (README: Adding a method).
  */
 import { z } from 'zod';
 import { parseParams, type GradientMethodInfo, type MethodInfo } from './method.js';
