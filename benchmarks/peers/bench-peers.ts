@@ -6,7 +6,7 @@
  * sides alike; each figure is the median over the rounds with its range, and each ratio is the
  * median of the per-round ratios. Cases:
  * - ring all-reduce vs gloo all-reduce, 2 and 4 ranks, 4 MiB and 64 MiB, no link emulation
- *   (busbw as in nccl-tests);
+ *   (busbw as in nccl-tests, and rank 0's CPU time per call on each side);
  * - a training step of the micro GPT (batch 8 per rank) at world 1 and 4: the engine's NO_SHARD
  *   (all-reduced gradients) vs PyTorch DDP, tokens/s.
  * Where PyTorch cannot be imported, the section says so and nothing runs. Results replace the
@@ -107,8 +107,14 @@ function lastJson(out: string): Record<string, number> {
 /** Timed calls per gloo run: about as many as bench-rank times at its 1 s target. */
 const glooIters = (bytes: number): number => (bytes >= 64 * MiB ? 4 : 20);
 
-async function engineAllReduce(c: CommCase): Promise<number> {
-  let busbw: number | undefined;
+/** One measurement: the case's figure, and for all-reduce the CPU time rank 0 spent per call. */
+interface Sample {
+  value: number;
+  cpuMs?: number;
+}
+
+async function engineAllReduce(c: CommCase): Promise<Sample> {
+  let row: { busbwGBs: number; cpuUsPerCall: number } | undefined;
   const procs = await spawnRanks({
     script: compiledFile('benchmarks/comm/bench-rank.ts'),
     args: ['--sizes', String(c.bytes), '--collectives', 'all_reduce', '--target-ms', '1000'],
@@ -117,14 +123,13 @@ async function engineAllReduce(c: CommCase): Promise<number> {
     network: { intra: 'off', inter: 'off' },
     onLine: (rank, stream, line) => {
       if (stream === 'stderr') log(`  [rank ${rank}] ${line}`);
-      else if (rank === 0 && line.startsWith('{'))
-        busbw = (JSON.parse(line) as { busbwGBs: number }).busbwGBs;
+      else if (rank === 0 && line.startsWith('{')) row = JSON.parse(line) as typeof row;
     },
   });
   const exits = await Promise.all(procs.map((p) => p.exited));
-  if (busbw === undefined || exits.some((e) => e.code !== 0))
+  if (row === undefined || exits.some((e) => e.code !== 0))
     throw new Error(`engine all-reduce (${c.world} ranks) failed`);
-  return busbw;
+  return { value: row.busbwGBs, cpuMs: row.cpuUsPerCall / 1000 };
 }
 
 async function engineStep(c: StepCase): Promise<number> {
@@ -147,15 +152,16 @@ async function engineStep(c: StepCase): Promise<number> {
 }
 
 /** The case's figure for the engine and for the peer: busbw GB/s, or tokens/s. */
-async function measure(c: Case, side: 'engine' | 'peer'): Promise<number> {
+async function measure(c: Case, side: 'engine' | 'peer'): Promise<Sample> {
   if (c.kind === 'all-reduce') {
     if (side === 'engine') return engineAllReduce(c);
     const args = ['allreduce', String(c.world), String(c.bytes), String(glooIters(c.bytes))];
-    return lastJson(await run(PYTHON, [PEER_SCRIPT, ...args])).busbwGBs;
+    const out = lastJson(await run(PYTHON, [PEER_SCRIPT, ...args]));
+    return { value: out.busbwGBs, cpuMs: out.cpuMs };
   }
-  if (side === 'engine') return engineStep(c);
-  return lastJson(await run(PYTHON, [PEER_SCRIPT, 'gpt', String(c.world), String(STEPS)]))
-    .tokensPerSec;
+  if (side === 'engine') return { value: await engineStep(c) };
+  const out = lastJson(await run(PYTHON, [PEER_SCRIPT, 'gpt', String(c.world), String(STEPS)]));
+  return { value: out.tokensPerSec };
 }
 
 function median(xs: number[]): number {
@@ -168,6 +174,10 @@ function label(c: Case): string {
   return c.kind === 'all-reduce'
     ? `all-reduce ${c.bytes / MiB} MiB, ${c.world} ranks: busbw GB/s`
     : `micro step, world ${c.world}: tokens/s`;
+}
+
+function cpuLabel(c: CommCase): string {
+  return `all-reduce ${c.bytes / MiB} MiB, ${c.world} ranks: CPU ms per call (rank 0)`;
 }
 
 /** "median (min-max)" of a sample. */
@@ -189,22 +199,34 @@ async function main(): Promise<void> {
       );
     return;
   }
-  const engine = CASES.map((): number[] => []);
-  const peer = CASES.map((): number[] => []);
+  const engine = CASES.map((): Sample[] => []);
+  const peer = CASES.map((): Sample[] => []);
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, c] of CASES.entries()) {
       // Alternate which side goes first, so neither always runs on the warmer (or busier) machine.
       const order: ('engine' | 'peer')[] = round % 2 ? ['peer', 'engine'] : ['engine', 'peer'];
       for (const side of order) (side === 'engine' ? engine : peer)[i].push(await measure(c, side));
       log(
-        `round ${round + 1}/${ROUNDS} ${label(c)}: engine ${engine[i].at(-1)!.toFixed(3)}, peer ${peer[i].at(-1)!.toFixed(3)} (load ${os.loadavg()[0].toFixed(2)})`,
+        `round ${round + 1}/${ROUNDS} ${label(c)}: engine ${engine[i].at(-1)!.value.toFixed(3)}, peer ${peer[i].at(-1)!.value.toFixed(3)} (load ${os.loadavg()[0].toFixed(2)})`,
       );
     }
   }
-  const rows = CASES.map((c, i) => {
+  const rows = CASES.flatMap((c, i) => {
     const digits = c.kind === 'all-reduce' ? 3 : 0;
-    const ratios = engine[i].map((e, r) => e / peer[i][r]);
-    return [label(c), spread(engine[i], digits), spread(peer[i], digits), `${spread(ratios, 2)}x`];
+    const row = (what: string, e: number[], p: number[], d: number): string[] => [
+      what,
+      spread(e, d),
+      spread(p, d),
+      `${spread(
+        e.map((x, r) => x / p[r]),
+        2,
+      )}x`,
+    ];
+    const values = (s: Sample[]): number[] => s.map((x) => x.value);
+    const cpu = (s: Sample[]): number[] => s.map((x) => x.cpuMs ?? NaN);
+    const out = [row(label(c), values(engine[i]), values(peer[i]), digits)];
+    if (c.kind === 'all-reduce') out.push(row(cpuLabel(c), cpu(engine[i]), cpu(peer[i]), 1));
+    return out;
   });
   const minutes = ((Date.now() - started.getTime()) / 60_000).toFixed(1);
   const body = [
@@ -218,7 +240,7 @@ async function main(): Promise<void> {
     mdTable(['figure', 'GradBench', 'PyTorch', 'GradBench / PyTorch'], rows),
     '',
     '- Median over the rounds, range in brackets; the ratio column is the median of the per-round ratios (engine and peer measured back to back in each round, the first side alternating).',
-    "- All-reduce: the engine's ring (bench-rank, in place on shared memory, 1 s of timed calls) against gloo's all-reduce (`torch.distributed.all_reduce`, one thread per rank), loopback, no emulation; busbw = size / time x 2(n-1)/n.",
+    "- All-reduce: the engine's ring (bench-rank, in place on shared memory, 1 s of timed calls) against gloo's all-reduce (`torch.distributed.all_reduce`, one thread per rank), loopback, no emulation; busbw = size / time x 2(n-1)/n. CPU per call is rank 0's process CPU time (all its threads, user + system) over the timed calls: with more ranks than cores the ranks share the cores, so wall time follows the CPU every rank spends per call (n ranks x CPU per call / cores is a floor on the time per call).",
     `- Micro step: the engine's micro preset (4 layers, d 128, 4 heads, context 128, vocabulary 65), batch ${BATCH} per rank, NO_SHARD (gradients all-reduced, as DDP does) against PyTorch DDP over gloo of the same shapes written in PyTorch (benchmarks/peers/torch_peer.py), AdamW, one compute thread per rank; median step time of steps ${WARMUP_STEPS + 1}-${STEPS}, tokens/s = world x batch x context / step time.`,
   ].join('\n');
   process.stdout.write(`${body}\n`);

@@ -67,6 +67,11 @@ class Group {
     return this.ranks.length;
   }
 
+  /** Slice size of a ring over chunks at `offs` on this group's links (see sliceBytesFor). */
+  sliceBytes(offs: number[]): number {
+    return sliceBytesFor(offs, this.t.pacedLinks === true);
+  }
+
   send(i: number, tag: number, data: Uint8Array): Promise<void> {
     return this.t.send(this.ranks[i], tag, data);
   }
@@ -104,21 +109,33 @@ class Group {
 
 /**
  * Ring steps move chunks in slices, and a slice is forwarded as soon as it has been reduced (or
- * received), so the next hop starts while the rest of the chunk is still on the wire: one slice of
- * latency per step instead of one whole chunk (NCCL pipelines its rings the same way).
+ * received), so the next hop starts while the rest of the chunk is still on the wire (NCCL
+ * pipelines its rings the same way). How fine to cut depends on what sets the pace:
+ * - Unpaced links (loopback, a real network): two slices per chunk, up to 4 MiB, so one is reduced
+ *   while the other is in flight. Finer slices cost more than they gain: every message is a
+ *   socket wake-up, several reads and a promise chain on each side, and with more ranks than
+ *   cores those wake-ups, not the bytes, set the pace (4 ranks on 2 cores, 4 MiB all-reduce:
+ *   9 ms of CPU per call with one slice per chunk against 17 ms with four).
+ * - Emulated links: four slices per chunk, up to 1 MiB, so the paced queue of every link still
+ *   holds bytes while its rank waits for the CPU (8 ranks on 2 cores at 1 Gb/s, 4 MiB all-reduce:
+ *   two slices per chunk took 450-520 ms per call, four 280-300 ms).
  */
-const MAX_SLICE_BYTES = 1 << 20;
+const SLICING = {
+  unpaced: { perChunk: 2, maxBytes: 4 << 20 },
+  paced: { perChunk: 4, maxBytes: 1 << 20 },
+} as const;
 const MIN_SLICE_BYTES = 64 * 1024;
 
 /**
- * Slice size for a ring over chunks at `offs`: at most 1 MiB, and at least four slices per chunk
- * down to 64 KiB, so mid-sized messages pipeline too (a chunk sent whole makes every hop wait for
- * the previous one). A multiple of 4 KiB, hence of every element size; the same on every rank.
+ * Slice size for a ring over chunks at `offs`: the largest chunk cut as above, at least 64 KiB.
+ * A multiple of 4 KiB, hence of every element size; the same on every rank (every rank of a run
+ * has the same link emulation).
  */
-function sliceBytesFor(offs: number[]): number {
+function sliceBytesFor(offs: number[], paced: boolean): number {
+  const { perChunk, maxBytes } = paced ? SLICING.paced : SLICING.unpaced;
   const largest = Math.max(...offs.slice(1).map((o, i) => o - offs[i]));
-  const quarter = Math.ceil(largest / 4 / 4096) * 4096;
-  return Math.min(MAX_SLICE_BYTES, Math.max(MIN_SLICE_BYTES, quarter));
+  const share = Math.ceil(largest / perChunk / 4096) * 4096;
+  return Math.min(maxBytes, Math.max(MIN_SLICE_BYTES, share));
 }
 
 /** Byte ranges of chunk c, cut into slices of `slice` bytes. */
@@ -178,7 +195,7 @@ async function ringReduceScatter(
   const prev = mod(g.index - 1, n);
   // Step s passes on the partial sum of chunk (i-s-1) and folds the neighbour's partial sum of
   // chunk (i-s-2) into ours, which is what step s+1 passes on.
-  const slice = sliceBytesFor(offs);
+  const slice = g.sliceBytes(offs);
   for (const [a, b] of sliceRanges(offs, mod(g.index - 1, n), slice))
     collectSend(sends, g.send(next, tag, buf.subarray(a, b)));
   const recvs = ringReceives(n, g.index, offs, 2, slice);
@@ -225,7 +242,7 @@ function postGatherReceives(
   buf: Uint8Array,
   offs: number[],
 ): GatherReceives {
-  const recvs = ringReceives(g.size, g.index, offs, 1, sliceBytesFor(offs));
+  const recvs = ringReceives(g.size, g.index, offs, 1, g.sliceBytes(offs));
   const prev = mod(g.index - 1, g.size);
   const pending = recvs.map(({ range: [a, b] }) => g.recv(prev, tag, buf.subarray(a, b)));
   for (const p of pending) p.catch(() => undefined);
@@ -249,7 +266,7 @@ async function ringAllGather(
   const { recvs, pending } = posted ?? postGatherReceives(g, tag, buf, offs);
   const sends: Promise<void>[] = [];
   const next = (g.index + 1) % n;
-  for (const [a, b] of sliceRanges(offs, g.index, sliceBytesFor(offs)))
+  for (const [a, b] of sliceRanges(offs, g.index, g.sliceBytes(offs)))
     collectSend(sends, g.send(next, tag, buf.subarray(a, b)));
   for (let k = 0; k < recvs.length; k++) {
     const got = await pending[k];

@@ -68,6 +68,7 @@ export class TcpMesh implements PeerTransport {
   private pendingFailure:
     { err: Error; waiters: (() => void)[]; timer: NodeJS.Timeout } | undefined;
   private linkWaiters: (() => void)[] = [];
+  readonly pacedLinks: boolean;
 
   private constructor(
     private readonly opts: MeshOptions,
@@ -75,6 +76,11 @@ export class TcpMesh implements PeerTransport {
   ) {
     this.rank = opts.rank;
     this.world = opts.world;
+    this.pacedLinks = Array.from({ length: opts.world }, (_, peer) => peer).some(
+      (peer) =>
+        peer !== opts.rank &&
+        linkSpecFor(opts.topology, opts.network, opts.rank, peer) !== undefined,
+    );
   }
 
   static async create(opts: MeshOptions): Promise<TcpMesh> {

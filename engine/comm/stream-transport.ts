@@ -31,6 +31,8 @@ export function streamTransport(t: PeerTransport, s: number): PeerTransport {
     world: t.world,
     send: (peer, tag, data) => t.send(peer, map(tag), data),
     recv: (peer, tag, into) => t.recv(peer, map(tag), into),
+    ...(t.recycle ? { recycle: (received: Buffer) => t.recycle!(received) } : {}),
+    pacedLinks: t.pacedLinks,
     close: () => t.close(),
   };
 }

@@ -22,6 +22,11 @@ export interface PeerTransport {
    * it any more, so a later early-arriving message can reuse its memory. Optional.
    */
   recycle?(received: Buffer): void;
+  /**
+   * True when sends are paced to an emulated link: rings then cut their chunks finer, so a link
+   * keeps bytes queued while a rank waits for the CPU. Optional (false).
+   */
+  readonly pacedLinks?: boolean;
   close(): Promise<void>;
 }
 

@@ -9,6 +9,7 @@ import {
 } from '../../engine/comm/dtype.js';
 import { Topology } from '../../engine/comm/emulation.js';
 import { createLocalMesh } from '../../engine/comm/local-mesh.js';
+import type { PeerTransport } from '../../engine/comm/transport.js';
 import { compareReduced, referenceReduce } from '../../engine/comm/reference.js';
 import { bytesPer, makeInput } from '../../engine/comm/check-data.js';
 
@@ -237,4 +238,70 @@ describe('subgroups', () => {
       /invalid group \[0,0\]/,
     );
   });
+});
+
+/** A local mesh whose transports report paced (emulated) links and count the messages sent. */
+function pacedGroups(world: number, paced: boolean): { cs: Collectives[]; sends: number[] } {
+  const sends = new Array<number>(world).fill(0);
+  const topo = new Topology(world, 1);
+  const cs = createLocalMesh(world).map((t, r) => {
+    const counted: PeerTransport = {
+      rank: t.rank,
+      world: t.world,
+      pacedLinks: paced,
+      send: (peer, tag, data) => {
+        sends[r]++;
+        return t.send(peer, tag, data);
+      },
+      recv: (peer, tag, into) => t.recv(peer, tag, into),
+      close: () => t.close(),
+    };
+    return new Collectives(counted, topo);
+  });
+  return { cs, sends };
+}
+
+describe('ring slicing on paced and unpaced links', () => {
+  it.each([2, 3, 4])(
+    'world %i: emulated links get finer slices, and every collective stays exact',
+    async (world) => {
+      for (const count of [7, 262_147, 1_000_003]) {
+        const inputs = Array.from({ length: world }, (_, r) => makeInput('f32', count, 5, r));
+        const want = referenceReduce('f32', 'sum', inputs);
+        const offs = chunkOffsets(count, world, 4);
+        const messages: Record<string, number> = {};
+        for (const paced of [false, true]) {
+          const { cs, sends } = pacedGroups(world, paced);
+          const ar = await Promise.all(
+            cs.map((c, r) => c.allReduce(new Uint8Array(inputs[r]), 'f32', 'sum')),
+          );
+          ar.forEach((o, r) =>
+            expectReduced('f32', 'sum', o, want, inputs, `paced=${paced} n=${count} rank ${r}`),
+          );
+          const rs = await Promise.all(
+            cs.map((c, r) => c.reduceScatter(new Uint8Array(inputs[r]), 'f32', 'sum')),
+          );
+          rs.forEach((o, r) =>
+            expectReduced(
+              'f32',
+              'sum',
+              o,
+              want.subarray(offs[r], offs[r + 1]),
+              inputs.map((b) => b.subarray(offs[r], offs[r + 1])),
+              `paced=${paced} reduce-scatter n=${count} rank ${r}`,
+            ),
+          );
+          const ag = await Promise.all(
+            cs.map((c, r) => c.allGather(want.slice(offs[r], offs[r + 1]), 'f32', count)),
+          );
+          ag.forEach((o) => expect(Buffer.from(o).equals(Buffer.from(want))).toBe(true));
+          messages[String(paced)] = sends[0];
+        }
+        // A 4 MB vector fills chunks big enough for the paced cut (four slices per chunk) to send
+        // more messages than the unpaced one (two); a 7-element vector is one slice either way.
+        if (count === 1_000_003) expect(messages.true).toBeGreaterThan(messages.false);
+        if (count === 7) expect(messages.true).toBe(messages.false);
+      }
+    },
+  );
 });
