@@ -1,8 +1,10 @@
 /**
  * Validates a profile draft against the engine as it is edited (debounced), giving the issues by
- * field path for inline messages. A message shows only once its field has been touched (left
- * after editing, or changed) or a save or start was tried, so a brand-new form is not covered in
- * red; it goes as soon as the field is valid, since every edit re-validates.
+ * field path for inline messages. A problem the draft had when it was opened shows only once its
+ * field has been touched (left after editing, or changed) or a save or start was tried, so a
+ * brand-new form is not covered in red. A problem an edit causes shows at once, on whichever field
+ * it concerns: world size 3 with 2 nodes marks Nodes, choosing the PyTorch engine marks Sharding
+ * and Emulate links. A message goes as soon as the field is valid, since every edit re-validates.
  */
 import { computed, ref, watch, type InjectionKey, type Ref } from 'vue';
 import type { FieldIssue, ProfileDoc } from '../../../engine/app/api';
@@ -18,6 +20,8 @@ export function useDraftValidation(draft: Ref<ProfileDoc | undefined>, delayMs =
   const touched = ref(new Set<string>());
   /** A save or start was tried: every message shows. */
   const revealed = ref(false);
+  /** Paths with a problem at the draft's first check (shown only once touched). */
+  let opened: Set<string> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let seq = 0;
 
@@ -28,6 +32,7 @@ export function useDraftValidation(draft: Ref<ProfileDoc | undefined>, delayMs =
     const list = await profiles.validate(JSON.parse(JSON.stringify(draft.value)));
     if (mine === seq) {
       issues.value = issuesByPath(list);
+      opened ??= new Set(Object.keys(issues.value));
       checked.value = true;
     }
     return list;
@@ -43,8 +48,8 @@ export function useDraftValidation(draft: Ref<ProfileDoc | undefined>, delayMs =
     if (revealed.value) return issues.value;
     const seen = [...touched.value];
     return Object.fromEntries(
-      Object.entries(issues.value).filter(([p]) =>
-        seen.some((t) => t === p || t.startsWith(`${p}.`)),
+      Object.entries(issues.value).filter(
+        ([p]) => !opened?.has(p) || seen.some((t) => t === p || t.startsWith(`${p}.`)),
       ),
     );
   });
@@ -65,6 +70,8 @@ export function useDraftValidation(draft: Ref<ProfileDoc | undefined>, delayMs =
   watch(draft, () => {
     touched.value = new Set();
     revealed.value = false;
+    opened = undefined;
+    seq++; // a check of the previous draft still under way must not set this one's baseline
   });
   watch(
     draft,

@@ -25,6 +25,16 @@ export const useResultsStore = defineStore('results', () => {
     }
   }
 
+  /** Reads an open run again (a live run's record grows), keeping its place. */
+  async function refresh(id: string): Promise<void> {
+    try {
+      const view = await useApi().getRun(id);
+      open.value = open.value.map((r) => (r.id === id ? view : r));
+    } catch (e) {
+      error.value = errorMessage(e);
+    }
+  }
+
   function close(id: string): void {
     open.value = open.value.filter((r) => r.id !== id);
   }
@@ -36,5 +46,5 @@ export const useResultsStore = defineStore('results', () => {
     return useApi().exportCsv(id, kind);
   }
 
-  return { open, error, loading, show, close, exportCsv };
+  return { open, error, loading, show, refresh, close, exportCsv };
 });
