@@ -265,7 +265,7 @@ const PARTIAL_DECAL = {
 export function speedupOption(rows: SpeedupRow[], bf16Name?: string) {
   const top = Math.max(1, ...rows.flatMap((r) => [r.vsFsdp, r.vsBf16 ?? 0, r.ciHigh ?? 0]));
   // Room right of the longest bar for its label (longer with a partial mark), ending on a tick.
-  const room = rows.some((r) => r.partial) ? 2 : 1.35;
+  const room = rows.some((r) => r.partial) ? 1.8 : 1.35;
   const max = Math.ceil(top * room * 2) / 2;
   const names = rows.map((r) => r.name);
   const label = (value: (r: SpeedupRow) => number | undefined, withInterval: boolean) =>
@@ -278,7 +278,7 @@ export function speedupOption(rows: SpeedupRow[], bf16Name?: string) {
         // A method that stopped early: a hatched, paler bar and the step it stopped at.
         itemStyle: {
           color: r.color,
-          opacity: withInterval && !r.partial ? 1 : 0.5,
+          opacity: withInterval ? 1 : 0.5,
           ...(r.partial ? { decal: PARTIAL_DECAL } : {}),
         },
         label: {
@@ -287,7 +287,7 @@ export function speedupOption(rows: SpeedupRow[], bf16Name?: string) {
           color:
             VERDICT_COLOR[withInterval ? speedupVerdict(v, r.ciLow, r.ciHigh) : speedupVerdict(v)],
           fontWeight: 'bold',
-          formatter: r.partial ? `${text} · partial: ${r.partial}` : text,
+          formatter: r.partial ? `${text}\npartial: ${r.partial}` : text,
         },
       };
     });
