@@ -140,6 +140,44 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     await page.waitForSelector('[data-page=run]');
   });
 
+  it("shows a problem one field makes for another at once, on that field, in the form's words", async () => {
+    await go('run');
+    await page.waitForSelector('input[name="parallel.worldSize"]');
+    await page.selectOption('select[name=base-profile]', 'default');
+    // The default profile runs 2 nodes; 3 ranks cannot be shared between them.
+    expect(await page.inputValue('input[name="parallel.nodes"]')).toBe('2');
+    await page.fill('input[name="parallel.worldSize"]', '3');
+    // Only World size was edited; Nodes is marked, without a save or start being tried.
+    await expect.poll(() => fieldError('parallel.nodes').count()).toBe(1);
+    expect(await fieldError('parallel.nodes').textContent()).toMatch(
+      /2 nodes cannot share 3 ranks evenly: use 1 or 3 nodes/,
+    );
+    expect(await page.textContent('[data-page=run]')).not.toMatch(/worldSize/);
+    await page.fill('input[name="parallel.worldSize"]', '4');
+    await expect.poll(() => fieldError('parallel.nodes').count()).toBe(0);
+
+    // The PyTorch engine's own rules (from the engine's profile check) mark the fields concerned.
+    await page.selectOption('select[name="parallel.sharding"]', 'FULL_SHARD');
+    await page.check('input[name="network.emulate"]');
+    await page.selectOption('select[name=engine]', 'pytorch');
+    await expect.poll(() => fieldError('parallel.sharding').count()).toBe(1);
+    expect(await fieldError('parallel.sharding').textContent()).toMatch(/choose NO_SHARD/);
+    expect(await fieldError('network.emulate').textContent()).toMatch(/untick Emulate links/);
+    expect(await page.getAttribute('select[name="parallel.sharding"]', 'aria-invalid')).toBe(
+      'true',
+    );
+    await page.selectOption('select[name="parallel.sharding"]', 'NO_SHARD');
+    await page.uncheck('input[name="network.emulate"]');
+    await expect.poll(() => fieldError('parallel.sharding').count()).toBe(0);
+    await expect.poll(() => fieldError('network.emulate').count()).toBe(0);
+    // Without emulation the links do not apply, and the summary says so.
+    expect(await page.isDisabled('select[name="network.intra"]')).toBe(true);
+    expect(await page.isDisabled('select[name="network.inter"]')).toBe(true);
+    const note = await page.textContent('[data-page=run] .toolbar');
+    expect(note).toMatch(/on 2 nodes \(links not emulated\)/);
+    expect(note).not.toMatch(/emulated node/);
+  });
+
   it('creates a profile, flags an invalid field inline, saves it and finds it after a reload', async () => {
     await go('profiles');
     await page.click('[data-action=new-profile]');
@@ -209,44 +247,6 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     expect(await page.inputValue('input[name="train.steps"]')).toBe(String(STEPS));
     expect(await page.locator('.method-card').count()).toBe(2);
     await shot('profiles');
-  });
-
-  it("shows a problem one field makes for another at once, on that field, in the form's words", async () => {
-    await go('run');
-    await page.waitForSelector('input[name="parallel.worldSize"]');
-    await page.selectOption('select[name=base-profile]', 'default');
-    // The default profile runs 2 nodes; 3 ranks cannot be shared between them.
-    expect(await page.inputValue('input[name="parallel.nodes"]')).toBe('2');
-    await page.fill('input[name="parallel.worldSize"]', '3');
-    // Only World size was edited; Nodes is marked, without a save or start being tried.
-    await expect.poll(() => fieldError('parallel.nodes').count()).toBe(1);
-    expect(await fieldError('parallel.nodes').textContent()).toMatch(
-      /2 nodes cannot share 3 ranks evenly: use 1 or 3 nodes/,
-    );
-    expect(await page.textContent('[data-page=run]')).not.toMatch(/worldSize/);
-    await page.fill('input[name="parallel.worldSize"]', '4');
-    await expect.poll(() => fieldError('parallel.nodes').count()).toBe(0);
-
-    // The PyTorch engine's own rules (from the engine's profile check) mark the fields concerned.
-    await page.selectOption('select[name="parallel.sharding"]', 'FULL_SHARD');
-    await page.check('input[name="network.emulate"]');
-    await page.selectOption('select[name=engine]', 'pytorch');
-    await expect.poll(() => fieldError('parallel.sharding').count()).toBe(1);
-    expect(await fieldError('parallel.sharding').textContent()).toMatch(/choose NO_SHARD/);
-    expect(await fieldError('network.emulate').textContent()).toMatch(/untick Emulate links/);
-    expect(await page.getAttribute('select[name="parallel.sharding"]', 'aria-invalid')).toBe(
-      'true',
-    );
-    await page.selectOption('select[name="parallel.sharding"]', 'NO_SHARD');
-    await page.uncheck('input[name="network.emulate"]');
-    await expect.poll(() => fieldError('parallel.sharding').count()).toBe(0);
-    expect(await fieldError('network.emulate').count()).toBe(0);
-    // Without emulation the links do not apply, and the summary says so.
-    expect(await page.isDisabled('select[name="network.intra"]')).toBe(true);
-    expect(await page.isDisabled('select[name="network.inter"]')).toBe(true);
-    const note = await page.textContent('[data-page=run] .toolbar');
-    expect(note).toMatch(/on 2 nodes \(links not emulated\)/);
-    expect(note).not.toMatch(/emulated node/);
   });
 
   it('starts a 2-rank run with two methods and shows its progress live', async () => {

@@ -20,8 +20,11 @@ export function useDraftValidation(draft: Ref<ProfileDoc | undefined>, delayMs =
   const touched = ref(new Set<string>());
   /** A save or start was tried: every message shows. */
   const revealed = ref(false);
-  /** Paths with a problem at the draft's first check (shown only once touched). */
-  let opened: Set<string> | undefined;
+  /**
+   * Paths with a problem in the draft as it was opened (shown only once touched); until that check
+   * answers, every problem counts as one of them.
+   */
+  const opened = ref<Set<string>>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let seq = 0;
 
@@ -32,7 +35,6 @@ export function useDraftValidation(draft: Ref<ProfileDoc | undefined>, delayMs =
     const list = await profiles.validate(JSON.parse(JSON.stringify(draft.value)));
     if (mine === seq) {
       issues.value = issuesByPath(list);
-      opened ??= new Set(Object.keys(issues.value));
       checked.value = true;
     }
     return list;
@@ -49,7 +51,9 @@ export function useDraftValidation(draft: Ref<ProfileDoc | undefined>, delayMs =
     const seen = [...touched.value];
     return Object.fromEntries(
       Object.entries(issues.value).filter(
-        ([p]) => !opened?.has(p) || seen.some((t) => t === p || t.startsWith(`${p}.`)),
+        ([p]) =>
+          (opened.value && !opened.value.has(p)) ||
+          seen.some((t) => t === p || t.startsWith(`${p}.`)),
       ),
     );
   });
@@ -67,11 +71,15 @@ export function useDraftValidation(draft: Ref<ProfileDoc | undefined>, delayMs =
   }
 
   // Another draft (a profile selected, a new one): nothing of it touched yet.
-  watch(draft, () => {
+  watch(draft, (d) => {
     touched.value = new Set();
     revealed.value = false;
-    opened = undefined;
-    seq++; // a check of the previous draft still under way must not set this one's baseline
+    opened.value = undefined;
+    if (!d) return;
+    // The draft as opened, checked now: edits typed before the debounced check must not count.
+    void profiles.validate(JSON.parse(JSON.stringify(d))).then((list) => {
+      if (draft.value === d) opened.value = new Set(list.map((i) => i.path));
+    });
   });
   watch(
     draft,
