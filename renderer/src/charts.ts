@@ -287,6 +287,8 @@ export function speedupOption(rows: SpeedupRow[], bf16Name?: string) {
           color:
             VERDICT_COLOR[withInterval ? speedupVerdict(v, r.ciLow, r.ciHigh) : speedupVerdict(v)],
           fontWeight: 'bold',
+          // Two lines (value, then the partial mark) need a line height to not overprint.
+          lineHeight: 16,
           formatter: r.partial ? `${text}\npartial: ${r.partial}` : text,
         },
       };

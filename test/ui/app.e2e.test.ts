@@ -621,6 +621,14 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     expect(stopped[0].hatched).toBe(true);
     expect(bars.filter((b) => !/partial/.test(b.text)).every((b) => !b.hatched)).toBe(true);
     await shot('results-partial');
+    // "1 of 12" in the steps column still fits at 1024 px, every header and cell on one line.
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.waitForFunction(
+      () => document.querySelector('[data-chart=speedup] canvas')!.clientWidth < 900,
+    );
+    expect(await wrappedCells('.summary-table th, .summary-table td')).toEqual([]);
+    expect(await page.$eval('.table-scroll', (el) => el.scrollWidth <= el.clientWidth)).toBe(true);
+    await page.setViewportSize({ width: 1280, height: 800 });
   }, 180_000);
 
   it.skipIf(!torch?.available)(
