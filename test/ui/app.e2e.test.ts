@@ -659,8 +659,9 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
       await expect
         .poll(() => page.textContent('[data-testid=run-status]'), { timeout: 150_000 })
         .toBe('completed');
+      const torchRun = (await page.textContent('[data-page=live] .toolbar code'))!.trim();
       await page.click('[data-action=open-results]');
-      await page.waitForSelector('[data-page=results] .summary-table tbody tr');
+      await page.waitForSelector(`.run-block[data-run="${torchRun}"] .summary-table tbody tr`);
       expect(await page.textContent('[data-field=engine]')).toBe('pytorch engine');
       expect(await page.locator('.summary-table tbody tr').count()).toBe(3);
       const builtin = (await service.listRuns()).find((r) => r.engine === 'builtin')!;

@@ -13,6 +13,8 @@ export const useResultsStore = defineStore('results', () => {
   /** Opens a run (replacing the selection, or added to it to compare). */
   async function show(id: string, compare = false): Promise<void> {
     loading.value = true;
+    // Another run asked for: the page says it is loading rather than showing the last one.
+    if (!compare && !open.value.some((r) => r.id === id)) open.value = [];
     try {
       const view = await useApi().getRun(id);
       const others = compare ? open.value.filter((r) => r.id !== id) : [];
