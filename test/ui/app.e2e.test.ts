@@ -499,10 +499,9 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
 
     // Its results say what ran and why there is no speedup.
     await page.click('[data-action=open-results]');
-    await page.waitForSelector('[data-testid=run-outcome]');
-    expect(await page.textContent('[data-testid=run-outcome]')).toMatch(
-      /This run was cancelled: FSDP \(fp32\) cancelled after \d+ of 5000 steps/,
-    );
+    await expect
+      .poll(() => page.textContent('[data-testid=run-outcome]'))
+      .toMatch(/This run was cancelled: FSDP \(fp32\) cancelled after \d+ of 5000 steps/);
     expect(await page.textContent('[data-chart=speedup] [data-testid=chart-empty]')).toMatch(
       /FSDP baseline was cancelled/,
     );

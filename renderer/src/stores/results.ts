@@ -13,14 +13,17 @@ export const useResultsStore = defineStore('results', () => {
   /** Opens a run (replacing the selection, or added to it to compare). */
   async function show(id: string, compare = false): Promise<void> {
     loading.value = true;
-    // Another run asked for: the page says it is loading rather than showing the last one.
-    if (!compare && !open.value.some((r) => r.id === id)) open.value = [];
+    // The page says it is loading rather than showing the last figures it had (another run, or
+    // this one as it was while it ran).
+    const before = open.value;
+    if (!compare) open.value = [];
     try {
       const view = await useApi().getRun(id);
       const others = compare ? open.value.filter((r) => r.id !== id) : [];
       open.value = [...others, view];
       error.value = undefined;
     } catch (e) {
+      open.value = before;
       error.value = errorMessage(e);
     } finally {
       loading.value = false;
