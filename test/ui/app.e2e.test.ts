@@ -482,6 +482,12 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     expect(await page.textContent('.summary-table tbody tr[data-method=fsdp]')).toMatch(
       /[1-9]\d* of 5000/,
     );
+    expect(await page.textContent('.summary-table tbody tr[data-method=fp16] .status')).toBe(
+      'waiting',
+    );
+    expect(await page.textContent('[data-chart=speedup] [data-testid=chart-empty]')).toMatch(
+      /FSDP baseline has not finished yet.*Follow it live/s,
+    );
     await page.click('[data-action=open-live]');
     await page.waitForSelector('[data-page=live] [data-action=cancel-run]');
     // Cancelling asks first; the run goes on if the person keeps it.
