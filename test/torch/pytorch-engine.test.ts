@@ -10,7 +10,6 @@ import * as tf from '@tensorflow/tfjs';
 import { parseProfile, type ProfileInput } from '../../engine/app/profile.js';
 import { MetricLineSchema, RunSummarySchema } from '../../engine/app/metrics.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
-import { startRun } from '../../engine/app/launcher.js';
 import { methodInfo, parseMethodParams } from '../../engine/compress/registry.js';
 import { useBackend } from '../../engine/model/backend.js';
 import { buildCorpus, rankBatch } from '../../engine/model/data.js';
