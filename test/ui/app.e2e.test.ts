@@ -229,12 +229,19 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
       await page.click('.add-method button');
     }
     await page.fill('input[name="methods.1.params.ratio"]', '0.05');
-    // Method parameters read as words, and an integer's technical limit is not shown as one.
+    // Method parameters read as words, and an integer's technical limit is not shown as one:
+    // TAGC has camel-cased keys and an integer field bounded only by the number type.
+    await page.selectOption('select[name=add-method]', 'tagc');
+    await page.click('.add-method button');
+    const tagc = page.locator('.method-card[data-method=tagc]');
+    expect(await tagc.textContent()).toMatch(/Sparsify fraction.*Min size/s);
     const paramLabels = await page.$$eval('.method-card .field-label', (ls) =>
       ls.map((l) => l.textContent!.trim()),
     );
     expect(paramLabels.filter((l) => /[a-z][A-Z]/.test(l))).toEqual([]);
     expect(await page.textContent('.profile-form')).not.toContain(String(Number.MAX_SAFE_INTEGER));
+    await tagc.locator('header button').click();
+    expect(await page.locator('.method-card').count()).toBe(2);
     await expect.poll(() => page.locator('.field-error').count()).toBe(0);
     await page.click('[data-action=save-profile]');
     await page.waitForSelector('.banner.ok');
