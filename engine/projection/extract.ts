@@ -91,6 +91,15 @@ export interface MeasuredLinks {
   shapedOutside?: boolean;
 }
 
+const count = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 's'}`;
+
+/** `the measured run: 1 node x 2 ranks, intra loopback` (one node has no inter-node link). */
+function measuredDescription(p: Profile, intra: string, inter: string): string {
+  const { nodes, worldSize } = p.parallel;
+  const layout = `${count(nodes, 'node')} x ${count(worldSize / nodes, 'rank')}`;
+  return `the measured run: ${layout}, intra ${intra}${nodes > 1 ? `, inter ${inter}` : ''}`;
+}
+
 /** A profile's links and layout as a cluster description (how the emulator runs it). */
 export function measuredCluster(p: Profile, links: MeasuredLinks = {}): ClusterSpec {
   const { intra, inter } = p.network;
@@ -99,7 +108,7 @@ export function measuredCluster(p: Profile, links: MeasuredLinks = {}): ClusterS
     !emulate || t === 'off' ? 'loopback' : typeof t === 'string' ? t : `${t.gbps} Gb/s`;
   return {
     name: 'measured',
-    description: `the measured run: ${p.parallel.nodes} node(s) x ${p.parallel.worldSize / p.parallel.nodes} rank(s), intra ${label(intra)}, inter ${label(inter)}`,
+    description: measuredDescription(p, label(intra), label(inter)),
     nodes: p.parallel.nodes,
     gpusPerNode: p.parallel.worldSize / p.parallel.nodes,
     intra: tierOf(intra, emulate),

@@ -272,6 +272,13 @@ function pipelineChecks(p: CrossFields, ctx: IssueSink): void {
     );
 }
 
+const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 's'}`;
+/** `1, 2 or 4`. */
+const orList = (xs: number[]): string =>
+  xs.length > 1 ? `${xs.slice(0, -1).join(', ')} or ${xs.at(-1)}` : String(xs[0]);
+const divisors = (n: number): number[] =>
+  Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
+
 /** Checks that span fields (nodes vs world size, methods and their params). */
 function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
   const { worldSize, nodes, sharding, pipelineStages } = p.parallel;
@@ -279,7 +286,7 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
     ctx.addIssue({
       code: 'custom',
       path: ['parallel', 'nodes'],
-      message: `nodes (${nodes}) must divide worldSize (${worldSize})`,
+      message: `${plural(nodes, 'node')} cannot share ${plural(worldSize, 'rank')} evenly: use ${orList(divisors(worldSize))} node${worldSize === 1 ? '' : 's'}, or change the world size`,
     });
   }
   if (sharding === 'HYBRID_SHARD' && (nodes < 2 || worldSize / nodes < 2)) {
@@ -287,7 +294,7 @@ function crossFieldChecks(p: CrossFields, ctx: IssueSink): void {
       code: 'custom',
       path: ['parallel', 'sharding'],
       message:
-        'HYBRID_SHARD needs at least 2 nodes with at least 2 ranks each (e.g. worldSize 4, nodes 2)',
+        'HYBRID_SHARD needs at least 2 nodes with at least 2 ranks each (e.g. world size 4 on 2 nodes)',
     });
   }
   pipelineChecks(p, ctx);

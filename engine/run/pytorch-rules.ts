@@ -8,7 +8,7 @@
 export const PYTORCH_METHODS = ['fp16', 'bf16', 'powersgd', 'int8', 'topk'] as const;
 
 interface RuleInput {
-  parallel: { nodes: number; pipelineStages: number };
+  parallel: { nodes: number; pipelineStages: number; sharding: string };
   methods: { id: string; params: Record<string, unknown> }[];
   network?: { intra: unknown; inter: unknown; emulate: boolean };
 }
@@ -25,20 +25,26 @@ export function pytorchEngineIssues(p: RuleInput): RuleIssue[] {
   if (p.parallel.pipelineStages > 1)
     issues.push({
       path: ['parallel', 'pipelineStages'],
-      message: 'the PyTorch engine trains data-parallel only: set pipelineStages to 1',
+      message: 'the PyTorch engine trains data-parallel only: set pipeline stages to 1',
+    });
+  // Its ranks train with DDP: FSDP's sharding strategies have no path there yet.
+  if (p.parallel.sharding !== 'NO_SHARD')
+    issues.push({
+      path: ['parallel', 'sharding'],
+      message: 'the PyTorch engine trains with DDP (no FSDP sharding): choose NO_SHARD',
     });
   if (p.parallel.nodes > 1)
     issues.push({
       path: ['parallel', 'nodes'],
       message:
-        'the PyTorch engine starts one local torchrun: set nodes to 1 (several hosts: torchrun --nnodes, see README)',
+        'the PyTorch engine starts one local torchrun: set 1 node (several hosts: torchrun --nnodes, see README)',
     });
   const net = p.network;
   if (net && net.emulate && !(linkOff(net.intra) && linkOff(net.inter)))
     issues.push({
-      path: ['network'],
+      path: ['network', 'emulate'],
       message:
-        'the PyTorch engine cannot emulate links (gloo and NCCL use the real network): set intra and inter to "off"',
+        'the PyTorch engine cannot emulate links (gloo and NCCL use the real network): untick Emulate links',
     });
   p.methods.forEach((m, i) => {
     if (!(PYTORCH_METHODS as readonly string[]).includes(m.id))

@@ -44,21 +44,54 @@ export function legendRows(names: string[]): number {
   return rows;
 }
 
-function legend(names: string[]) {
-  return {
-    legend: { top: 0, type: 'plain' as const },
-    gridTop: 14 + LEGEND_ROW_PX * legendRows(names),
-  };
+function legend(names: string[], show = true) {
+  return show
+    ? {
+        legend: { top: 0, type: 'plain' as const },
+        gridTop: 14 + LEGEND_ROW_PX * legendRows(names),
+      }
+    : { legend: { show: false, type: 'plain' as const }, gridTop: 16 };
 }
 
-/** A method's line: the baseline dashed, wider and on top; a compared run's lines dotted. */
-function lineStyle(s: Series) {
-  if (s.key === BASELINE_KEY) return { lineStyle: { type: 'dashed', width: 3 }, z: 4 };
-  return { lineStyle: { type: s.run ? 'dotted' : 'solid', width: 2 }, z: 3 };
+/**
+ * How the lines of each compared run are told apart (the colour stays the method's): the first
+ * run solid with round markers, the next dotted with triangles, and so on.
+ */
+export const RUN_STYLES = [
+  { dash: 'solid', symbol: 'circle' },
+  { dash: 'dotted', symbol: 'triangle' },
+  { dash: [8, 3, 2, 3], symbol: 'rect' },
+  { dash: [2, 6], symbol: 'diamond' },
+] as const;
+export const runStyle = (run = 0) => RUN_STYLES[run % RUN_STYLES.length];
+
+/**
+ * A method's line: the baseline a wide translucent dashed band drawn under the others, so a method
+ * that tracks it step for step (fp16 does) shows inside it and neither hides the other; in compare
+ * mode each run has its own dash and marker.
+ */
+function lineStyle(s: Series, compare: boolean) {
+  const { dash, symbol } = runStyle(s.run);
+  const marks = compare ? { symbol, symbolSize: 7, showSymbol: true } : {};
+  if (s.key === BASELINE_KEY)
+    return {
+      lineStyle: { type: compare && s.run ? dash : 'dashed', width: 5, opacity: 0.45 },
+      z: 2,
+      ...marks,
+    };
+  return { lineStyle: { type: compare ? dash : 'solid', width: 2 }, z: 3, ...marks };
 }
 
-export function lineOption(series: Series[], xName: string, yName: string) {
-  const { legend: l, gridTop } = legend(series.map((s) => s.name));
+/**
+ * Lines per method. `compare` (several runs): the runs are told apart by dash and marker, and the
+ * page shows one shared legend of methods and runs instead of each chart's own, which would wrap
+ * over several rows of long names and squeeze the plot.
+ */
+export function lineOption(series: Series[], xName: string, yName: string, compare = false) {
+  const { legend: l, gridTop } = legend(
+    series.map((s) => s.name),
+    !compare,
+  );
   return {
     tooltip: { trigger: 'axis' },
     legend: l,
@@ -71,13 +104,41 @@ export function lineOption(series: Series[], xName: string, yName: string) {
       color: s.color,
       showSymbol: s.points.length < 30,
       data: s.points,
-      ...lineStyle(s),
+      ...lineStyle(s, compare),
     })),
   };
 }
 
-/** Greys for the parts of a step, so that no part reads as one of the methods' colours. */
-const PART_COLORS = ['#c9cfd8', '#3f4a5c', '#8e98a9', '#5f6b7e', '#e4e7ec'];
+/**
+ * The parts of a step in greys, so that no part reads as one of the methods' colours: compute
+ * light, exposed communication near black, encode and decode mid-grey told apart from it and
+ * from each other by stripes and dots.
+ */
+const PART_STYLES = [
+  { color: '#d3d8e0' },
+  { color: '#2a3140' },
+  {
+    color: '#9aa3b2',
+    decal: {
+      symbol: 'rect',
+      dashArrayX: [1, 0],
+      dashArrayY: [2, 3],
+      rotation: Math.PI / 4,
+      color: '#ffffffaa',
+    },
+  },
+  {
+    color: '#9aa3b2',
+    decal: {
+      symbol: 'circle',
+      symbolSize: 0.6,
+      dashArrayX: [[2, 3]],
+      dashArrayY: [2, 3],
+      color: '#2a3140aa',
+    },
+  },
+  { color: '#eceff3', borderColor: '#9aa3b2', borderWidth: 1 },
+];
 
 /** Bars of parts of a whole per category (the step-time breakdown): one series per part. */
 export function barOption(
@@ -100,21 +161,30 @@ export function barOption(
       name: b.name,
       type: 'bar',
       stack: b.stack,
-      color: PART_COLORS[i % PART_COLORS.length],
+      color: PART_STYLES[i % PART_STYLES.length].color,
+      itemStyle: PART_STYLES[i % PART_STYLES.length],
       data: b.values,
     })),
   };
 }
 
+/** Category labels longer than this are cut with an ellipsis (the tooltip has the whole name). */
+const LABEL_PX = 120;
+const long = (names: string[]) => names.length > 5 || names.some((n) => n.length > 16);
+
 /** One bar per method in the method's colour, with its value on the bar. */
 export function methodBarOption(bars: MethodBar[], yName: string, digits = 2, unit = '×') {
+  const tilt = long(bars.map((b) => b.name));
   return {
     tooltip: { trigger: 'item' },
-    grid: { left: 60, right: 20, top: 24, bottom: 60 },
+    grid: { left: 60, right: 20, top: 24, bottom: tilt ? 24 : 44, containLabel: tilt },
     xAxis: {
       type: 'category',
       data: bars.map((b) => b.name),
-      axisLabel: { interval: 0, rotate: bars.length > 5 ? 30 : 0 },
+      // Long names (runs compared) are tilted and cut rather than drawn over each other.
+      axisLabel: tilt
+        ? { interval: 0, rotate: 30, width: LABEL_PX, overflow: 'truncate' }
+        : { interval: 0, rotate: 0 },
     },
     yAxis: { type: 'value', ...axisName(yName), nameGap: 44 },
     series: [
@@ -141,6 +211,8 @@ export interface SpeedupRow {
   vsBf16?: number;
   ciLow?: number;
   ciHigh?: number;
+  /** Set when the method stopped early: `cancelled at step 37 of 200`. */
+  partial?: string;
 }
 
 export const FASTER_COLOR = '#2e7d32';
@@ -176,6 +248,15 @@ export function speedupText(x: number, low?: number, high?: number): string {
   return `${x.toFixed(2)}×${interval} ${verdict === 'faster' ? verdict : `· ${verdict}`}`;
 }
 
+/** The stripes of a bar measured over part of its steps only. */
+const PARTIAL_DECAL = {
+  symbol: 'rect',
+  dashArrayX: [1, 0],
+  dashArrayY: [3, 4],
+  rotation: -Math.PI / 4,
+  color: '#ffffffcc',
+};
+
 /**
  * "Is this method faster than FSDP, and by how much": one horizontal bar per method in its colour,
  * the value and the word faster or slower on it (green or red), a line at 1.0 where FSDP stands,
@@ -183,23 +264,32 @@ export function speedupText(x: number, low?: number, high?: number): string {
  */
 export function speedupOption(rows: SpeedupRow[], bf16Name?: string) {
   const top = Math.max(1, ...rows.flatMap((r) => [r.vsFsdp, r.vsBf16 ?? 0, r.ciHigh ?? 0]));
-  // Room right of the longest bar for its label, ending on a tick (a multiple of 0.5).
-  const max = Math.ceil(top * 1.35 * 2) / 2;
+  // Room right of the longest bar for its label (longer with a partial mark), ending on a tick.
+  const room = rows.some((r) => r.partial) ? 1.8 : 1.35;
+  const max = Math.ceil(top * room * 2) / 2;
   const names = rows.map((r) => r.name);
   const label = (value: (r: SpeedupRow) => number | undefined, withInterval: boolean) =>
     rows.map((r) => {
       const v = value(r);
       if (v === undefined) return { value: null };
+      const text = withInterval ? speedupText(v, r.ciLow, r.ciHigh) : `${speedupText(v)} (bf16)`;
       return {
         value: v,
-        itemStyle: { color: r.color, opacity: withInterval ? 1 : 0.5 },
+        // A method that stopped early: a hatched, paler bar and the step it stopped at.
+        itemStyle: {
+          color: r.color,
+          opacity: withInterval ? 1 : 0.5,
+          ...(r.partial ? { decal: PARTIAL_DECAL } : {}),
+        },
         label: {
           show: true,
           position: 'right',
           color:
             VERDICT_COLOR[withInterval ? speedupVerdict(v, r.ciLow, r.ciHigh) : speedupVerdict(v)],
           fontWeight: 'bold',
-          formatter: withInterval ? speedupText(v, r.ciLow, r.ciHigh) : `${speedupText(v)} (bf16)`,
+          // Two lines (value, then the partial mark) need a line height to not overprint.
+          lineHeight: 16,
+          formatter: r.partial ? `${text}\npartial: ${r.partial}` : text,
         },
       };
     });
@@ -219,7 +309,13 @@ export function speedupOption(rows: SpeedupRow[], bf16Name?: string) {
       max,
       ...axisName('× faster than FSDP (fp32): its step time ÷ the method’s'),
     },
-    yAxis: { type: 'category', data: names, inverse: true },
+    // Long names (runs compared) are cut with an ellipsis; the tooltip has the whole name.
+    yAxis: {
+      type: 'category',
+      data: names,
+      inverse: true,
+      axisLabel: { width: 2 * LABEL_PX, overflow: 'truncate' },
+    },
     series: [
       {
         name: 'vs FSDP (fp32)',

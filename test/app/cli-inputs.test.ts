@@ -111,7 +111,7 @@ describe('each error once', () => {
         .slice(1)
         .map((l) => l.trim());
       expect(problems).toEqual([
-        'parallel.nodes: nodes (3) must divide worldSize (2)',
+        'parallel.nodes: 3 nodes cannot share 2 ranks evenly: use 1 or 2 nodes, or change the world size',
         'methods.0.params.ratio: must be 1 or less',
       ]);
     }

@@ -10,7 +10,6 @@ import * as tf from '@tensorflow/tfjs';
 import { parseProfile, type ProfileInput } from '../../engine/run/profile.js';
 import { MetricLineSchema, RunSummarySchema } from '../../engine/run/metrics.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
-import { startRun } from '../../engine/app/launcher.js';
 import { methodInfo, parseMethodParams } from '../../engine/compress/registry.js';
 import { useBackend } from '../../engine/model/backend.js';
 import { buildCorpus, rankBatch } from '../../engine/model/data.js';
@@ -180,13 +179,10 @@ describe.skipIf(!probe.available)(`PyTorch engine${skipped}`, () => {
     }
   });
 
-  it('refuses FSDP before start, with the reason, and writes nothing', async () => {
-    const fsdp = probe.options.find((o) => o.id === 'fsdp');
-    if (fsdp?.available) return; // this torch can shard; the refusal applies elsewhere
-    const p = parseProfile(torchProfile({ parallel: { worldSize: 2, sharding: 'FULL_SHARD' } }));
-    const before = (await new RunsStore(home).list()).length;
-    await expect(startRun(p, { home })).rejects.toThrow(/FSDP.*NO_SHARD/s);
-    expect(await new RunsStore(home).list()).toHaveLength(before);
+  it('refuses FSDP in the profile, on its sharding field, before anything starts', () => {
+    expect(() =>
+      parseProfile(torchProfile({ parallel: { worldSize: 2, sharding: 'FULL_SHARD' } })),
+    ).toThrow(/parallel\.sharding: .*DDP.*NO_SHARD/s);
   });
 
   /** A long run; at its first step, `act` gets the ranks' pids (from their 'ready' events). */

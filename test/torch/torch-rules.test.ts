@@ -19,6 +19,14 @@ describe('PyTorch profile rules', () => {
     if (r.ok) expect(resolveMethods(r.profile)[0].label).toBe('DDP (fp32)');
   });
 
+  it('refuses FSDP sharding on the sharding field, with the choice that works', () => {
+    const r = checkProfile({ ...base, parallel: { ...base.parallel, sharding: 'FULL_SHARD' } });
+    expect(r.ok ? [] : r.issues).toContainEqual({
+      path: 'parallel.sharding',
+      message: expect.stringMatching(/DDP.*choose NO_SHARD/),
+    });
+  });
+
   it('refuses methods without a hook, pipelines, several nodes and emulated links', () => {
     const r = checkProfile({
       ...base,
@@ -31,7 +39,7 @@ describe('PyTorch profile rules', () => {
     expect(paths).toEqual(
       expect.arrayContaining([
         'parallel.nodes',
-        'network',
+        'network.emulate',
         'methods.0.id',
         'methods.1.params.scale',
       ]),

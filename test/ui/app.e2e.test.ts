@@ -140,6 +140,44 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     await page.waitForSelector('[data-page=run]');
   });
 
+  it("shows a problem one field makes for another at once, on that field, in the form's words", async () => {
+    await go('run');
+    await page.waitForSelector('input[name="parallel.worldSize"]');
+    await page.selectOption('select[name=base-profile]', 'default');
+    // The default profile runs 2 nodes; 3 ranks cannot be shared between them.
+    expect(await page.inputValue('input[name="parallel.nodes"]')).toBe('2');
+    await page.fill('input[name="parallel.worldSize"]', '3');
+    // Only World size was edited; Nodes is marked, without a save or start being tried.
+    await expect.poll(() => fieldError('parallel.nodes').count()).toBe(1);
+    expect(await fieldError('parallel.nodes').textContent()).toMatch(
+      /2 nodes cannot share 3 ranks evenly: use 1 or 3 nodes/,
+    );
+    expect(await page.textContent('[data-page=run]')).not.toMatch(/worldSize/);
+    await page.fill('input[name="parallel.worldSize"]', '4');
+    await expect.poll(() => fieldError('parallel.nodes').count()).toBe(0);
+
+    // The PyTorch engine's own rules (from the engine's profile check) mark the fields concerned.
+    await page.selectOption('select[name="parallel.sharding"]', 'FULL_SHARD');
+    await page.check('input[name="network.emulate"]');
+    await page.selectOption('select[name=engine]', 'pytorch');
+    await expect.poll(() => fieldError('parallel.sharding').count()).toBe(1);
+    expect(await fieldError('parallel.sharding').textContent()).toMatch(/choose NO_SHARD/);
+    expect(await fieldError('network.emulate').textContent()).toMatch(/untick Emulate links/);
+    expect(await page.getAttribute('select[name="parallel.sharding"]', 'aria-invalid')).toBe(
+      'true',
+    );
+    await page.selectOption('select[name="parallel.sharding"]', 'NO_SHARD');
+    await page.uncheck('input[name="network.emulate"]');
+    await expect.poll(() => fieldError('parallel.sharding').count()).toBe(0);
+    await expect.poll(() => fieldError('network.emulate').count()).toBe(0);
+    // Without emulation the links do not apply, and the summary says so.
+    expect(await page.isDisabled('select[name="network.intra"]')).toBe(true);
+    expect(await page.isDisabled('select[name="network.inter"]')).toBe(true);
+    const note = await page.textContent('[data-page=run] .toolbar');
+    expect(note).toMatch(/on 2 nodes \(links not emulated\)/);
+    expect(note).not.toMatch(/emulated node/);
+  });
+
   it('creates a profile, flags an invalid field inline, saves it and finds it after a reload', async () => {
     await go('profiles');
     await page.click('[data-action=new-profile]');
@@ -147,6 +185,11 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     // A brand-new form has an empty name, yet nothing is flagged before it is touched.
     expect(await page.locator('.field-error, .issue-count, .banner.error').count()).toBe(0);
     expect(await page.textContent('.profile-form')).not.toMatch(/batchPerRank|warmupSteps/);
+    // Nothing saved yet: nothing to duplicate, export or open in the designer.
+    for (const action of ['Duplicate', 'Export JSON', 'Open in run designer'])
+      expect(await page.locator(`[data-page=profiles] button:text-is("${action}")`).count()).toBe(
+        0,
+      );
 
     await page.fill('input[name="train.steps"]', '0');
     await page.locator('input[name="train.steps"]').blur();
@@ -186,9 +229,23 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
       await page.click('.add-method button');
     }
     await page.fill('input[name="methods.1.params.ratio"]', '0.05');
+    // Method parameters read as words, and an integer's technical limit is not shown as one:
+    // TAGC has camel-cased keys and an integer field bounded only by the number type.
+    await page.selectOption('select[name=add-method]', 'tagc');
+    await page.click('.add-method button');
+    const tagc = page.locator('.method-card[data-method=tagc]');
+    expect(await tagc.textContent()).toMatch(/Sparsify fraction.*Min size/s);
+    const paramLabels = await page.$$eval('.method-card .field-label', (ls) =>
+      ls.map((l) => l.textContent!.trim()),
+    );
+    expect(paramLabels.filter((l) => /[a-z][A-Z]/.test(l))).toEqual([]);
+    expect(await page.textContent('.profile-form')).not.toContain(String(Number.MAX_SAFE_INTEGER));
+    await tagc.locator('header button').click();
+    expect(await page.locator('.method-card').count()).toBe(2);
     await expect.poll(() => page.locator('.field-error').count()).toBe(0);
     await page.click('[data-action=save-profile]');
     await page.waitForSelector('.banner.ok');
+    expect(await page.locator('[data-page=profiles] button:text-is("Duplicate")').count()).toBe(1);
     await page.reload();
     await page.waitForSelector('[data-page=profiles]');
     const item = page.locator('[data-profile="e2e two methods"]');
@@ -228,6 +285,8 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     // Methods waiting their turn show their step count, never "?".
     expect([...seen].join(' ')).not.toContain('?');
     expect(await page.textContent('.progress-table thead')).toMatch(/last step time/);
+    // Live shows the latest step's loss, and says so (Results gives the mean of the last 5).
+    expect(await page.textContent('.progress-table thead')).toMatch(/last step's loss/);
     liveColors = await chartColors('live-loss');
     // The busy-machine warning lists exactly the methods measured under load.
     const liveId = (await page.textContent('[data-page=live] .toolbar code'))!.trim();
@@ -306,6 +365,23 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
         .series.map((x) => [x.name, x.lineStyle.type]),
     );
     expect(Object.fromEntries(dash)).toMatchObject({ 'FSDP (fp32)': 'dashed', fp16: 'solid' });
+    // fp16's loss equals FSDP's step for step: the baseline is a wider band drawn under it.
+    const widths = await page.$eval('[data-chart=loss-step]', (el) =>
+      Object.fromEntries(
+        (
+          el as unknown as {
+            chartOption: () => { series: { name: string; lineStyle: { width: number } }[] };
+          }
+        )
+          .chartOption()
+          .series.map((x) => [x.name, x.lineStyle.width]),
+      ),
+    );
+    expect(widths['FSDP (fp32)']).toBeGreaterThan(widths.fp16);
+    // What "final loss" means is on the page, not only in a tooltip.
+    expect(await page.textContent('[data-testid=loss-note]')).toMatch(
+      /Final loss: the mean loss of the last 5 steps/,
+    );
 
     // Timings taken while other processes used the CPU are flagged with the figure.
     const summaries = (await service.getRun(await runIdShown())).summary!.methods;
@@ -327,6 +403,7 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
       () => document.querySelector('[data-chart=speedup] canvas')!.clientWidth < 900,
     );
     expect(await wrappedCells('.summary-table td')).toEqual([]);
+    expect(await wrappedCells('.summary-table th')).toEqual([]);
     // ... and the whole table fits: no column hidden behind a scroll bar.
     expect(await page.$eval('.table-scroll', (el) => el.scrollWidth <= el.clientWidth)).toBe(true);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
@@ -339,6 +416,10 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     const projected = page.locator('[data-panel=projection] .projection-table tbody tr');
     await expect.poll(() => projected.count(), { timeout: 30_000 }).toBe(3);
     expect(await page.textContent('[data-panel=projection] thead')).toMatch(/error/);
+    // One node of two ranks: plain plurals, and no inter-node link listed for it.
+    const measured = await page.textContent('[data-panel=projection] > p.muted');
+    expect(measured).toMatch(/1 node x 2 ranks, intra loopback ·/);
+    expect(measured).not.toMatch(/inter |\(s\)/);
     // The run measured no bf16 baseline: the panel says its "vs bf16" one is derived.
     expect(await page.textContent('[data-testid=bf16-source]')).toMatch(
       /derived from the fp32 baseline/,
@@ -397,6 +478,25 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
         { timeout: 60_000 },
       )
       .toMatch(/^[1-9]\d*\//);
+    // Results of the run while it goes: the progress Live shows, and a way back there.
+    const runningId = (await page.textContent('[data-page=live] .toolbar code'))!.trim();
+    await go('results');
+    await page.selectOption('select[name=results-run]', runningId);
+    await page.waitForSelector(`.run-block[data-run="${runningId}"] [data-testid=run-outcome]`);
+    await expect
+      .poll(() => page.textContent('[data-testid=run-outcome]'))
+      .toMatch(/still running: FSDP \(fp32\) at step [1-9]\d* of 5000; fp16 waiting its turn/);
+    expect(await page.textContent('.summary-table tbody tr[data-method=fsdp]')).toMatch(
+      /[1-9]\d* of 5000/,
+    );
+    expect(await page.textContent('.summary-table tbody tr[data-method=fp16] .status')).toBe(
+      'waiting',
+    );
+    expect(await page.textContent('[data-chart=speedup] [data-testid=chart-empty]')).toMatch(
+      /FSDP baseline has not finished yet.*Follow it live/s,
+    );
+    await page.click('[data-action=open-live]');
+    await page.waitForSelector('[data-page=live] [data-action=cancel-run]');
     // Cancelling asks first; the run goes on if the person keeps it.
     await page.click('[data-action=cancel-run]');
     await page.click('text=Keep running');
@@ -412,38 +512,54 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
 
     // Its results say what ran and why there is no speedup.
     await page.click('[data-action=open-results]');
-    await page.waitForSelector('[data-testid=run-outcome]');
-    expect(await page.textContent('[data-testid=run-outcome]')).toMatch(
-      /This run was cancelled: FSDP \(fp32\) cancelled after \d+ of 5000 steps/,
-    );
+    await expect
+      .poll(() => page.textContent('[data-testid=run-outcome]'))
+      .toMatch(/This run was cancelled: FSDP \(fp32\) cancelled after \d+ of 5000 steps/);
     expect(await page.textContent('[data-chart=speedup] [data-testid=chart-empty]')).toMatch(
       /FSDP baseline was cancelled/,
     );
 
-    // Compared with the completed run: every line of both runs has a legend entry, none paged,
-    // the same method in the same colour, the second run dotted.
+    // Compared with the completed run: the same method in the same colour, each run with its own
+    // dash and marker, one shared legend of methods and runs instead of one per chart.
     const completed = (await service.listRuns()).find((r) => r.status === 'completed')!;
     await page.selectOption('select[name=compare-run]', completed.id);
     await page.waitForSelector(`.run-block[data-run="${completed.id}"]`);
     const compared = await page.$eval('[data-chart=loss-step]', (el) => {
       type Opt = {
-        legend: { type: string }[];
-        series: { name: string; color: string; lineStyle: { type: string } }[];
+        legend: { show: boolean }[];
+        series: { name: string; color: string; symbol: string; lineStyle: { type: unknown } }[];
       };
       const o = (el as unknown as { chartOption: () => Opt }).chartOption();
       return {
-        legend: o.legend[0].type,
-        series: o.series.map((x) => [x.name, x.color, x.lineStyle.type]),
+        legend: o.legend[0].show,
+        series: o.series.map((x) => ({
+          name: x.name,
+          color: x.color,
+          dash: JSON.stringify(x.lineStyle.type),
+          symbol: x.symbol,
+        })),
       };
     });
-    expect(compared.legend).toBe('plain');
+    expect(compared.legend).toBe(false);
     expect(compared.series).toHaveLength(4);
-    expect(new Set(compared.series.map(([name]) => name)).size).toBe(4);
-    const fsdpLines = compared.series.filter(([name]) => name.startsWith('FSDP (fp32) · '));
+    expect(new Set(compared.series.map((x) => x.name)).size).toBe(4);
+    const fsdpLines = compared.series.filter((x) => x.name.startsWith('FSDP (fp32) · run '));
     expect(fsdpLines).toHaveLength(2);
-    expect(fsdpLines[0][1]).toBe(fsdpLines[1][1]);
-    const topk = compared.series.find(([name]) => name.startsWith('topk · '))!;
-    expect(topk[2]).toBe('dotted');
+    expect(fsdpLines[0].color).toBe(fsdpLines[1].color);
+    expect(fsdpLines[0].dash).not.toBe(fsdpLines[1].dash);
+    expect(fsdpLines[0].symbol).not.toBe(fsdpLines[1].symbol);
+    const topk = compared.series.find((x) => x.name === 'topk · run 2')!;
+    expect(topk.dash).toBe('"dotted"');
+    const legend = page.locator('[data-testid=compare-legend]');
+    expect(await legend.locator('[data-legend=methods] .legend-item').count()).toBe(3);
+    expect(await legend.locator('[data-legend=runs] .legend-item').allTextContents()).toEqual([
+      expect.stringMatching(/run 1: e2e two methods \w+ \(builtin\)/),
+      expect.stringMatching(/run 2: e2e two methods \w+ \(builtin\)/),
+    ]);
+    expect(await page.locator('[data-testid=run-tag]').allTextContents()).toEqual([
+      'run 1',
+      'run 2',
+    ]);
     await shot('results-compare');
 
     await go('history');
@@ -473,6 +589,60 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     await shot('history');
   }, 120_000);
 
+  it('marks the speedup of a method stopped early as partial, with the step it reached', async () => {
+    const base = (await service.listProfiles()).find((p) => p.name === 'e2e two methods')!;
+    const run = await service.startRun({
+      profile: {
+        ...base.profile!,
+        name: 'stopped early',
+        train: { ...base.profile!.train, steps: 12 },
+      },
+    });
+    // Cancel once a method after the baseline has taken a step.
+    await expect
+      .poll(
+        async () => {
+          const live = (await service.liveRuns()).find((r) => r.id === run.id)!;
+          return live.methods.some((m) => m.key !== 'fsdp' && m.status === 'running' && m.step > 0);
+        },
+        { timeout: 120_000, interval: 50 },
+      )
+      .toBe(true);
+    await service.cancelRun(run.id);
+    await expect
+      .poll(async () => (await service.listRuns()).find((r) => r.id === run.id)?.status, {
+        timeout: 30_000,
+      })
+      .toBe('cancelled');
+    await go('results');
+    await page.selectOption('select[name=results-run]', run.id);
+    await page.waitForSelector(`.run-block[data-run="${run.id}"] [data-testid=run-outcome]`);
+    const bars = await page.$eval('[data-chart=speedup]', (el) => {
+      type Bar = { label: { formatter: string }; itemStyle: { decal?: unknown } };
+      const o = (
+        el as unknown as { chartOption: () => { series: { data: Bar[] }[] } }
+      ).chartOption();
+      return o.series[0].data.map((d) => ({
+        text: d.label.formatter,
+        hatched: !!d.itemStyle.decal,
+      }));
+    });
+    const stopped = bars.filter((b) => /partial/.test(b.text));
+    expect(stopped).toHaveLength(1);
+    expect(stopped[0].text).toMatch(/\npartial: cancelled at step \d+ of 12$/);
+    expect(stopped[0].hatched).toBe(true);
+    expect(bars.filter((b) => !/partial/.test(b.text)).every((b) => !b.hatched)).toBe(true);
+    await shot('results-partial');
+    // "1 of 12" in the steps column still fits at 1024 px, every header and cell on one line.
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.waitForFunction(
+      () => document.querySelector('[data-chart=speedup] canvas')!.clientWidth < 900,
+    );
+    expect(await wrappedCells('.summary-table th, .summary-table td')).toEqual([]);
+    expect(await page.$eval('.table-scroll', (el) => el.scrollWidth <= el.clientWidth)).toBe(true);
+    await page.setViewportSize({ width: 1280, height: 800 });
+  }, 180_000);
+
   it.skipIf(!torch?.available)(
     'runs a PyTorch profile and shows it beside the built-in runs',
     async () => {
@@ -501,8 +671,9 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
       await expect
         .poll(() => page.textContent('[data-testid=run-status]'), { timeout: 150_000 })
         .toBe('completed');
+      const torchRun = (await page.textContent('[data-page=live] .toolbar code'))!.trim();
       await page.click('[data-action=open-results]');
-      await page.waitForSelector('[data-page=results] .summary-table tbody tr');
+      await page.waitForSelector(`.run-block[data-run="${torchRun}"] .summary-table tbody tr`);
       expect(await page.textContent('[data-field=engine]')).toBe('pytorch engine');
       expect(await page.locator('.summary-table tbody tr').count()).toBe(3);
       const builtin = (await service.listRuns()).find((r) => r.engine === 'builtin')!;

@@ -35,12 +35,30 @@ describe('line charts', () => {
     points: [[0, 1] as [number, number]],
   }));
 
-  it('draw the baseline dashed, wider and above the methods that track it', () => {
+  it('draw the baseline as a wide see-through dashed band under the methods that track it', () => {
     const o = lineOption(series, 'step', 'loss');
     const [base, fp16] = o.series;
-    expect(base.lineStyle).toMatchObject({ type: 'dashed', width: 3 });
-    expect(base.z).toBeGreaterThan(fp16.z);
+    expect(base.lineStyle).toMatchObject({ type: 'dashed', width: 5 });
+    expect(base.lineStyle.opacity).toBeLessThan(1);
+    // fp16 runs inside the band (narrower, on top): an equal loss hides neither line.
+    expect(fp16.lineStyle.width).toBeLessThan(base.lineStyle.width);
+    expect(fp16.z).toBeGreaterThan(base.z);
     expect(o.series.map((s) => s.color)).toEqual(series.map((s) => s.color));
+  });
+
+  it("tell compared runs apart by dash and marker, the colour staying the method's", () => {
+    const two = [0, 1].flatMap((run) =>
+      series.map((s) => ({ ...s, run, name: `${s.key} ${run}` })),
+    );
+    const o = lineOption(two, 'step', 'loss', true);
+    const style = (name: string) => o.series.find((x) => x.name === name)!;
+    expect(style('topk 0').color).toBe(style('topk 1').color);
+    expect(style('topk 0').lineStyle.type).not.toEqual(style('topk 1').lineStyle.type);
+    expect(style('topk 0').symbol).not.toBe(style('topk 1').symbol);
+    expect(style('fsdp 0').symbol).not.toBe(style('fsdp 1').symbol);
+    // The page shows one legend of methods and runs; the chart keeps its whole height for lines.
+    expect(o.legend.show).toBe(false);
+    expect(o.grid.top).toBeLessThan(lineOption(two, 'step', 'loss').grid.top);
   });
 
   it('lay the legend out in full, with the plot moved down for each extra row', () => {
@@ -102,6 +120,23 @@ describe('speedup view', () => {
     ]);
     expect(o.series[0].data[0].label?.formatter).toBe(speedupText(1.3, 1.2, 1.4));
     expect(speedupText(1.3, 1.2, 1.4)).toBe('1.30× [1.20–1.40] faster');
+  });
+
+  it('marks a method that stopped early as partial, with the step it stopped at', () => {
+    const o = speedupOption([rows[0], { ...rows[1], partial: 'cancelled at step 4 of 8' }]);
+    const [done, stopped] = o.series[0].data;
+    expect(done.label?.formatter).not.toMatch(/partial/);
+    expect(stopped.label?.formatter).toBe('0.84× · slower\npartial: cancelled at step 4 of 8');
+    expect(stopped.itemStyle && 'decal' in stopped.itemStyle).toBe(true);
+  });
+
+  it('tilts and cuts long bar labels instead of drawing them over each other', () => {
+    const long = ['fp16 · run 1', 'topk · run 1', 'FSDP (fp32) · run 2', 'fp16 · run 2'];
+    const o = methodBarOption(
+      long.map((name) => ({ name, color: METHOD_PALETTE[0], value: 1 })),
+      'ratio',
+    );
+    expect(o.xAxis.axisLabel).toMatchObject({ rotate: 30, overflow: 'truncate' });
   });
 
   it('labels method bars with their value in their colour', () => {

@@ -1,8 +1,10 @@
 /**
  * Validates a profile draft against the engine as it is edited (debounced), giving the issues by
- * field path for inline messages. A message shows only once its field has been touched (left
- * after editing, or changed) or a save or start was tried, so a brand-new form is not covered in
- * red; it goes as soon as the field is valid, since every edit re-validates.
+ * field path for inline messages. A problem the draft had when it was opened shows only once its
+ * field has been touched (left after editing, or changed) or a save or start was tried, so a
+ * brand-new form is not covered in red. A problem an edit causes shows at once, on whichever field
+ * it concerns: world size 3 with 2 nodes marks Nodes, choosing the PyTorch engine marks Sharding
+ * and Emulate links. A message goes as soon as the field is valid, since every edit re-validates.
  */
 import { computed, ref, watch, type InjectionKey, type Ref } from 'vue';
 import type { FieldIssue, ProfileDoc } from '../../../engine/app/api';
@@ -18,6 +20,11 @@ export function useDraftValidation(draft: Ref<ProfileDoc | undefined>, delayMs =
   const touched = ref(new Set<string>());
   /** A save or start was tried: every message shows. */
   const revealed = ref(false);
+  /**
+   * Paths with a problem in the draft as it was opened (shown only once touched); until that check
+   * answers, every problem counts as one of them.
+   */
+  const opened = ref<Set<string>>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let seq = 0;
 
@@ -43,8 +50,10 @@ export function useDraftValidation(draft: Ref<ProfileDoc | undefined>, delayMs =
     if (revealed.value) return issues.value;
     const seen = [...touched.value];
     return Object.fromEntries(
-      Object.entries(issues.value).filter(([p]) =>
-        seen.some((t) => t === p || t.startsWith(`${p}.`)),
+      Object.entries(issues.value).filter(
+        ([p]) =>
+          (opened.value && !opened.value.has(p)) ||
+          seen.some((t) => t === p || t.startsWith(`${p}.`)),
       ),
     );
   });
@@ -62,9 +71,15 @@ export function useDraftValidation(draft: Ref<ProfileDoc | undefined>, delayMs =
   }
 
   // Another draft (a profile selected, a new one): nothing of it touched yet.
-  watch(draft, () => {
+  watch(draft, (d) => {
     touched.value = new Set();
     revealed.value = false;
+    opened.value = undefined;
+    if (!d) return;
+    // The draft as opened, checked now: edits typed before the debounced check must not count.
+    void profiles.validate(JSON.parse(JSON.stringify(d))).then((list) => {
+      if (draft.value === d) opened.value = new Set(list.map((i) => i.path));
+    });
   });
   watch(
     draft,
