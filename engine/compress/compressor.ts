@@ -103,6 +103,12 @@ export interface Compressor {
   aggregate?(payloads: Uint8Array[], n: number): Uint8Array;
   /** 'rounds' methods: compress, communicate and decode in one go. */
   communicate?(p: Float32Array, io: RoundsIo): Promise<RoundsResult>;
+  /**
+   * 'rounds' methods whose rounds have a standard shape, for the projection: 'all-to-all' (each
+   * owner's part goes straight to it) or 'hierarchical-all-to-all' (inside each node, then across
+   * nodes between ranks at the same position). Absent: modelled as generic rounds.
+   */
+  readonly travelsAs?: 'all-to-all' | 'hierarchical-all-to-all';
 }
 
 /**

@@ -127,5 +127,12 @@ export function createQgz(o: QgzOptions): Compressor {
     };
   };
 
-  return { id: 'qgz', pattern: 'rounds', sparse: false, ...roundsOnlyCodec('qgz'), communicate };
+  return {
+    id: 'qgz',
+    pattern: 'rounds',
+    travelsAs: 'hierarchical-all-to-all',
+    sparse: false,
+    ...roundsOnlyCodec('qgz'),
+    communicate,
+  };
 }

@@ -152,6 +152,8 @@ export function createTagc(
   const c: Compressor & { lastStats?: SketchStats & Record<string, number> } = {
     id: 'tagc',
     pattern: 'rounds',
+    // Sharded sketch flow: one all-to-all per unit (and a scale all-reduce on its first step).
+    travelsAs: 'all-to-all',
     sparse: true,
     ...roundsOnlyCodec('tagc'),
     communicate: async (p: Float32Array, io: RoundsIo): Promise<RoundsResult> => {

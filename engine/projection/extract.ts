@@ -11,6 +11,7 @@ import { RunSummarySchema } from '../app/metrics.js';
 import type { Profile } from '../app/profile.js';
 import {
   RunConfigSchema,
+  hpzOf,
   methodKey,
   modelConfig,
   paramCommOf,
@@ -109,15 +110,25 @@ export function runModel(p: Profile): ModelDims {
   return { ...m };
 }
 
+/** The method's compressor as a run of `world` ranks creates it (its pattern can depend on params). */
+const compressorOf = (id: string, params: Record<string, unknown>, world: number) =>
+  methodInfo(id).create(parseMethodParams(id, params), { world, warmupSteps: 0, gradClip: 1 });
+
+/** Whether the method's payload exists only inside its own rounds (no standalone encode). */
+export function ownRounds(id: string, params: Record<string, unknown>, world: number): boolean {
+  return id !== 'fsdp' && compressorOf(id, params, world).pattern === 'rounds';
+}
+
 export function patternOf(
   id: string,
   params: Record<string, unknown>,
   world: number,
 ): ReducePattern {
   if (id === 'fsdp') return 'fsdp';
-  const info = methodInfo(id);
-  // The compressor decides (int8 with agreed scales runs rounds, unlike its registry default).
-  return info.create(parseMethodParams(id, params), { world, warmupSteps: 0, gradClip: 1 }).pattern;
+  // The compressor decides (int8 with agreed scales runs rounds, unlike its registry default);
+  // rounds of a standard shape (TAGC's all-to-all, qgZ's two-level one) are projected as such.
+  const c = compressorOf(id, params, world);
+  return c.travelsAs ?? c.pattern;
 }
 
 /** What one method's profile is built from: the compute thread's time and the wire, per step. */
@@ -142,6 +153,8 @@ export interface MethodFigures {
   wireRatio: number;
   /** Parameter gather bytes over fp32 (MethodProfile.paramRatio). */
   paramRatio?: number;
+  /** hpZ (MethodProfile.hpz). */
+  hpz?: boolean;
   measured?: MethodProfile['measured'];
 }
 
@@ -182,6 +195,7 @@ export function methodProfile(shape: ProfileShape, f: MethodFigures): MethodProf
     wireRatio: f.wireRatio,
     payloadRatio: f.payloadRatio,
     ...(f.paramRatio !== undefined && f.paramRatio !== 1 ? { paramRatio: f.paramRatio } : {}),
+    ...(f.hpz ? { hpz: true } : {}),
     world: layout.world,
     nodes: layout.nodes,
     sharding: layout.sharding,
@@ -205,6 +219,7 @@ export function methodProfile(shape: ProfileShape, f: MethodFigures): MethodProf
         f.pattern,
         f.payloadRatio,
         f.paramRatio,
+        f.hpz,
       ),
     })),
     ...(f.measured ? { measured: f.measured } : {}),
@@ -280,6 +295,7 @@ export function profilesFromRun(
             : Math.max(0, (wire - fixedSent) / compressibleSent),
         wireRatio: raw > 0 ? wire / raw : 1,
         paramRatio: paramCommRatio(paramCommOf(config.profile, m)),
+        hpz: hpzOf(config.profile, m),
         measured: {
           stepMs: summaryOf?.meanStepMs ?? mean(timed.map((s) => s.stepMs)),
           computeMs,
