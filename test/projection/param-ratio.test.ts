@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { parseProfile } from '../../engine/app/profile.js';
 import { createParamCodec, paramCommRatio } from '../../engine/compress/param-codec.js';
 import { unitCollectives } from '../../engine/projection/fsdp-plan.js';
 import { callInterNodeBytes } from '../../engine/projection/inter-node.js';
+import { resolveCluster } from '../../engine/projection/cluster.js';
+import { resolveTargetNetwork, targetComputeMs } from '../../engine/projection/emulate-target.js';
+import { profilesFromRun } from '../../engine/projection/extract.js';
+import { projectRun } from '../../engine/projection/index.js';
+import { predictFromProbe } from '../../engine/projection/predict.js';
+import { fakeRun } from './fake-run.js';
 
 describe('projection of compressed parameter gathers', () => {
   const layout = { world: 4, nodes: 2, sharding: 'FULL_SHARD' as const };
@@ -68,5 +75,66 @@ describe('projection of hpZ and qgZ', () => {
     expect(
       callInterNodeBytes({ ...ag, op: 'all-to-all' }, { size: 2, nodes: 2, perNode: 1 }, 4),
     ).toBe(8000);
+  });
+});
+
+describe('hpZ, qgZ and parameter formats on a 2-node GPU cluster', () => {
+  const input = {
+    name: 'zeropp',
+    model: { preset: 'nano' },
+    parallel: { worldSize: 4, nodes: 2, sharding: 'FULL_SHARD' },
+    network: { target: { cluster: '2x2-a100-1gbe-small-gpt' } },
+    methods: [
+      { id: 'fsdp', paramComm: 'int8' },
+      { id: 'fsdp', paramComm: 'int8', hpz: true },
+      { id: 'qgz', paramComm: 'int8', hpz: true },
+    ],
+  } as const;
+
+  it('ratio-preserving emulation slows both tiers: hpZ and qgZ traffic inside a node runs on the intra one', async () => {
+    const profile = parseProfile(input);
+    const c = resolveCluster('2x2-a100-1gbe-small-gpt');
+    const target = targetComputeMs(profile, c);
+    const r = await resolveTargetNetwork(profile, async () => ({
+      computeMs: 200 * target,
+      busGbps: 0,
+      allReduceBytes: 0,
+      allReduceMs: 0,
+      ranks: 4,
+    }));
+    expect(r.profile.network.intra).toEqual({ gbps: 252 / 200, latencyUs: 5 * 200 });
+    expect(r.profile.network.inter).toEqual({ gbps: 1 / 200, latencyUs: 50 * 200 });
+  });
+
+  it('the projection keeps hpZ backward gathers on the node link and prices qgZ at its bytes', () => {
+    const { config, lines } = fakeRun(input, { wireBytes: 60_000, rawBytes: 220_000 });
+    const r = projectRun(profilesFromRun(config, lines), '2x2-a100-1gbe-small-gpt');
+    const [fsdp, int8, hpz, qgz] = r.methods;
+    expect(r.methods.map((m) => m.method)).toEqual([
+      'fsdp',
+      'fsdp+int8',
+      'fsdp+int8+hpz',
+      'qgz+int8+hpz',
+    ]);
+    expect(int8.stepMs).toBeLessThan(fsdp.stepMs);
+    expect(hpz.stepMs).toBeLessThan(int8.stepMs);
+    expect(qgz.stepMs).toBeLessThan(hpz.stepMs);
+  });
+
+  it('a prediction before the run resizes parameter gathers by their format', () => {
+    const profile = parseProfile({ ...input, network: { inter: { gbps: 0.05, latencyUs: 100 } } });
+    const p = predictFromProbe(profile, {
+      computeMs: 100,
+      busGbps: 0.05,
+      allReduceBytes: 1 << 20,
+      allReduceMs: 300,
+      ranks: 4,
+    });
+    // qgZ runs its own rounds: no standalone payload to time before the run.
+    expect(p.skipped).toEqual(['qgz+int8+hpz']);
+    const [fsdp, int8, hpz] = p.methods;
+    expect(int8.speedupVsFsdp).toBeGreaterThan(1.2);
+    expect(hpz.stepMs).toBeLessThan(int8.stepMs);
+    expect(fsdp.speedupVsFsdp).toBe(1);
   });
 });
