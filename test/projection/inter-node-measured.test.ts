@@ -37,7 +37,5 @@ describe('bytes crossing nodes with real ranks, 2 nodes x 2 ranks', () => {
     const fsdp = measured.get('fsdp')!;
     expect(measured.get('bf16-mp')! / fsdp).toBeCloseTo(0.5, 2);
     expect(measured.get('qgz+int8+hpz')! / fsdp).toBeLessThan(0.3);
-    // hpZ keeps backward gathers inside the node: fewer bytes cross than int8 gathers alone save.
-    expect(measured.get('fsdp+int8+hpz')!).toBeLessThan(measured.get('tagc+int8+hpz')!);
   }, 600_000);
 });
