@@ -21,6 +21,7 @@ import { useBackend } from './model/backend.js';
 import { buildCorpus, rankBatch } from './model/data.js';
 import { Gpt } from './model/gpt.js';
 import { FsdpTrainer } from './parallel/fsdp-trainer.js';
+import { interNodeCounter } from './parallel/inter-node-bytes.js';
 import { runPipelineRank } from './parallel/pipeline-rank.js';
 import { HEALTH_STOP_EXIT } from './parallel/health.js';
 import { withNanFault } from './parallel/nan-fault.js';
@@ -133,6 +134,7 @@ async function main(): Promise<number> {
   emit({ ev: 'ready', rank: comm.rank, backend, params: model.paramCount });
 
   const B = p.train.batchPerRank;
+  const crossNode = interNodeCounter(comm, p.parallel.nodes);
   let stoppedAt: number | undefined;
   for (let step = 0; step < p.train.steps && stoppedAt === undefined; step++) {
     maybeInjectFault(fault, comm.rank, step);
@@ -162,7 +164,8 @@ async function main(): Promise<number> {
       },
       s,
     );
-    emit({ ev: 'step', ...line });
+    const interNodeBytes = crossNode();
+    emit({ ev: 'step', ...line, ...(interNodeBytes !== undefined ? { interNodeBytes } : {}) });
   }
   await comm.close();
   if (stoppedAt !== undefined) {

@@ -87,6 +87,8 @@ function speedupText(m: RunSummary['methods'][number]): string {
 
 /** The per-method table of a run, with how its figures are defined under it. */
 export function summaryTable(s: RunSummary): string {
+  // Runs on several nodes also show what crossed between them (counted per link).
+  const crossNode = s.methods.some((m) => m.interNodeBytesPerStep !== undefined);
   const rows = s.methods.map((m) => [
     m.label,
     m.status,
@@ -96,6 +98,7 @@ export function summaryTable(s: RunSummary): string {
     formatNumber(m.meanExposedCommMs, 1),
     formatNumber(m.meanCommMs, 1),
     formatBytes(m.wireBytesPerStep),
+    ...(crossNode ? [formatBytes(m.interNodeBytesPerStep)] : []),
     formatNumber(m.compressionRatio, 2),
     formatNumber(m.finalLoss, 4),
     speedupText(m),
@@ -112,6 +115,7 @@ export function summaryTable(s: RunSummary): string {
       'exposed comm ms',
       'comm ms',
       'wire/step',
+      ...(crossNode ? ['across nodes/step'] : []),
       'ratio',
       'final loss',
       'speedup',

@@ -54,6 +54,11 @@ export class CommClient {
   private pool: ArrayBuffer[] = [];
   private pooledBytes = 0;
   traffic = { sent: 0, received: 0 };
+  /**
+   * Bytes sent to each peer (index = peer rank) as of the last completed operation: once every
+   * operation of a step is done, the difference between two reads is that step's bytes per link.
+   */
+  sentByPeer: number[] = [];
   /** Stream the next submitted operation goes to (set only for the duration of withStream). */
   private stream = 0;
   /** Peers the worker's receives were waiting on at its last report (about once a second). */
@@ -124,6 +129,7 @@ export class CommClient {
         this.pending.delete(m.id);
         this.stats.ops++;
         this.stats.busyMs += m.ms;
+        this.sentByPeer = m.sentByPeer;
         p?.resolve(p.shared ? { ...m, shared: true } : m);
         return;
       }

@@ -91,7 +91,11 @@ async function run(req: OpRequest): Promise<void> {
   if (!buffers.includes(req.data.buffer as ArrayBuffer))
     buffers.push(req.data.buffer as ArrayBuffer);
   const moved = parts?.map((p) => movablePart(p, buffers));
-  post({ kind: 'done', id: req.id, data, staging: req.data, parts: moved, ms }, buffers);
+  const sentByPeer = group!.mesh.sentByPeer;
+  post(
+    { kind: 'done', id: req.id, data, staging: req.data, parts: moved, ms, sentByPeer },
+    buffers,
+  );
 }
 
 /**

@@ -111,6 +111,13 @@ export class TcpMesh implements PeerTransport {
     return { sent, received };
   }
 
+  /** Bytes sent so far to each peer (index = peer rank; 0 for this rank), frame headers included. */
+  get sentByPeer(): number[] {
+    const out = new Array<number>(this.world).fill(0);
+    for (const [peer, l] of this.links) out[peer] = l.bytesSent;
+    return out;
+  }
+
   get failure(): Error | undefined {
     return this.mailbox.error;
   }

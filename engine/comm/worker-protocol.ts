@@ -51,6 +51,8 @@ export type FromWorker =
       staging: Uint8Array;
       parts?: Uint8Array[];
       ms: number;
+      /** Bytes this rank's links have sent to each peer so far (index = peer rank). */
+      sentByPeer: number[];
     }
   | { kind: 'opError'; id: number; message: string; peer?: number; staging: Uint8Array }
   | { kind: 'failed'; message: string; peer?: number }

@@ -117,3 +117,10 @@ export function roundsOnlyCodec(id: string): Pick<Compressor, 'encode' | 'decode
   };
   return { encode: fail, decode: fail };
 }
+
+/**
+ * The standard shape of a 'rounds' method's rounds, for the projection: 'all-to-all' (each
+ * owner's part goes straight to it) or 'hierarchical-all-to-all' (inside each node, then across
+ * nodes between ranks at the same position).
+ */
+export type RoundsShape = 'all-to-all' | 'hierarchical-all-to-all';

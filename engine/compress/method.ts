@@ -7,7 +7,7 @@
  * to the method's own functions.
  */
 import type { z } from 'zod';
-import type { CollectivePattern, Compressor } from './compressor.js';
+import type { CollectivePattern, Compressor, RoundsShape } from './compressor.js';
 import type { OptimusCcOptions } from './pipeline-options.js';
 
 export type EfModeName = 'none' | 'ef' | 'econtrol';
@@ -34,6 +34,8 @@ interface Declared<S extends z.ZodObject> {
 export interface GradientMethodDeclaration<S extends z.ZodObject> extends Declared<S> {
   kind: 'gradient';
   pattern(params: z.output<S>): CollectivePattern;
+  /** 'rounds' methods whose rounds have a standard shape: how the projection lays them out. */
+  travelsAs?: RoundsShape;
   create(params: z.output<S>, env: MethodEnv): Compressor;
 }
 
@@ -55,6 +57,7 @@ export interface GradientMethodInfo extends MethodInfoBase {
   kind: 'gradient';
   /** The collective pattern the method runs with these (raw) parameters. */
   pattern(params?: unknown): CollectivePattern;
+  travelsAs?: RoundsShape;
   create(params: unknown, env: MethodEnv): Compressor;
 }
 
@@ -106,6 +109,7 @@ export function defineMethod<S extends z.ZodObject>(
     ...base,
     kind: 'gradient',
     pattern: (raw) => m.pattern(parse(raw)),
+    ...(m.travelsAs ? { travelsAs: m.travelsAs } : {}),
     create: (raw, env) => m.create(parse(raw), env),
   };
 }

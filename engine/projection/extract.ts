@@ -11,6 +11,7 @@ import { RunSummarySchema } from '../run/metrics.js';
 import type { Profile } from '../run/profile.js';
 import {
   RunConfigSchema,
+  hpzOf,
   methodKey,
   modelConfig,
   paramCommOf,
@@ -124,9 +125,17 @@ export function runModel(p: Profile): ModelDims {
   return { ...m };
 }
 
+/** Whether the method's payload exists only inside its own rounds (no standalone encode). */
+export function ownRounds(id: string, params: Record<string, unknown>): boolean {
+  return id !== 'fsdp' && methodInfo(id).pattern(params) === 'rounds';
+}
+
 export function patternOf(id: string, params: Record<string, unknown>): ReducePattern {
   if (id === 'fsdp') return 'fsdp';
-  return methodInfo(id).pattern(params);
+  const info = methodInfo(id);
+  const pattern = info.pattern(params);
+  // Rounds of a standard shape (TAGC's all-to-all, qgZ's two-level one) are projected as such.
+  return pattern === 'rounds' && info.kind === 'gradient' ? (info.travelsAs ?? pattern) : pattern;
 }
 
 /** What one method's profile is built from: the compute thread's time and the wire, per step. */
@@ -151,6 +160,8 @@ export interface MethodFigures {
   wireRatio: number;
   /** Parameter gather bytes over fp32 (MethodProfile.paramRatio). */
   paramRatio?: number;
+  /** hpZ (MethodProfile.hpz). */
+  hpz?: boolean;
   measured?: MethodProfile['measured'];
 }
 
@@ -191,6 +202,7 @@ export function methodProfile(shape: ProfileShape, f: MethodFigures): MethodProf
     wireRatio: f.wireRatio,
     payloadRatio: f.payloadRatio,
     ...(f.paramRatio !== undefined && f.paramRatio !== 1 ? { paramRatio: f.paramRatio } : {}),
+    ...(f.hpz ? { hpz: true } : {}),
     world: layout.world,
     nodes: layout.nodes,
     sharding: layout.sharding,
@@ -214,6 +226,7 @@ export function methodProfile(shape: ProfileShape, f: MethodFigures): MethodProf
         f.pattern,
         f.payloadRatio,
         f.paramRatio,
+        f.hpz,
       ),
     })),
     ...(f.measured ? { measured: f.measured } : {}),
@@ -236,7 +249,7 @@ export function profilesFromRun(
     `compute per unit: each method's measured compute-thread time per step (mean over ranks and timed steps), less encoding and an optimizer estimate (${OPTIMIZER_NS_PER_PARAM} ns per shard parameter), split over units by FLOPs (backward ${BACKWARD_FLOPS_FACTOR}x forward: it recomputes the forward)`,
     'decode: the measured decode time runs on the compute thread once its reduction is in, at the next wait (the metrics count it as exposed time)',
     "rank skew: the spread of the ranks' compute per step (slowest minus mean), growing like the square root of the compute between two meeting points",
-    'bytes per unit: from the model dimensions and the sharding; compressed methods scale the reduction by their measured wire bytes, and parameter gathers by their format (bf16 0.5, int8 0.254 of fp32)',
+    "bytes per unit: from the model dimensions and the sharding; compressed methods scale the reduction by their measured wire bytes, and parameter gathers by their format (bf16 0.5, int8 0.254 of fp32); hpZ's backward gathers stay fp32 inside the node, TAGC travels as one all-to-all, qgZ as an all-to-all inside the node then one across nodes",
     `links: the run's emulated tiers plus ${COMM_STACK_HOP_US} us per hop for the comm stack (raw loopback taken as 6 Gb/s), every rank pair paced on its own`,
   ];
   const profiles: MethodProfile[] = [];
@@ -289,6 +302,7 @@ export function profilesFromRun(
             : Math.max(0, (wire - fixedSent) / compressibleSent),
         wireRatio: raw > 0 ? wire / raw : 1,
         paramRatio: paramCommRatio(paramCommOf(config.profile, m)),
+        hpz: hpzOf(config.profile, m),
         measured: {
           stepMs: summaryOf?.meanStepMs ?? mean(timed.map((s) => s.stepMs)),
           computeMs,

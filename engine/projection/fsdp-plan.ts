@@ -25,18 +25,16 @@ export function groupShapes(l: Layout): Record<GroupName, GroupShape> {
   const perNode = l.world / l.nodes;
   const world = { size: l.world, nodes: l.nodes, perNode };
   const one = { size: 1, nodes: 1, perNode: 1 };
+  const node = { size: perNode, nodes: 1, perNode };
+  const column = { size: l.nodes, nodes: l.nodes, perNode: 1 };
   switch (l.sharding) {
     case 'FULL_SHARD':
     case 'SHARD_GRAD_OP':
-      return { shard: world, replica: one, world };
+      return { shard: world, replica: one, world, node, column };
     case 'NO_SHARD':
-      return { shard: one, replica: world, world };
+      return { shard: one, replica: world, world, node, column };
     case 'HYBRID_SHARD':
-      return {
-        shard: { size: perNode, nodes: 1, perNode },
-        replica: { size: l.nodes, nodes: l.nodes, perNode: 1 },
-        world,
-      };
+      return { shard: node, replica: column, world, node, column };
   }
 }
 
@@ -86,7 +84,9 @@ export interface UnitCollectives {
 /**
  * The collectives of unit `index` (of `count`). `ratio` is the compressed part's wire bytes over
  * an fp32 ring reduce-scatter of the same gradient on the compression group; `paramRatio` the
- * parameter gathers' bytes over fp32 (compress/param-codec.ts).
+ * parameter gathers' bytes over fp32 (compress/param-codec.ts). With `hpz` the backward gather
+ * reassembles the unit from the node's secondary shards: fp32 inside the node, a local copy when
+ * the node is one rank (engine/parallel/hpz.ts).
  */
 export function unitCollectives(
   l: Layout,
@@ -94,6 +94,7 @@ export function unitCollectives(
   pattern: ReducePattern,
   ratio: number,
   paramRatio = 1,
+  hpz = false,
 ): UnitCollectives {
   const g = groupShapes(l);
   const s = g.shard.size;
@@ -104,7 +105,7 @@ export function unitCollectives(
     out.forwardGather = { op: 'all-gather', group: 'shard', bytes: fp32 * paramRatio };
     const regather = l.sharding === 'FULL_SHARD' || l.sharding === 'HYBRID_SHARD';
     const kept = unit.index === unit.count - 1 || (unit.tied && unit.index === 0);
-    if (regather && !kept) out.backwardGather = { ...out.forwardGather };
+    if (regather && !kept) out.backwardGather = backwardGather(l, out.forwardGather, fp32, hpz);
   }
   const shardBytes = (padded / s) * 4;
   if (pattern === 'fsdp') {
@@ -120,12 +121,39 @@ export function unitCollectives(
   if (pattern === 'reduce-scatter')
     out.reduce.push({ op: 'reduce-scatter', group, bytes: payload });
   else if (pattern === 'all-to-all') out.reduce.push({ op: 'all-to-all', group, bytes: payload });
+  else if (pattern === 'hierarchical-all-to-all')
+    out.reduce.push(...hierarchical(g[group], group, payload));
   // A method's own rounds: as many bytes as measured, sent like an all-reduce, one extra round.
   else out.reduce.push({ op: 'all-reduce', group, bytes: payload / 2, rounds: 1 });
   if (group === 'shard' && g.replica.size > 1)
     out.reduce.push({ op: 'all-reduce', group: 'replica', bytes: shardBytes });
   if (group === 'replica') out.reduce.push({ op: 'all-gather', group: 'replica', bytes: fp32 });
   return out;
+}
+
+/** hpZ's backward gather (FULL_SHARD only: HYBRID_SHARD's shard group is the node already). */
+function backwardGather(
+  l: Layout,
+  forward: CollectiveCall,
+  fp32: number,
+  hpz: boolean,
+): CollectiveCall | undefined {
+  if (!hpz || l.sharding !== 'FULL_SHARD') return { ...forward };
+  return l.world / l.nodes > 1 ? { op: 'all-gather', group: 'node', bytes: fp32 } : undefined;
+}
+
+/**
+ * qgZ's two all-to-alls (compress/qgz.ts): inside the node every rank sends each node peer the
+ * chunks that peer's position owns on every node; across nodes each rank sends its node sum's
+ * part for each owner at its position (1/perNode of the vector). Without a node structure: one
+ * flat all-to-all. The per-rank bytes add up to an all-to-all's (n-1)/n of the payload.
+ */
+function hierarchical(g: GroupShape, name: GroupName, payload: number): CollectiveCall[] {
+  if (g.nodes <= 1 || g.perNode <= 1) return [{ op: 'all-to-all', group: name, bytes: payload }];
+  return [
+    { op: 'all-to-all', group: 'node', bytes: payload },
+    { op: 'all-to-all', group: 'column', bytes: payload / g.perNode },
+  ];
 }
 
 /** fp32 bytes this rank sends for unit gradients outside the compressed part, and the compressed part's fp32 reference. */

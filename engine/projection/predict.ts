@@ -8,10 +8,17 @@ import path from 'node:path';
 import { formatDuration, formatNumber, table } from '../util/format.js';
 import type { RunSummary } from '../run/metrics.js';
 import type { Profile } from '../run/profile.js';
-import { methodKey, resolveMethods, type RunMethod } from '../run/run-config.js';
+import {
+  hpzOf,
+  methodKey,
+  paramCommOf,
+  resolveMethods,
+  type RunMethod,
+} from '../run/run-config.js';
+import { paramCommRatio } from '../compress/param-codec.js';
 import { methodInfo } from '../compress/registry.js';
 import { gaussian } from '../util/rng.js';
-import { measuredCluster, methodProfile, patternOf, profileShape } from './extract.js';
+import { measuredCluster, methodProfile, ownRounds, patternOf, profileShape } from './extract.js';
 import { projectMethods } from './project.js';
 import { probeProfile, type ProbeResult } from './probe.js';
 import type { ClusterSpec, ReducePattern, RunPrediction } from '../run/projection-types.js';
@@ -67,7 +74,7 @@ export function predictFromProbe(profile: Profile, probe: ProbeResult): Predicti
   const skipped: string[] = [];
   const profiles = resolveMethods(profile).flatMap((m) => {
     const pattern = patternOf(m.id, m.params);
-    if (pattern === 'rounds') {
+    if (ownRounds(m.id, m.params)) {
       skipped.push(methodKey(m));
       return [];
     }
@@ -84,6 +91,8 @@ export function predictFromProbe(profile: Profile, probe: ProbeResult): Predicti
         codecMs,
         payloadRatio: est.payloadRatio,
         wireRatio: est.payloadRatio,
+        paramRatio: paramCommRatio(paramCommOf(profile, m)),
+        hpz: hpzOf(profile, m),
       }),
     ];
   });

@@ -67,6 +67,7 @@ export function scaleUnits(p: MethodProfile, c: ClusterSpec | undefined): UnitPr
       p.pattern,
       p.payloadRatio,
       p.paramRatio,
+      p.hpz,
     );
     return {
       name: s.name,

@@ -86,6 +86,12 @@ export function presetDims(name: string, vocab = 50257): ModelDims {
 const A100 = { name: 'A100', tflops: 312, efficiency: 0.45 };
 const H100 = { name: 'H100 SXM', tflops: 989, efficiency: 0.4 };
 const RTX4090 = { name: 'RTX 4090', tflops: 165, efficiency: 0.35 };
+/**
+ * An A100 on GradBench's own small GPTs (nano, micro): kernel launches, not FLOPs, bound a step,
+ * so it sustains ~0.19 TFLOP/s (0.06 % of peak). With it a ratio-preserving emulation slows this
+ * box's links by ~10^2 instead of ~10^5, which the emulator can pace.
+ */
+const A100_SMALL_GPT = { name: 'A100 (small GPT, launch-bound)', tflops: 312, efficiency: 0.0006 };
 
 export const CLUSTER_PRESETS: Record<string, ClusterInput> = {
   'dgx-a100-ib200': {
@@ -123,6 +129,16 @@ export const CLUSTER_PRESETS: Record<string, ClusterInput> = {
     gpu: A100,
     intra: 'PCIe4x16',
     inter: { gbps: 25, latencyUs: 10 }, // 100GbE shared by 4 GPUs: 25 Gb/s each
+  },
+  '2x2-a100-1gbe-small-gpt': {
+    name: '2x2-a100-1gbe-small-gpt',
+    description:
+      '2 servers x 2 A100 (PCIe 4 inside), 1 Gb/s Ethernet between them; the A100s sustaining ~0.19 TFLOP/s on a small GPT (launch-bound)',
+    nodes: 2,
+    gpusPerNode: 2,
+    gpu: A100_SMALL_GPT,
+    intra: 'PCIe4x16',
+    inter: '1GbE',
   },
   '2x1-a100-10gbe': {
     name: '2x1-a100-10gbe',

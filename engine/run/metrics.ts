@@ -59,6 +59,11 @@ export const MetricLineSchema = z.object({
   paramRawBytes: z.number().optional(),
   /** hpZ: memory of this rank's secondary parameter shards. */
   secondaryBytes: z.number().optional(),
+  /**
+   * Runs on several nodes: bytes this rank's links carried to ranks of other nodes during the
+   * step (every collective, frame headers included), counted per link as the link sent them.
+   */
+  interNodeBytes: z.number().optional(),
   tokens: z.number(),
   backend: z.string(),
   lr: z.number().optional(),
@@ -171,6 +176,8 @@ export const MethodSummarySchema = z.object({
   paramRawBytesPerStep: z.number().optional(),
   /** hpZ: the extra memory of the secondary parameter shards, largest over ranks. */
   secondaryBytesPerRank: z.number().optional(),
+  /** Runs on several nodes: bytes that crossed between nodes per step, all links together. */
+  interNodeBytesPerStep: z.number().optional(),
   /**
    * With repeats: median over repetitions of (baseline step time / this method's), the number of
    * repetitions paired, and the 95 % interval of that speedup.

@@ -10,15 +10,24 @@
 
 export type ShardingName = 'FULL_SHARD' | 'SHARD_GRAD_OP' | 'NO_SHARD' | 'HYBRID_SHARD';
 
-/** How a method's gradient reduction travels (the FSDP baseline is a plain ring reduce-scatter). */
-export type ReducePattern = 'fsdp' | 'reduce-scatter' | 'all-to-all' | 'rounds';
+/**
+ * How a method's gradient reduction travels (the FSDP baseline is a plain ring reduce-scatter).
+ * 'hierarchical-all-to-all': qgZ's all-to-all inside each node, then across nodes between the
+ * ranks at the same position (each element crosses nodes once).
+ */
+export type ReducePattern =
+  'fsdp' | 'reduce-scatter' | 'all-to-all' | 'hierarchical-all-to-all' | 'rounds';
 
 /** The collective algorithms the engine runs (engine/comm/collectives.ts). */
 export type CollectiveOp =
   'all-gather' | 'reduce-scatter' | 'all-reduce' | 'hierarchical-all-reduce' | 'all-to-all';
 
-/** Which ranks a collective spans: the unit's shard group, its replica group, or everyone. */
-export type GroupName = 'shard' | 'replica' | 'world';
+/**
+ * Which ranks a collective spans: the unit's shard group, its replica group, everyone, the rank's
+ * node (hpZ's backward gathers, qgZ's first step) or the ranks at its position on every node
+ * (qgZ's second step).
+ */
+export type GroupName = 'shard' | 'replica' | 'world' | 'node' | 'column';
 
 /** One collective of one unit: `bytes` is the logical vector (all ranks' parts), not what is sent. */
 export interface CollectiveCall {
@@ -82,6 +91,8 @@ export interface MethodProfile {
   payloadRatio: number;
   /** Parameter all-gather bytes over fp32 (bf16 0.5, blockwise int8 ~0.254); 1 when absent. */
   paramRatio?: number;
+  /** hpZ: backward gathers from the secondary shards inside the node (fp32, never across nodes). */
+  hpz?: boolean;
   world: number;
   nodes: number;
   sharding: ShardingName;

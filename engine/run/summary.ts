@@ -30,6 +30,8 @@ export interface StepAggregate {
   /** Parameter all-gather bytes, summed over ranks (absent in lines from older runs). */
   paramWireBytes?: number;
   paramRawBytes?: number;
+  /** Bytes sent between nodes, summed over ranks (runs on several nodes). */
+  interNodeBytes?: number;
   tokens: number;
   /** Pipeline runs: mean bubble over ranks; inter-stage bytes summed over ranks. */
   bubbleMs?: number;
@@ -86,6 +88,9 @@ export function aggregateSteps(lines: MetricLine[]): StepAggregate[] {
             paramRawBytes: g.reduce((a, l) => a + (l.paramRawBytes ?? 0), 0),
           }
         : {}),
+      ...(g.some((l) => l.interNodeBytes !== undefined)
+        ? { interNodeBytes: g.reduce((a, l) => a + (l.interNodeBytes ?? 0), 0) }
+        : {}),
       tokens: g.reduce((a, l) => a + l.tokens, 0),
       ...pipelineAggregate(g),
     });
@@ -95,12 +100,20 @@ export function aggregateSteps(lines: MetricLine[]): StepAggregate[] {
   );
 }
 
+/**
+ * Steps without an error probe (those ran an extra reduction whose bytes the link counts but
+ * the method does not send in training); all steps when every one probed.
+ */
+export function unprobedSteps(steps: StepAggregate[]): StepAggregate[] {
+  const plain = steps.filter((s) => s.relError === undefined);
+  return plain.length > 0 ? plain : steps;
+}
+
 /** The steps whose timings count: past the warm-up, and not the ones that probed the error. */
 export function timedSteps(steps: StepAggregate[]): StepAggregate[] {
   const warm = Math.min(WARMUP_STEPS, Math.max(0, steps.length - 1));
   // Steps that probed the compression error ran an extra reduction: not representative timings.
-  const unprobed = steps.slice(warm).filter((s) => s.relError === undefined);
-  return unprobed.length > 0 ? unprobed : steps.slice(warm);
+  return unprobedSteps(steps.slice(warm));
 }
 
 /** The figures of `all` that are finite numbers: an absent figure is left out, never NaN. */
@@ -161,6 +174,9 @@ export function summarizeMethod(
       : {}),
     ...(mine.some((l) => l.secondaryBytes !== undefined)
       ? { secondaryBytesPerRank: Math.max(...mine.map((l) => l.secondaryBytes ?? 0)) }
+      : {}),
+    ...(steps.some((s) => s.interNodeBytes !== undefined)
+      ? { interNodeBytesPerStep: mean(unprobedSteps(steps).map((s) => s.interNodeBytes ?? 0)) }
       : {}),
     ...(error ? { error } : {}),
   };

@@ -130,7 +130,13 @@ export function createQgz(o: QgzOptions): Compressor {
     };
   };
 
-  return { id: 'qgz', pattern: 'rounds', sparse: false, ...roundsOnlyCodec('qgz'), communicate };
+  return {
+    id: 'qgz',
+    pattern: 'rounds',
+    sparse: false,
+    ...roundsOnlyCodec('qgz'),
+    communicate,
+  };
 }
 
 export const qgz = defineMethod({
@@ -144,6 +150,7 @@ export const qgz = defineMethod({
     .strict(),
   defaultErrorFeedback: 'none',
   pattern: () => 'rounds',
+  travelsAs: 'hierarchical-all-to-all',
   create: (p, env) =>
     createQgz({ bits: p.bits, block: p.block, ranksPerNode: env.ranksPerNode ?? env.world }),
 });

@@ -195,6 +195,8 @@ export const tagc = defineMethod({
     .strict(),
   defaultErrorFeedback: 'ef',
   pattern: () => 'rounds',
+  // Sharded sketch flow: one all-to-all per unit (and a scale all-reduce on its first step).
+  travelsAs: 'all-to-all',
   create: (p) =>
     createTagc({
       sparsifyFraction: p.sparsifyFraction,
