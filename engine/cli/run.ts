@@ -12,7 +12,7 @@ import { LOAD_WARNING_HEAD, loadWarnings } from '../app/load-warning.js';
 import { startRun, type RunEvent } from '../app/launcher.js';
 import { preflight } from '../app/preflight.js';
 import { displayStep, healthWarningText, type RunSummary } from '../run/metrics.js';
-import { FINAL_LOSS_NOTE, WARMUP_STEPS } from '../run/summary.js';
+import { FINAL_LOSS_NOTE, MEASURED_COLUMNS, measuredCells, WARMUP_STEPS } from '../run/summary.js';
 import { ProfileError, parseProfile, type Profile } from '../run/profile.js';
 import { ProfilesStore, readProfileFile } from '../app/profiles-store.js';
 
@@ -88,36 +88,14 @@ function speedupText(m: RunSummary['methods'][number]): string {
 /** The per-method table of a run, with how its figures are defined under it. */
 export function summaryTable(s: RunSummary): string {
   const rows = s.methods.map((m) => [
-    m.label,
-    m.status,
-    String(m.steps),
-    formatNumber(m.meanStepMs, 1),
-    formatNumber(m.meanComputeMs, 1),
-    formatNumber(m.meanExposedCommMs, 1),
-    formatNumber(m.meanCommMs, 1),
-    formatBytes(m.wireBytesPerStep),
-    formatNumber(m.compressionRatio, 2),
+    ...measuredCells(m, { number: formatNumber, bytes: formatBytes }),
     formatNumber(m.finalLoss, 4),
     speedupText(m),
     m.byteCeilingSpeedup === undefined ? '' : `${m.byteCeilingSpeedup.toFixed(3)}x`,
     m.speedupVsBf16 === undefined ? '' : `${m.speedupVsBf16.toFixed(3)}x`,
   ]);
   return table(
-    [
-      'method',
-      'status',
-      'steps',
-      'step ms',
-      'compute ms',
-      'exposed comm ms',
-      'comm ms',
-      'wire/step',
-      'ratio',
-      'final loss',
-      'speedup',
-      'byte ceiling',
-      'vs bf16',
-    ],
+    [...MEASURED_COLUMNS, 'final loss', 'speedup', 'byte ceiling', 'vs bf16'],
     rows,
   ).concat(`\n${FINAL_LOSS_NOTE}; step ms after ${WARMUP_STEPS} warm-up steps`);
 }
