@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { MethodSummarySchema, type MetricLine } from '../../engine/run/metrics.js';
 import { ProfileSchema } from '../../engine/run/profile.js';
 import { type RunDetail } from '../../engine/app/runs-store.js';
-import { aggregateSteps, WARMUP_STEPS } from '../../engine/run/summary.js';
+import { aggregateSteps, timedOf } from '../../engine/run/summary.js';
 import { methodInfo } from '../../engine/compress/registry.js';
 import { writeFileAtomic } from '../../engine/util/atomic-file.js';
 import { packageRoot } from '../../engine/util/runtime-path.js';
@@ -212,10 +212,7 @@ export function stepField(row: StepRow, col: (typeof STEP_COLUMNS)[number]): num
 
 /** Steps that time the method: after warm-up and without an error probe (as the summaries do). */
 export function timedSteps(rows: StepRow[]): StepRow[] {
-  const warm = Math.min(WARMUP_STEPS, Math.max(0, rows.length - 1));
-  const after = rows.slice(warm);
-  const unprobed = after.filter((r) => stepField(r, 'probed') === 0);
-  return unprobed.length ? unprobed : after;
+  return timedOf(rows, (r) => stepField(r, 'probed') !== 0);
 }
 
 export function scenarioFile(name: string, dir = RESULTS_DIR): string {

@@ -23,7 +23,12 @@ import { startRun } from '../../engine/app/launcher.js';
 import type { MethodSummary, MetricLine } from '../../engine/run/metrics.js';
 import { parseProfile, type ProfileInput } from '../../engine/run/profile.js';
 import { RunsStore } from '../../engine/app/runs-store.js';
-import { compareToBaseline, measured } from '../../engine/run/summary.js';
+import {
+  compareToBaseline,
+  measured,
+  MEASURED_COLUMNS,
+  measuredCells,
+} from '../../engine/run/summary.js';
 import { packageRoot } from '../../engine/util/runtime-path.js';
 import { clusterLine, loadCluster } from '../../engine/cli/project.js';
 import { projectRun, readRunProfiles } from '../../engine/projection/index.js';
@@ -191,15 +196,7 @@ function methodRows(methods: MethodSummary[], extras: RowExtras[]): (string | nu
   return methods.map(measured).map((m, k) => {
     const { relError: meanErr, peelRate: peel, wireRatio: cw, cpuBusy } = extras[k];
     return [
-      m.label,
-      m.status,
-      m.steps,
-      fmt(m.meanStepMs),
-      fmt(m.meanComputeMs),
-      fmt(m.meanExposedCommMs),
-      fmt(m.meanCommMs),
-      `${(m.wireBytesPerStep / 1024).toFixed(1)} KiB`,
-      fmt(m.compressionRatio, 2),
+      ...measuredCells(m, { number: fmt, bytes: (b) => `${(b! / 1024).toFixed(1)} KiB` }),
       fmt(meanErr, 4),
       fmt(m.finalLoss, 4),
       m.lossGapVsBaseline === undefined ? '' : `${(m.lossGapVsBaseline * 100).toFixed(1)} %`,
@@ -516,15 +513,7 @@ async function main(): Promise<void> {
     '',
     mdTable(
       [
-        'method',
-        'status',
-        'steps',
-        'step ms',
-        'compute ms',
-        'exposed comm ms',
-        'comm ms',
-        'wire/step',
-        'ratio',
+        ...MEASURED_COLUMNS,
         'rel. error',
         'final loss',
         'gap',

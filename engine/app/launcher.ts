@@ -232,6 +232,44 @@ export function healthStopMessage(warnings: readonly HealthWarning[]): string {
     : 'the ranks stopped for a health warning (health.stopOnError) that never reached the launcher';
 }
 
+/** The progress event of a step every rank has reported (`group`: one line per rank). */
+export function stepProgress(
+  method: string,
+  group: readonly MetricLine[],
+  steps: number,
+  t0: number,
+): RunEvent {
+  const world = group.length;
+  const m = group[group.length - 1];
+  const stepMs = Math.max(...group.map((g) => g.stepMs));
+  const avg = (f: (g: MetricLine) => number): number => group.reduce((a, g) => a + f(g), 0) / world;
+  const loss = avg((g) => g.loss);
+  const tokens = group.reduce((a, g) => a + g.tokens, 0);
+  const elapsed = (Date.now() - t0) / 1000;
+  const etaSec = ((steps - m.step - 1) * elapsed) / (m.step + 1);
+  return {
+    type: 'progress',
+    method,
+    step: m.step,
+    steps,
+    loss,
+    stepMs,
+    computeMs: avg((g) => g.computeMs),
+    exposedCommMs: avg((g) => g.exposedCommMs),
+    encodeMs: avg((g) => g.encodeMs),
+    decodeMs: avg((g) => g.decodeMs),
+    wireBytes: avg((g) => g.wireBytes) * world,
+    ...(m.bubbleMs !== undefined
+      ? {
+          bubbleMs: avg((g) => g.bubbleMs ?? 0),
+          interStageBytes: avg((g) => g.interStageBytes ?? 0) * world,
+        }
+      : {}),
+    tokensPerSec: tokens / (stepMs / 1000),
+    etaSec,
+  };
+}
+
 class Run {
   private cancelled = false;
   private procs: RankProcess[] = [];
@@ -383,6 +421,26 @@ class Run {
     return s;
   }
 
+  /** Starts the ranks of the method at `index` (their lines to `onLine`). */
+  private spawnMethodRanks(
+    index: number,
+    onLine: (rank: number, stream: 'stdout' | 'stderr', line: string) => void,
+  ): Promise<RankProcess[]> {
+    const p = this.profile;
+    const world = p.parallel.worldSize;
+    return (p.engine === 'pytorch' ? spawnTorchRanks : spawnRanks)({
+      script: compiledFile('engine/rank.ts'),
+      world,
+      localWorld: world / p.parallel.nodes,
+      network: p.network.emulate
+        ? { intra: p.network.intra, inter: p.network.inter }
+        : { intra: 'off', inter: 'off' },
+      env: { ...this.opts.env, GRADBENCH_RUN_DIR: this.dir, GRADBENCH_METHOD: String(index) },
+      placement: this.opts.placement,
+      onLine,
+    });
+  }
+
   private runMethod(
     method: RunMethod,
     index: number,
@@ -467,34 +525,7 @@ class Run {
             byStep.delete(m.step);
             lastProgress = Date.now();
             load.sample(rankPids());
-            const stepMs = Math.max(...group.map((g) => g.stepMs));
-            const avg = (f: (g: MetricLine) => number): number =>
-              group.reduce((a, g) => a + f(g), 0) / world;
-            const loss = avg((g) => g.loss);
-            const tokens = group.reduce((a, g) => a + g.tokens, 0);
-            const elapsed = (Date.now() - t0) / 1000;
-            const etaSec = ((steps - m.step - 1) * elapsed) / (m.step + 1);
-            this.emit({
-              type: 'progress',
-              method: methodKey(method),
-              step: m.step,
-              steps,
-              loss,
-              stepMs,
-              computeMs: avg((g) => g.computeMs),
-              exposedCommMs: avg((g) => g.exposedCommMs),
-              encodeMs: avg((g) => g.encodeMs),
-              decodeMs: avg((g) => g.decodeMs),
-              wireBytes: avg((g) => g.wireBytes) * world,
-              ...(m.bubbleMs !== undefined
-                ? {
-                    bubbleMs: avg((g) => g.bubbleMs ?? 0),
-                    interStageBytes: avg((g) => g.interStageBytes ?? 0) * world,
-                  }
-                : {}),
-              tokensPerSec: tokens / (stepMs / 1000),
-              etaSec,
-            });
+            this.emit(stepProgress(methodKey(method), group, steps, t0));
           }
         } else {
           this.emit({ type: 'rank-log', method: methodKey(method), rank, line });
@@ -520,17 +551,7 @@ class Run {
         Math.min(1000, Math.max(100, stall / 4)),
       );
       load.start();
-      (p.engine === 'pytorch' ? spawnTorchRanks : spawnRanks)({
-        script: compiledFile('engine/rank.ts'),
-        world,
-        localWorld: world / p.parallel.nodes,
-        network: p.network.emulate
-          ? { intra: p.network.intra, inter: p.network.inter }
-          : { intra: 'off', inter: 'off' },
-        env: { ...this.opts.env, GRADBENCH_RUN_DIR: this.dir, GRADBENCH_METHOD: String(index) },
-        placement: this.opts.placement,
-        onLine,
-      }).then(
+      this.spawnMethodRanks(index, onLine).then(
         (procs) => {
           this.procs = procs;
           mine = procs;

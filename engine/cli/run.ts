@@ -12,7 +12,7 @@ import { LOAD_WARNING_HEAD, loadWarnings } from '../app/load-warning.js';
 import { startRun, type RunEvent } from '../app/launcher.js';
 import { preflight } from '../app/preflight.js';
 import { displayStep, healthWarningText, type RunSummary } from '../run/metrics.js';
-import { FINAL_LOSS_NOTE, WARMUP_STEPS } from '../run/summary.js';
+import { FINAL_LOSS_NOTE, measuredColumns, measuredCells, WARMUP_STEPS } from '../run/summary.js';
 import { ProfileError, parseProfile, type Profile } from '../run/profile.js';
 import { ProfilesStore, readProfileFile } from '../app/profiles-store.js';
 
@@ -90,38 +90,14 @@ export function summaryTable(s: RunSummary): string {
   // Runs on several nodes also show what crossed between them (counted per link).
   const crossNode = s.methods.some((m) => m.interNodeBytesPerStep !== undefined);
   const rows = s.methods.map((m) => [
-    m.label,
-    m.status,
-    String(m.steps),
-    formatNumber(m.meanStepMs, 1),
-    formatNumber(m.meanComputeMs, 1),
-    formatNumber(m.meanExposedCommMs, 1),
-    formatNumber(m.meanCommMs, 1),
-    formatBytes(m.wireBytesPerStep),
-    ...(crossNode ? [formatBytes(m.interNodeBytesPerStep)] : []),
-    formatNumber(m.compressionRatio, 2),
+    ...measuredCells(m, { number: formatNumber, bytes: formatBytes }, crossNode),
     formatNumber(m.finalLoss, 4),
     speedupText(m),
     m.byteCeilingSpeedup === undefined ? '' : `${m.byteCeilingSpeedup.toFixed(3)}x`,
     m.speedupVsBf16 === undefined ? '' : `${m.speedupVsBf16.toFixed(3)}x`,
   ]);
   return table(
-    [
-      'method',
-      'status',
-      'steps',
-      'step ms',
-      'compute ms',
-      'exposed comm ms',
-      'comm ms',
-      'wire/step',
-      ...(crossNode ? ['across nodes/step'] : []),
-      'ratio',
-      'final loss',
-      'speedup',
-      'byte ceiling',
-      'vs bf16',
-    ],
+    [...measuredColumns(crossNode), 'final loss', 'speedup', 'byte ceiling', 'vs bf16'],
     rows,
   ).concat(`\n${FINAL_LOSS_NOTE}; step ms after ${WARMUP_STEPS} warm-up steps`);
 }

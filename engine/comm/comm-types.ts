@@ -1,19 +1,7 @@
 import type { CommClient } from './comm-client.js';
+import type { GroupCollective } from './worker-protocol.js';
 
 export type ShardingStrategy = 'FULL_SHARD' | 'SHARD_GRAD_OP' | 'NO_SHARD' | 'HYBRID_SHARD';
 
 /** The collectives a rank's training loop uses (implemented by CommClient). */
-export type Comm = Pick<
-  CommClient,
-  | 'allReduce'
-  | 'reduceScatter'
-  | 'allGather'
-  | 'allGatherV'
-  | 'allToAllV'
-  | 'reduce'
-  | 'broadcast'
-  | 'barrier'
-  | 'stats'
-  | 'rank'
-  | 'world'
->;
+export type Comm = Pick<CommClient, GroupCollective | 'stats' | 'rank' | 'world'>;

@@ -3,17 +3,21 @@ import type { AllReduceAlgo } from './collectives.js';
 import type { CommConfigInput } from './config.js';
 import type { DType, ReduceOp } from './dtype.js';
 
-export type CollectiveName =
-  | 'allReduce'
-  | 'reduceScatter'
-  | 'allGather'
-  | 'allGatherV'
-  | 'allToAllV'
-  | 'reduce'
-  | 'broadcast'
-  | 'barrier'
-  | 'send'
-  | 'recv';
+/** The collectives a process group runs; the training loop's Comm and the ordered stream take these. */
+export const GROUP_COLLECTIVES = [
+  'allReduce',
+  'reduceScatter',
+  'allGather',
+  'allGatherV',
+  'allToAllV',
+  'reduce',
+  'broadcast',
+  'barrier',
+] as const;
+export type GroupCollective = (typeof GROUP_COLLECTIVES)[number];
+
+/** Every operation a compute thread asks its comm worker for: the group's, and point-to-point. */
+export type CollectiveName = GroupCollective | 'send' | 'recv';
 
 export interface OpRequest {
   kind: 'op';

@@ -23,6 +23,8 @@ export interface MethodEnv {
 
 interface Declared<S extends z.ZodObject> {
   id: string;
+  /** Where the app lists the method: ascending, unique across methods (steps of 10 leave room). */
+  order: number;
   label: string;
   description: string;
   params: S;
@@ -47,6 +49,7 @@ export interface PipelineMethodDeclaration<S extends z.ZodObject> extends Declar
 
 interface MethodInfoBase {
   id: string;
+  order: number;
   label: string;
   description: string;
   params: z.ZodObject;
@@ -96,8 +99,8 @@ export function defineMethod<S extends z.ZodObject>(
   m: GradientMethodDeclaration<S> | PipelineMethodDeclaration<S>,
 ): MethodInfo {
   const parse = (raw: unknown): z.output<S> => parseParams(m.id, m.params, raw);
-  const { id, label, description, params, defaultErrorFeedback } = m;
-  const base = { id, label, description, params, defaultErrorFeedback };
+  const { id, order, label, description, params, defaultErrorFeedback } = m;
+  const base = { id, order, label, description, params, defaultErrorFeedback };
   if (m.kind === 'pipeline')
     return {
       ...base,

@@ -1,46 +1,28 @@
 /**
- * Every compression method, one file each under methods/ (its id, label, parameters, pattern and
- * how to build it). The UI renders its forms from this list; a new method is one file plus its
- * import and its entry in the list below (README: Adding a method).
+ * Every compression method, one file each under methods/ (its id, label, place in the list,
+ * parameters, pattern and how to build it). The UI renders its forms from this list; a new method
+ * is one file plus its line in methods/all.ts (README: Adding a method).
  */
 import { z } from 'zod';
 import { parseParams, type GradientMethodInfo, type MethodInfo } from './method.js';
-import { bf16 } from './methods/bf16.js';
-import { dgc } from './methods/dgc.js';
-import { fp16 } from './methods/fp16.js';
-import { int4 } from './methods/int4.js';
-import { int8 } from './methods/int8.js';
-import { lhc } from './methods/lhc.js';
-import { optimusCc } from './methods/optimus-cc.js';
-import { powersgd } from './methods/powersgd.js';
-import { qgz } from './methods/qgz.js';
-import { qsgd } from './methods/qsgd.js';
-import { randomk } from './methods/randomk.js';
-import { signsgd } from './methods/signsgd.js';
-import { tagc } from './methods/tagc.js';
-import { terngrad } from './methods/terngrad.js';
-import { topk } from './methods/topk.js';
+import * as listed from './methods/all.js';
 
 export type { EfModeName, GradientMethodInfo, MethodInfo, PipelineMethodInfo } from './method.js';
 
-/** Every method, in the order the app lists them. */
-export const ALL_METHODS: readonly MethodInfo[] = [
-  fp16,
-  bf16,
-  int8,
-  int4,
-  topk,
-  randomk,
-  dgc,
-  powersgd,
-  signsgd,
-  qsgd,
-  terngrad,
-  qgz,
-  lhc,
-  tagc,
-  optimusCc,
-];
+/** Every method, in the order the app lists them (ascending `order`). */
+export const ALL_METHODS: readonly MethodInfo[] = inOrder(Object.values(listed));
+
+function inOrder(methods: readonly MethodInfo[]): MethodInfo[] {
+  for (const key of ['id', 'order'] as const) {
+    const seen = new Map<unknown, string>();
+    for (const m of methods) {
+      const other = seen.get(m[key]);
+      if (other) throw new Error(`methods "${other}" and "${m.id}" share the ${key} ${m[key]}`);
+      seen.set(m[key], m.id);
+    }
+  }
+  return [...methods].sort((a, b) => a.order - b.order);
+}
 
 /** The methods that compress FSDP's gradient reduction (pipeline runs take the others). */
 export const METHODS: readonly GradientMethodInfo[] = ALL_METHODS.filter(

@@ -40,6 +40,7 @@ import { ParamGather } from './param-gather.js';
 import { SecondaryShards } from './hpz.js';
 import type { ShardPlan } from './shard-plan.js';
 import type { Comm } from '../comm/comm-types.js';
+import { StepClock } from './step-clock.js';
 
 export interface TrainConfig {
   steps: number;
@@ -152,10 +153,9 @@ export class FsdpTrainer {
   }
 
   async step(step: number, batch: Batch): Promise<StepStats> {
-    const t0 = performance.now();
+    const clock = new StepClock(this.comm);
     this.exposedMs = 0;
     this.paramBytes = { wire: 0, raw: 0 };
-    const busy0 = this.comm.stats.busyMs;
     const U = this.units.length;
     const T = this.model.config.seqLen;
     const tied = this.model.config.tied;
@@ -254,15 +254,11 @@ export class FsdpTrainer {
     const { lr, opt, clip } = stepUpdate(step, this.train, gradNorm);
     if (!skipped) results.forEach((r, k) => adamwStep(this.units[k], r.shard, step + 1, opt, clip));
 
-    const stepMs = performance.now() - t0;
     const sum = (f: (r: ReduceResult) => number): number => results.reduce((a, r) => a + f(r), 0);
     return {
       step,
       loss,
-      stepMs,
-      computeMs: stepMs - this.exposedMs,
-      exposedCommMs: this.exposedMs,
-      commMs: this.comm.stats.busyMs - busy0,
+      ...clock.stop(this.exposedMs),
       encodeMs: sum((r) => r.encodeMs),
       decodeMs: sum((r) => r.decodeMs),
       rawBytes: sum((r) => r.rawBytes),

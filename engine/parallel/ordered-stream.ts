@@ -13,19 +13,11 @@
  * hand-off of its collectives waits.
  */
 import type { Comm } from '../comm/comm-types.js';
+import { GROUP_COLLECTIVES, type GroupCollective } from '../comm/worker-protocol.js';
 
 /** The collectives a task may issue (each returns a promise). */
-const OPS = [
-  'allReduce',
-  'reduceScatter',
-  'allGather',
-  'allGatherV',
-  'allToAllV',
-  'reduce',
-  'broadcast',
-  'barrier',
-] as const;
-type OpName = (typeof OPS)[number];
+const OPS = GROUP_COLLECTIVES;
+type OpName = GroupCollective;
 
 interface Task {
   /** Collectives issued while an earlier task was still running, in issue order. */

@@ -50,6 +50,7 @@ import {
 } from './pipeline-schedule.js';
 import type { ShardPlan } from './shard-plan.js';
 import type { Comm } from '../comm/comm-types.js';
+import { StepClock } from './step-clock.js';
 
 export type PipeComm = Comm & Pick<CommClient, 'send' | 'recv'>;
 
@@ -259,10 +260,9 @@ export class PipelineTrainer {
   }
 
   async step(step: number, batch: Batch): Promise<PipelineStepStats> {
-    const t0 = performance.now();
+    const clock = new StepClock(this.comm);
     this.exposedMs = 0;
     this.bubbleMs = 0;
-    const busy0 = this.comm.stats.busyMs;
     const { stage, stages: S, prev, next } = this.layout;
     const M = this.opts.microBatches;
     const T = this.model.config.seqLen;
@@ -418,14 +418,10 @@ export class PipelineTrainer {
     const { lr, opt, clip } = stepUpdate(step, this.train, gradNorm);
     adamwStep(flat, grad, step + 1, opt, clip);
 
-    const stepMs = performance.now() - t0;
     return {
       step,
       loss,
-      stepMs,
-      computeMs: stepMs - this.exposedMs,
-      exposedCommMs: this.exposedMs,
-      commMs: this.comm.stats.busyMs - busy0,
+      ...clock.stop(this.exposedMs),
       encodeMs,
       decodeMs,
       rawBytes,

@@ -101,19 +101,29 @@ export function aggregateSteps(lines: MetricLine[]): StepAggregate[] {
 }
 
 /**
+ * The steps whose timings count: past the warm-up, and not the ones that probed the compression
+ * error (they ran an extra reduction, so their timings are not representative). All of them past
+ * the warm-up when every one probed.
+ */
+export function timedOf<T>(steps: readonly T[], probed: (step: T) => boolean): T[] {
+  const warm = Math.min(WARMUP_STEPS, Math.max(0, steps.length - 1));
+  const after = steps.slice(warm);
+  const unprobed = after.filter((s) => !probed(s));
+  return unprobed.length > 0 ? unprobed : after;
+}
+
+/** The steps whose timings count (see timedOf). */
+export function timedSteps(steps: StepAggregate[]): StepAggregate[] {
+  return timedOf(steps, (s) => s.relError !== undefined);
+}
+
+/**
  * Steps without an error probe (those ran an extra reduction whose bytes the link counts but
  * the method does not send in training); all steps when every one probed.
  */
 export function unprobedSteps(steps: StepAggregate[]): StepAggregate[] {
   const plain = steps.filter((s) => s.relError === undefined);
   return plain.length > 0 ? plain : steps;
-}
-
-/** The steps whose timings count: past the warm-up, and not the ones that probed the error. */
-export function timedSteps(steps: StepAggregate[]): StepAggregate[] {
-  const warm = Math.min(WARMUP_STEPS, Math.max(0, steps.length - 1));
-  // Steps that probed the compression error ran an extra reduction: not representative timings.
-  return unprobedSteps(steps.slice(warm));
 }
 
 /** The figures of `all` that are finite numbers: an absent figure is left out, never NaN. */
@@ -283,4 +293,46 @@ export type MeasuredSummary = MethodSummary & Record<CoreFigure, number>;
 export function measured(m: MethodSummary): MeasuredSummary {
   const filled = Object.fromEntries(CORE_FIGURES.map((f) => [f, m[f] ?? NaN]));
   return { ...m, ...filled } as MeasuredSummary;
+}
+
+/** How a results table writes a figure (absent or not finite: the table's own blank). */
+export interface FigureFormat {
+  number(x: number | undefined, decimals: number): string;
+  bytes(x: number | undefined): string;
+}
+
+/** The leading columns of a per-method results table: the CLI's run summary and the benchmarks'. */
+export const MEASURED_COLUMNS = [
+  'method',
+  'status',
+  'steps',
+  'step ms',
+  'compute ms',
+  'exposed comm ms',
+  'comm ms',
+  'wire/step',
+  'ratio',
+] as const;
+
+/** MEASURED_COLUMNS, with what crossed between nodes (counted per link) for multi-node runs. */
+export function measuredColumns(crossNode: boolean): string[] {
+  const cols: string[] = [...MEASURED_COLUMNS];
+  if (crossNode) cols.splice(cols.indexOf('ratio'), 0, 'across nodes/step');
+  return cols;
+}
+
+/** A method's cells under measuredColumns(crossNode). */
+export function measuredCells(m: MethodSummary, f: FigureFormat, crossNode = false): string[] {
+  return [
+    m.label,
+    m.status,
+    String(m.steps),
+    f.number(m.meanStepMs, 1),
+    f.number(m.meanComputeMs, 1),
+    f.number(m.meanExposedCommMs, 1),
+    f.number(m.meanCommMs, 1),
+    f.bytes(m.wireBytesPerStep),
+    ...(crossNode ? [f.bytes(m.interNodeBytesPerStep)] : []),
+    f.number(m.compressionRatio, 2),
+  ];
 }

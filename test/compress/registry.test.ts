@@ -20,9 +20,26 @@ describe('method registry', () => {
     expect(findMethod('int8')?.pattern({ scale: 'agreed' })).toBe('rounds');
   });
 
-  it('lists each method once, and the catalog offers every one of them', () => {
+  it('lists each method once, in its declared order, and the catalog offers every one', () => {
     const ids = ALL_METHODS.map((m) => m.id);
     expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual(
+      [
+        'fp16',
+        'bf16',
+        'int8',
+        'int4',
+        'topk',
+        'randomk',
+        'dgc',
+        'powersgd',
+        'signsgd',
+        'qsgd',
+      ].concat(['terngrad', 'qgz', 'lhc', 'tagc', 'optimus-cc']),
+    );
+    const orders = ALL_METHODS.map((m) => m.order);
+    expect(orders).toEqual([...orders].sort((a, b) => a - b));
+    expect(new Set(orders).size).toBe(orders.length);
     expect(catalog().methods.map((m) => m.id)).toEqual(ids);
     expect(findMethod('optimus-cc')?.kind).toBe('pipeline');
   });

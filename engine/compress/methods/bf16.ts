@@ -31,6 +31,7 @@ export function createBf16(): Compressor {
 export const bf16 = defineMethod({
   kind: 'gradient',
   id: 'bf16',
+  order: 20,
   label: 'bf16',
   description: 'bfloat16 on the wire (f32 range, 8-bit mantissa), summed in f32 at every hop',
   params: z.object({}).strict(),

@@ -106,6 +106,7 @@ export function createDgc(o: DgcOptions): Compressor {
 export const dgc = defineMethod({
   kind: 'gradient',
   id: 'dgc',
+  order: 70,
   label: 'DGC',
   description:
     'Deep Gradient Compression: local accumulation with momentum correction (off by default: AdamW keeps the momentum), factor masking, local clipping, sparsity warm-up',

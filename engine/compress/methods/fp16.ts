@@ -36,6 +36,7 @@ export function createFp16(): Compressor {
 export const fp16 = defineMethod({
   kind: 'gradient',
   id: 'fp16',
+  order: 10,
   label: 'fp16',
   description: 'IEEE half precision on the wire, summed in f32 at every hop',
   params: z.object({}).strict(),

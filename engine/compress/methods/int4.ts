@@ -7,6 +7,7 @@ import { blockParam, scaleParam } from '../param-fields.js';
 export const int4 = defineMethod({
   kind: 'gradient',
   id: 'int4',
+  order: 40,
   label: 'int4 blockwise',
   description: 'int4 codes (two per byte) with a max-abs scale per block',
   params: z.object({ block: blockParam, scale: scaleParam }).strict(),

@@ -7,6 +7,7 @@ import { blockParam, scaleParam } from '../param-fields.js';
 export const int8 = defineMethod({
   kind: 'gradient',
   id: 'int8',
+  order: 30,
   label: 'int8 blockwise',
   description:
     'int8 codes with a max-abs scale per block; per-rank scales (all-to-all) or agreed scales (int32 sums)',

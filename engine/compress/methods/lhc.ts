@@ -53,6 +53,7 @@ export function createLhc(o: LhcOptions): Compressor {
 export const lhc = defineMethod({
   kind: 'gradient',
   id: 'lhc',
+  order: 130,
   label: 'LHC',
   description:
     'lossless homomorphic compression: top-density values as bitmap index (OR) + count sketch (summed), peeled on decode',

@@ -231,6 +231,7 @@ export async function fusedEmbeddingSync(
 export const optimusCc = defineMethod({
   kind: 'pipeline',
   id: OPTIMUS_CC_ID,
+  order: 150,
   label: 'Optimus-CC',
   description:
     'pipeline traffic compression: low-rank activation gradients with lazy error propagation, fused compressed embedding sync, selective (critical-path) compression; optionally int8 activations (an extension)',

@@ -201,6 +201,7 @@ export function createPowerSgd(rank: number): Compressor {
 export const powersgd = defineMethod({
   kind: 'gradient',
   id: 'powersgd',
+  order: 80,
   label: 'PowerSGD',
   description: 'rank-r factors P and Q of every weight matrix, all-reduced; vectors uncompressed',
   params: z.object({ rank: z.number().int().min(1).max(8).default(4) }).strict(),

@@ -142,6 +142,7 @@ export function createQgz(o: QgzOptions): Compressor {
 export const qgz = defineMethod({
   kind: 'gradient',
   id: 'qgz',
+  order: 120,
   label: 'qgZ (hierarchical int8/int4)',
   description:
     'ZeRO++ qgZ: blockwise-quantised all-to-all inside each node, then across nodes between the ranks at the same position; each element crosses nodes once, quantised',

@@ -48,6 +48,7 @@ export function createQsgd(levels: number, bucket: number): Compressor {
 export const qsgd = defineMethod({
   kind: 'gradient',
   id: 'qsgd',
+  order: 100,
   label: 'QSGD',
   description: 'stochastic rounding to s levels of the bucket norm (unbiased)',
   params: z

@@ -86,6 +86,7 @@ export function createRandomK(ratio: number): Compressor {
 export const randomk = defineMethod({
   kind: 'gradient',
   id: 'randomk',
+  order: 60,
   label: 'random-k',
   description:
     'k = ratio * n positions shared by all ranks (seeded), values summed by reduce-scatter',

@@ -39,6 +39,7 @@ export function createSignSgd(block: number): Compressor {
 export const signsgd = defineMethod({
   kind: 'gradient',
   id: 'signsgd',
+  order: 90,
   label: 'signSGD (1-bit)',
   description: 'sign bits plus the mean magnitude per block (EF-SignSGD)',
   params: z.object({ block: blockParam }).strict(),

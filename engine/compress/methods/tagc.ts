@@ -176,6 +176,7 @@ const action = (d: LayerAction) => z.enum(['compress', 'fp32']).default(d);
 export const tagc = defineMethod({
   kind: 'gradient',
   id: 'tagc',
+  order: 140,
   label: 'TAGC',
   description:
     'transformer-aware gradient compression: LHC per shard owner (sketch reduced to the owner), dynamic sparsification, layer-selective policy',

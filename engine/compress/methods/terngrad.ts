@@ -41,6 +41,7 @@ export function createTernGrad(bucket: number): Compressor {
 export const terngrad = defineMethod({
   kind: 'gradient',
   id: 'terngrad',
+  order: 110,
   label: 'TernGrad',
   description: 'ternary {-s, 0, +s} with Bernoulli(|p| / s) (unbiased), 2 bits per value',
   params: z.object({ bucket: z.number().int().min(8).default(512) }).strict(),

@@ -21,6 +21,7 @@ export function createTopK(ratio: number): Compressor {
 export const topk = defineMethod({
   kind: 'gradient',
   id: 'topk',
+  order: 50,
   label: 'top-k',
   description: 'the k = ratio * n largest magnitudes as (index, value) pairs',
   params: z.object({ ratio: ratioParam(0.01) }).strict(),
