@@ -289,6 +289,10 @@ export function speedupOption(rows: SpeedupRow[], bf16Name?: string) {
           fontWeight: 'bold',
           // Two lines (value, then the partial mark) need a line height to not overprint.
           lineHeight: 16,
+          // A slower bar's label crosses the FSDP line at 1.0: a backing keeps it readable.
+          backgroundColor: 'rgba(255, 255, 255, 0.85)',
+          padding: [1, 3],
+          borderRadius: 2,
           formatter: r.partial ? `${text}\npartial: ${r.partial}` : text,
         },
       };

@@ -87,6 +87,8 @@ describe('speedup view', () => {
     expect(bars.data.map((d) => d.label?.formatter)).toEqual(['1.30× faster', '0.84× · slower']);
     expect(bars.data.map((d) => d.label?.color)).toEqual([FASTER_COLOR, SLOWER_COLOR]);
     expect(bars.data.map((d) => d.itemStyle?.color)).toEqual(rows.map((r) => r.color));
+    // The slower bar's label crosses the line at 1.0: it has a backing to stay readable.
+    expect(bars.data.every((d) => d.label?.backgroundColor)).toBe(true);
     expect(o.xAxis.max).toBeGreaterThan(1.3);
     expect(o.series).toHaveLength(1);
   });
