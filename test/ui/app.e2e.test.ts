@@ -347,7 +347,7 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     const toRgb = (hex: string): string =>
       `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
     const loss = await chartColors('loss-step');
-    expect(Object.keys(loss).sort()).toEqual(['FSDP (fp32)', 'fp16', 'topk']);
+    expect(Object.keys(loss).sort()).toEqual(['FSDP (fp32)', 'fp16', 'top-k']);
     expect(new Set(Object.values(loss)).size).toBe(3);
     expect(loss).toEqual(liveColors);
     for (const chartName of ['loss-wall', 'wire-bytes', 'compression-ratio', 'speedup']) {
@@ -548,7 +548,7 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     expect(fsdpLines[0].color).toBe(fsdpLines[1].color);
     expect(fsdpLines[0].dash).not.toBe(fsdpLines[1].dash);
     expect(fsdpLines[0].symbol).not.toBe(fsdpLines[1].symbol);
-    const topk = compared.series.find((x) => x.name === 'topk · run 2')!;
+    const topk = compared.series.find((x) => x.name === 'top-k · run 2')!;
     expect(topk.dash).toBe('"dotted"');
     const legend = page.locator('[data-testid=compare-legend]');
     expect(await legend.locator('[data-legend=methods] .legend-item').count()).toBe(3);
@@ -567,7 +567,7 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     await page.fill('input[name=history-filter]', 'e2e');
     expect(await page.locator('.history-table tbody tr').count()).toBe(2);
     // The baseline reads as on the other pages; the row's buttons are big enough to touch.
-    expect(await page.textContent('.history-table tbody')).toContain('FSDP (fp32), fp16, topk');
+    expect(await page.textContent('.history-table tbody')).toContain('FSDP (fp32), fp16, top-k');
     for (const box of await Promise.all(
       (await page.locator('.history-table tbody tr').first().locator('button').all()).map((b) =>
         b.boundingBox(),
