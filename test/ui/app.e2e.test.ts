@@ -207,7 +207,12 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     await page.click('[data-action=save-profile]');
     await page.waitForSelector('[data-testid=save-blocked]');
     expect(await page.textContent('[data-testid=save-blocked]')).toMatch(/2 fields to fix/);
-    expect(await fieldError('name').textContent()).toBe('is required');
+    expect(await fieldError('name').textContent()).toBe(
+      'Name is required: type a name for the profile',
+    );
+    // The count is given once, in the banner, not again beside the Save button.
+    expect((await page.textContent('.detail-pane'))!.match(/to fix/g)).toHaveLength(1);
+    expect(await page.locator('.issue-count').count()).toBe(0);
     expect((await service.listProfiles()).map((p) => p.name)).not.toContain('e2e two methods');
 
     // Each fix clears its message, and the banner goes with the last one.
@@ -287,6 +292,13 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     expect(await page.textContent('.progress-table thead')).toMatch(/last step time/);
     // Live shows the latest step's loss, and says so (Results gives the mean of the last 5).
     expect(await page.textContent('.progress-table thead')).toMatch(/last step's loss/);
+    // Every column is named, the time left too.
+    for (const th of await page.locator('.progress-table thead th').allTextContents())
+      expect(th.trim()).not.toBe('');
+    expect(await page.textContent('.progress-table thead')).toMatch(/time left/);
+    // Methods read by their catalog label, as in the run designer, never by their raw id.
+    expect(await page.textContent('.progress-table tbody')).toContain('top-k');
+    expect(await page.textContent('.progress-table tbody')).not.toMatch(/\btopk\b/);
     liveColors = await chartColors('live-loss');
     // The busy-machine warning lists exactly the methods measured under load.
     const liveId = (await page.textContent('[data-page=live] .toolbar code'))!.trim();
@@ -582,6 +594,28 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
       return { text: ctx.measureText(input.placeholder).width, box: input.clientWidth };
     });
     expect(hint.text).toBeLessThan(hint.box);
+    // At 1024 px every cell stays on one line: a long one is cut, with the whole in its title.
+    await page.setViewportSize({ width: 1024, height: 700 });
+    const cells = await page.$$eval('.history-table td:not(.actions)', (tds) =>
+      tds.map((td) => {
+        const style = getComputedStyle(td);
+        const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.3;
+        const range = document.createRange();
+        range.selectNodeContents(td);
+        return { text: td.textContent!.trim(), height: range.getBoundingClientRect().height, line };
+      }),
+    );
+    expect(cells.length).toBeGreaterThan(0);
+    for (const c of cells) expect(c.height, c.text).toBeLessThan(c.line * 1.5);
+    const narrow = await page.$eval('input[name=history-filter]', (el) => {
+      const input = el as HTMLInputElement;
+      const ctx = document.createElement('canvas').getContext('2d')!;
+      ctx.font = getComputedStyle(input).font;
+      return { text: ctx.measureText(input.placeholder).width, box: input.clientWidth };
+    });
+    expect(narrow.text).toBeLessThan(narrow.box);
+    await shot('history-1024');
+    await page.setViewportSize({ width: 1280, height: 800 });
     await page.fill('input[name=history-filter]', 'no such run');
     expect(await page.textContent('[data-testid=page-empty]')).toMatch(/No runs match/);
     await page.click('text=Clear the filter');
