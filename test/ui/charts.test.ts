@@ -8,6 +8,7 @@ import {
   FASTER_COLOR,
   SLOWER_COLOR,
   ON_PAR_COLOR,
+  PART_COLORS,
   speedupVerdict,
 } from '../../renderer/src/charts.js';
 import { BASELINE_COLOR, METHOD_PALETTE, methodColor } from '../../renderer/src/method-colors.js';
@@ -24,6 +25,21 @@ describe('method colours', () => {
     // A repeated method takes the next colour, so its two runs differ.
     expect(methodColor('topk-2', REGISTRY)).not.toBe(methodColor('topk', REGISTRY));
     expect(methodColor('brand-new', REGISTRY)).toBe(methodColor('brand-new', []));
+  });
+});
+
+describe('step-time parts', () => {
+  it('use colours that cannot be taken for any method, the baseline included', () => {
+    const rgb = (hex: string) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    const chroma = (hex: string) => Math.max(...rgb(hex)) - Math.min(...rgb(hex));
+    const distance = (a: string, b: string) =>
+      Math.hypot(...rgb(a).map((v, i) => v - rgb(b)[i]));
+    // Parts are hueless greys; every method but the baseline has a clear hue...
+    for (const part of PART_COLORS) expect(chroma(part), part).toBeLessThanOrEqual(12);
+    for (const method of METHOD_PALETTE) expect(chroma(method), method).toBeGreaterThanOrEqual(40);
+    // ...and the baseline's near-black ink is far darker than any part.
+    for (const part of PART_COLORS)
+      expect(distance(part, BASELINE_COLOR), part).toBeGreaterThan(100);
   });
 });
 
