@@ -428,6 +428,8 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     const projected = page.locator('[data-panel=projection] .projection-table tbody tr');
     await expect.poll(() => projected.count(), { timeout: 30_000 }).toBe(3);
     expect(await page.textContent('[data-panel=projection] thead')).toMatch(/error/);
+    // Each method has its colour swatch, as in the summary table.
+    expect(await page.locator('[data-panel=projection] .projection-table tbody .swatch').count()).toBe(3);
     // One node of two ranks: plain plurals, and no inter-node link listed for it.
     const measured = await page.textContent('[data-panel=projection] > p.muted');
     expect(measured).toMatch(/1 node x 2 ranks, intra loopback ·/);
@@ -572,6 +574,13 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
       'run 1',
       'run 2',
     ]);
+    // The speedups of the compared runs come before the runs' own tables.
+    expect(
+      await page.$eval('.speedup-chart', (chart) => {
+        const first = document.querySelector('.run-block')!;
+        return !!(chart.compareDocumentPosition(first) & Node.DOCUMENT_POSITION_FOLLOWING);
+      }),
+    ).toBe(true);
     await shot('results-compare');
 
     await go('history');
