@@ -10,14 +10,15 @@ import { BASELINE_KEY } from './method-colors';
 
 export function readableLabel(text: string, labelOf: (id: string) => string | undefined): string {
   if (text === BASELINE_KEY) return 'FSDP (fp32)';
-  const parts = text.split('+').map((part) => {
-    const p = part.trim();
-    const m = /^(.+?)(\s*#\d+|-\d+)?$/.exec(p);
-    const label = m ? labelOf(m[1]) : undefined;
-    return label ? `${label}${m![2] ? (m![2].startsWith('-') ? ` #${m![2].slice(1)}` : m![2]) : ''}` : p;
+  const original = text.split('+').map((part) => part.trim());
+  const parts = original.map((part) => {
+    const [, id, suffix = ''] = /^(.+?)(\s*#\d+|-\d+)?$/.exec(part) ?? [];
+    const label = id === undefined ? undefined : labelOf(id);
+    if (!label) return part;
+    // `topk-2` reads as `top-k #2`, like `tagc #2`.
+    return `${label}${suffix.startsWith('-') ? ` #${suffix.slice(1)}` : suffix}`;
   });
-  const changed = parts.some((p, i) => p !== text.split('+')[i].trim());
-  return changed ? parts.join(' + ') : text;
+  return parts.some((p, i) => p !== original[i]) ? parts.join(' + ') : text;
 }
 
 /** `labelOf(text)` for the pages, following the catalog once it has loaded. */

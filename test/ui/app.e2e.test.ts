@@ -429,7 +429,9 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     await expect.poll(() => projected.count(), { timeout: 30_000 }).toBe(3);
     expect(await page.textContent('[data-panel=projection] thead')).toMatch(/error/);
     // Each method has its colour swatch, as in the summary table.
-    expect(await page.locator('[data-panel=projection] .projection-table tbody .swatch').count()).toBe(3);
+    expect(
+      await page.locator('[data-panel=projection] .projection-table tbody .swatch').count(),
+    ).toBe(3);
     // One node of two ranks: plain plurals, and no inter-node link listed for it.
     const measured = await page.textContent('[data-panel=projection] > p.muted');
     expect(measured).toMatch(/1 node x 2 ranks, intra loopback ·/);
