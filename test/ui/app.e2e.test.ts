@@ -618,6 +618,12 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     );
     expect(cells.length).toBeGreaterThan(0);
     for (const c of cells) expect(c.height, c.text).toBeLessThan(c.line * 1.5);
+    // ...and the row's buttons stay on the page.
+    const fit = await page.$eval('.history-table', (t) => ({
+      right: t.getBoundingClientRect().right,
+      page: document.documentElement.clientWidth,
+    }));
+    expect(fit.right).toBeLessThanOrEqual(fit.page);
     const narrow = await page.$eval('input[name=history-filter]', (el) => {
       const input = el as HTMLInputElement;
       const ctx = document.createElement('canvas').getContext('2d')!;
