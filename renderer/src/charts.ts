@@ -110,15 +110,16 @@ export function lineOption(series: Series[], xName: string, yName: string, compa
 }
 
 /**
- * The parts of a step in greys, so that no part reads as one of the methods' colours: compute
- * light, exposed communication near black, encode and decode mid-grey told apart from it and
- * from each other by stripes and dots.
+ * The parts of a step in neutral greys (no hue), none of them near a method's colour: the methods
+ * are Tableau hues and the FSDP baseline near-black ink. Compute light, exposed communication a mid
+ * grey, encode and decode a paler grey told apart from it and from each other by stripes and dots.
  */
+export const PART_COLORS = ['#d6d6d6', '#767676', '#b8b8b8', '#b8b8b8', '#efefef'];
 const PART_STYLES = [
-  { color: '#d3d8e0' },
-  { color: '#2a3140' },
+  { color: PART_COLORS[0] },
+  { color: PART_COLORS[1] },
   {
-    color: '#9aa3b2',
+    color: PART_COLORS[2],
     decal: {
       symbol: 'rect',
       dashArrayX: [1, 0],
@@ -128,16 +129,16 @@ const PART_STYLES = [
     },
   },
   {
-    color: '#9aa3b2',
+    color: PART_COLORS[3],
     decal: {
       symbol: 'circle',
       symbolSize: 0.6,
       dashArrayX: [[2, 3]],
       dashArrayY: [2, 3],
-      color: '#2a3140aa',
+      color: '#4f4f4faa',
     },
   },
-  { color: '#eceff3', borderColor: '#9aa3b2', borderWidth: 1 },
+  { color: PART_COLORS[4], borderColor: '#9a9a9a', borderWidth: 1 },
 ];
 
 /** Bars of parts of a whole per category (the step-time breakdown): one series per part. */
@@ -289,6 +290,10 @@ export function speedupOption(rows: SpeedupRow[], bf16Name?: string) {
           fontWeight: 'bold',
           // Two lines (value, then the partial mark) need a line height to not overprint.
           lineHeight: 16,
+          // A slower bar's label crosses the FSDP line at 1.0: a backing keeps it readable.
+          backgroundColor: 'rgba(255, 255, 255, 0.85)',
+          padding: [1, 3],
+          borderRadius: 2,
           formatter: r.partial ? `${text}\npartial: ${r.partial}` : text,
         },
       };

@@ -207,7 +207,12 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     await page.click('[data-action=save-profile]');
     await page.waitForSelector('[data-testid=save-blocked]');
     expect(await page.textContent('[data-testid=save-blocked]')).toMatch(/2 fields to fix/);
-    expect(await fieldError('name').textContent()).toBe('is required');
+    expect(await fieldError('name').textContent()).toBe(
+      'Name is required: type a name for the profile',
+    );
+    // The count is given once, in the banner, not again beside the Save button.
+    expect((await page.textContent('.detail-pane'))!.match(/to fix/g)).toHaveLength(1);
+    expect(await page.locator('.issue-count').count()).toBe(0);
     expect((await service.listProfiles()).map((p) => p.name)).not.toContain('e2e two methods');
 
     // Each fix clears its message, and the banner goes with the last one.
@@ -287,6 +292,13 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     expect(await page.textContent('.progress-table thead')).toMatch(/last step time/);
     // Live shows the latest step's loss, and says so (Results gives the mean of the last 5).
     expect(await page.textContent('.progress-table thead')).toMatch(/last step's loss/);
+    // Every column is named, the time left too.
+    for (const th of await page.locator('.progress-table thead th').allTextContents())
+      expect(th.trim()).not.toBe('');
+    expect(await page.textContent('.progress-table thead')).toMatch(/time left/);
+    // Methods read by their catalog label, as in the run designer, never by their raw id.
+    expect(await page.textContent('.progress-table tbody')).toContain('top-k');
+    expect(await page.textContent('.progress-table tbody')).not.toMatch(/\btopk\b/);
     liveColors = await chartColors('live-loss');
     // The busy-machine warning lists exactly the methods measured under load.
     const liveId = (await page.textContent('[data-page=live] .toolbar code'))!.trim();
@@ -347,7 +359,7 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     const toRgb = (hex: string): string =>
       `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
     const loss = await chartColors('loss-step');
-    expect(Object.keys(loss).sort()).toEqual(['FSDP (fp32)', 'fp16', 'topk']);
+    expect(Object.keys(loss).sort()).toEqual(['FSDP (fp32)', 'fp16', 'top-k']);
     expect(new Set(Object.values(loss)).size).toBe(3);
     expect(loss).toEqual(liveColors);
     for (const chartName of ['loss-wall', 'wire-bytes', 'compression-ratio', 'speedup']) {
@@ -416,6 +428,10 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     const projected = page.locator('[data-panel=projection] .projection-table tbody tr');
     await expect.poll(() => projected.count(), { timeout: 30_000 }).toBe(3);
     expect(await page.textContent('[data-panel=projection] thead')).toMatch(/error/);
+    // Each method has its colour swatch, as in the summary table.
+    expect(
+      await page.locator('[data-panel=projection] .projection-table tbody .swatch').count(),
+    ).toBe(3);
     // One node of two ranks: plain plurals, and no inter-node link listed for it.
     const measured = await page.textContent('[data-panel=projection] > p.muted');
     expect(measured).toMatch(/1 node x 2 ranks, intra loopback ·/);
@@ -548,7 +564,7 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     expect(fsdpLines[0].color).toBe(fsdpLines[1].color);
     expect(fsdpLines[0].dash).not.toBe(fsdpLines[1].dash);
     expect(fsdpLines[0].symbol).not.toBe(fsdpLines[1].symbol);
-    const topk = compared.series.find((x) => x.name === 'topk · run 2')!;
+    const topk = compared.series.find((x) => x.name === 'top-k · run 2')!;
     expect(topk.dash).toBe('"dotted"');
     const legend = page.locator('[data-testid=compare-legend]');
     expect(await legend.locator('[data-legend=methods] .legend-item').count()).toBe(3);
@@ -560,6 +576,13 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
       'run 1',
       'run 2',
     ]);
+    // The speedups of the compared runs come before the runs' own tables.
+    expect(
+      await page.$eval('.speedup-chart', (chart) => {
+        const first = document.querySelector('.run-block')!;
+        return !!(chart.compareDocumentPosition(first) & Node.DOCUMENT_POSITION_FOLLOWING);
+      }),
+    ).toBe(true);
     await shot('results-compare');
 
     await go('history');
@@ -567,7 +590,7 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
     await page.fill('input[name=history-filter]', 'e2e');
     expect(await page.locator('.history-table tbody tr').count()).toBe(2);
     // The baseline reads as on the other pages; the row's buttons are big enough to touch.
-    expect(await page.textContent('.history-table tbody')).toContain('FSDP (fp32), fp16, topk');
+    expect(await page.textContent('.history-table tbody')).toContain('FSDP (fp32), fp16, top-k');
     for (const box of await Promise.all(
       (await page.locator('.history-table tbody tr').first().locator('button').all()).map((b) =>
         b.boundingBox(),
@@ -582,6 +605,34 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
       return { text: ctx.measureText(input.placeholder).width, box: input.clientWidth };
     });
     expect(hint.text).toBeLessThan(hint.box);
+    // At 1024 px every cell stays on one line: a long one is cut, with the whole in its title.
+    await page.setViewportSize({ width: 1024, height: 700 });
+    const cells = await page.$$eval('.history-table td:not(.actions)', (tds) =>
+      tds.map((td) => {
+        const style = getComputedStyle(td);
+        const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.3;
+        const range = document.createRange();
+        range.selectNodeContents(td);
+        return { text: td.textContent!.trim(), height: range.getBoundingClientRect().height, line };
+      }),
+    );
+    expect(cells.length).toBeGreaterThan(0);
+    for (const c of cells) expect(c.height, c.text).toBeLessThan(c.line * 1.5);
+    // ...and the row's buttons stay on the page.
+    const fit = await page.$eval('.history-table', (t) => ({
+      right: t.getBoundingClientRect().right,
+      page: document.documentElement.clientWidth,
+    }));
+    expect(fit.right).toBeLessThanOrEqual(fit.page);
+    const narrow = await page.$eval('input[name=history-filter]', (el) => {
+      const input = el as HTMLInputElement;
+      const ctx = document.createElement('canvas').getContext('2d')!;
+      ctx.font = getComputedStyle(input).font;
+      return { text: ctx.measureText(input.placeholder).width, box: input.clientWidth };
+    });
+    expect(narrow.text).toBeLessThan(narrow.box);
+    await shot('history-1024');
+    await page.setViewportSize({ width: 1280, height: 800 });
     await page.fill('input[name=history-filter]', 'no such run');
     expect(await page.textContent('[data-testid=page-empty]')).toMatch(/No runs match/);
     await page.click('text=Clear the filter');

@@ -8,9 +8,11 @@ import {
   FASTER_COLOR,
   SLOWER_COLOR,
   ON_PAR_COLOR,
+  PART_COLORS,
   speedupVerdict,
 } from '../../renderer/src/charts.js';
 import { BASELINE_COLOR, METHOD_PALETTE, methodColor } from '../../renderer/src/method-colors.js';
+import { readableLabel } from '../../renderer/src/method-labels.js';
 
 const REGISTRY = ['fp16', 'bf16', 'int8', 'topk', 'powersgd'];
 
@@ -24,6 +26,35 @@ describe('method colours', () => {
     // A repeated method takes the next colour, so its two runs differ.
     expect(methodColor('topk-2', REGISTRY)).not.toBe(methodColor('topk', REGISTRY));
     expect(methodColor('brand-new', REGISTRY)).toBe(methodColor('brand-new', []));
+  });
+});
+
+describe('method labels', () => {
+  const labels: Record<string, string> = { int8: 'int8 blockwise', tagc: 'TAGC', topk: 'top-k' };
+  const read = (text: string) => readableLabel(text, (id) => labels[id]);
+  it("read as the catalog's, keeping a repeat's number and a combination's parts", () => {
+    expect(read('int8')).toBe('int8 blockwise');
+    expect(read('tagc #2')).toBe('TAGC #2');
+    expect(read('topk-2')).toBe('top-k #2');
+    expect(read('tagc+int8')).toBe('TAGC + int8 blockwise');
+    expect(read('fsdp')).toBe('FSDP (fp32)');
+    // A name of the profile's own, or an id the catalog lacks, stays as it is.
+    expect(read('FSDP (fp32)')).toBe('FSDP (fp32)');
+    expect(read('my method')).toBe('my method');
+  });
+});
+
+describe('step-time parts', () => {
+  it('use colours that cannot be taken for any method, the baseline included', () => {
+    const rgb = (hex: string) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    const chroma = (hex: string) => Math.max(...rgb(hex)) - Math.min(...rgb(hex));
+    const distance = (a: string, b: string) => Math.hypot(...rgb(a).map((v, i) => v - rgb(b)[i]));
+    // Parts are hueless greys; every method but the baseline has a clear hue...
+    for (const part of PART_COLORS) expect(chroma(part), part).toBeLessThanOrEqual(12);
+    for (const method of METHOD_PALETTE) expect(chroma(method), method).toBeGreaterThanOrEqual(40);
+    // ...and the baseline's near-black ink is far darker than any part.
+    for (const part of PART_COLORS)
+      expect(distance(part, BASELINE_COLOR), part).toBeGreaterThan(100);
   });
 });
 
@@ -87,6 +118,8 @@ describe('speedup view', () => {
     expect(bars.data.map((d) => d.label?.formatter)).toEqual(['1.30× faster', '0.84× · slower']);
     expect(bars.data.map((d) => d.label?.color)).toEqual([FASTER_COLOR, SLOWER_COLOR]);
     expect(bars.data.map((d) => d.itemStyle?.color)).toEqual(rows.map((r) => r.color));
+    // The slower bar's label crosses the line at 1.0: it has a backing to stay readable.
+    expect(bars.data.every((d) => d.label?.backgroundColor)).toBe(true);
     expect(o.xAxis.max).toBeGreaterThan(1.3);
     expect(o.series).toHaveLength(1);
   });
