@@ -107,9 +107,13 @@ export function aggregateSteps(lines: MetricLine[]): StepAggregate[] {
  */
 export function timedOf<T>(steps: readonly T[], probed: (step: T) => boolean): T[] {
   const warm = Math.min(WARMUP_STEPS, Math.max(0, steps.length - 1));
-  const after = steps.slice(warm);
-  const unprobed = after.filter((s) => !probed(s));
-  return unprobed.length > 0 ? unprobed : after;
+  return withoutProbed(steps.slice(warm), probed);
+}
+
+/** The steps that did not probe the error; all of them when every one probed. */
+function withoutProbed<T>(steps: T[], probed: (step: T) => boolean): T[] {
+  const unprobed = steps.filter((s) => !probed(s));
+  return unprobed.length > 0 ? unprobed : steps;
 }
 
 /** The steps whose timings count (see timedOf). */
@@ -122,8 +126,7 @@ export function timedSteps(steps: StepAggregate[]): StepAggregate[] {
  * the method does not send in training); all steps when every one probed.
  */
 export function unprobedSteps(steps: StepAggregate[]): StepAggregate[] {
-  const plain = steps.filter((s) => s.relError === undefined);
-  return plain.length > 0 ? plain : steps;
+  return withoutProbed(steps, (s) => s.relError !== undefined);
 }
 
 /** The figures of `all` that are finite numbers: an absent figure is left out, never NaN. */
