@@ -20,7 +20,7 @@ import { CommClient } from '../../engine/comm/comm-client.js';
 import { commConfigFromEnv } from '../../engine/comm/config.js';
 import type { AllReduceAlgo } from '../../engine/comm/collectives.js';
 
-const COLLECTIVES = ['all_reduce', 'all_gather', 'reduce_scatter'] as const;
+const COLLECTIVES = ['all_reduce', 'all_gather', 'reduce_scatter', 'all_to_all'] as const;
 type CollectiveKind = (typeof COLLECTIVES)[number];
 
 interface BenchRow {
@@ -135,6 +135,35 @@ function makeCase(comm: CommClient, collective: CollectiveKind, count: number): 
           if (mine > 0) {
             expectAt(out, 0, sum, 'reduce_scatter');
             expectAt(out, mine - 1, sum, 'reduce_scatter');
+          }
+        },
+      };
+    }
+    case 'all_to_all': {
+      // The methods' exchange (TAGC, qgZ): part j of every rank goes to rank j; rank r's parts
+      // hold r + 1, so part i of the result must hold i + 1.
+      const counts = splitCounts(count, world);
+      const parts = counts.map((c) => new Float32Array(c).fill(rank + 1));
+      const bytes = parts.map((p) => new Uint8Array(p.buffer));
+      return {
+        run: async () => {
+          const got = await comm.allToAllV(bytes);
+          const out = new Float32Array(count);
+          let off = 0;
+          got.forEach((g, i) => {
+            out.set(new Float32Array(g.buffer, g.byteOffset, g.byteLength / 4), off);
+            off += counts[i];
+          });
+          return out;
+        },
+        check: (out) => {
+          let off = 0;
+          for (let r = 0; r < world; r++) {
+            if (counts[r] > 0) {
+              expectAt(out, off, r + 1, 'all_to_all');
+              expectAt(out, off + counts[r] - 1, r + 1, 'all_to_all');
+            }
+            off += counts[r];
           }
         },
       };

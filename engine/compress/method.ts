@@ -37,7 +37,7 @@ export interface GradientMethodDeclaration<S extends z.ZodObject> extends Declar
   kind: 'gradient';
   pattern(params: z.output<S>): CollectivePattern;
   /** 'rounds' methods whose rounds have a standard shape: how the projection lays them out. */
-  travelsAs?: RoundsShape;
+  travelsAs?: (params: z.output<S>) => RoundsShape;
   create(params: z.output<S>, env: MethodEnv): Compressor;
 }
 
@@ -60,7 +60,8 @@ export interface GradientMethodInfo extends MethodInfoBase {
   kind: 'gradient';
   /** The collective pattern the method runs with these (raw) parameters. */
   pattern(params?: unknown): CollectivePattern;
-  travelsAs?: RoundsShape;
+  /** The shape of the method's rounds with these (raw) parameters, where it has a standard one. */
+  travelsAs?: (params?: unknown) => RoundsShape;
   create(params: unknown, env: MethodEnv): Compressor;
 }
 
@@ -99,6 +100,7 @@ export function defineMethod<S extends z.ZodObject>(
   m: GradientMethodDeclaration<S> | PipelineMethodDeclaration<S>,
 ): MethodInfo {
   const parse = (raw: unknown): z.output<S> => parseParams(m.id, m.params, raw);
+  const travelsAs = m.kind === 'gradient' ? m.travelsAs : undefined;
   const { id, order, label, description, params, defaultErrorFeedback } = m;
   const base = { id, order, label, description, params, defaultErrorFeedback };
   if (m.kind === 'pipeline')
@@ -112,7 +114,7 @@ export function defineMethod<S extends z.ZodObject>(
     ...base,
     kind: 'gradient',
     pattern: (raw) => m.pattern(parse(raw)),
-    ...(m.travelsAs ? { travelsAs: m.travelsAs } : {}),
+    ...(travelsAs ? { travelsAs: (raw: unknown) => travelsAs(parse(raw)) } : {}),
     create: (raw, env) => m.create(parse(raw), env),
   };
 }

@@ -135,7 +135,9 @@ export function patternOf(id: string, params: Record<string, unknown>): ReducePa
   const info = methodInfo(id);
   const pattern = info.pattern(params);
   // Rounds of a standard shape (TAGC's all-to-all, qgZ's two-level one) are projected as such.
-  return pattern === 'rounds' && info.kind === 'gradient' ? (info.travelsAs ?? pattern) : pattern;
+  return pattern === 'rounds' && info.kind === 'gradient'
+    ? (info.travelsAs?.(params) ?? pattern)
+    : pattern;
 }
 
 /** What one method's profile is built from: the compute thread's time and the wire, per step. */

@@ -255,6 +255,25 @@ describe('TAGC', () => {
     });
   });
 
+  it("on 2 nodes x 2 ranks, merging inside the node first gives every owner the flat exchange's sum, and halves the bytes that cross nodes", async () => {
+    const inputs = correlated(n, 14);
+    const flat = await round(tagc(), inputs, segments, 'h1');
+    const crossFlat = crossNodeBytes();
+    const byNode = await round(tagc(2), inputs, segments, 'h1');
+    const crossByNode = crossNodeBytes();
+    byNode.forEach((r, k) => {
+      expect(r.stats!.peelRate).toBe(1);
+      expect(r.sent).toEqual(flat[k].sent);
+      let worst = 0;
+      for (let i = 0; i < r.chunk.length; i++)
+        worst = Math.max(worst, Math.abs(r.chunk[i] - flat[k].chunk[i]));
+      expect(worst).toBeLessThan(1e-6);
+    });
+    // Flat: every rank sends both remote owners' parts across; by node: one merged part each.
+    expect(crossByNode / crossFlat).toBeGreaterThan(0.45);
+    expect(crossByNode / crossFlat).toBeLessThan(0.55);
+  });
+
   it("keeps every unit of micro's model that compresses at <= 0.6x its fp32 reduce-scatter bytes", async () => {
     const config = { ...MODEL_PRESETS.micro, vocab: 65, tied: true };
     const c = tagc();
@@ -295,8 +314,22 @@ describe('LHC', () => {
   });
 });
 
-const tagc = () =>
-  createTagc({ sparsifyFraction: 0.8, indexBits: 1, compressRatio: 2, policy: DEFAULT_POLICY });
+const tagc = (ranksPerNode?: number) =>
+  createTagc({
+    sparsifyFraction: 0.8,
+    indexBits: 1,
+    compressRatio: 2,
+    policy: DEFAULT_POLICY,
+    ranksPerNode,
+  });
+
+/** Bytes the all-to-alls of `round` sent between ranks of different nodes (2 per node) since the last call. */
+let crossed = 0;
+function crossNodeBytes(): number {
+  const b = crossed;
+  crossed = 0;
+  return b;
+}
 
 const sumOf = (xs: Float32Array[]): Float32Array => {
   const out = new Float32Array(xs[0].length);
@@ -310,10 +343,20 @@ const meanOf = (xs: (number | undefined)[]): number =>
 /** One reduction round of `c` over 4 in-process ranks. */
 function round(c: Compressor, inputs: Float32Array[], segments: Segment[], key: string) {
   const chunks = chunkOffsets(inputs[0].length, 4, 1);
+  crossed = 0;
   return Promise.all(
     localComms(4).map((comm, r) =>
       c.communicate!(inputs[r], {
-        comm,
+        comm: {
+          ...comm,
+          allToAllV: (parts: Uint8Array[], ranks?: number[]) => {
+            parts.forEach((p, i) => {
+              const to = ranks ? ranks[i] : i;
+              if (to >> 1 !== r >> 1) crossed += p.byteLength;
+            });
+            return comm.allToAllV(parts, ranks);
+          },
+        },
         group: [0, 1, 2, 3],
         index: r,
         chunks,

@@ -7,7 +7,7 @@ const { home, cleanup } = tempHome();
 afterAll(cleanup);
 
 describe('bytes crossing nodes with real ranks, 2 nodes x 2 ranks', () => {
-  it('the links count what the projection lays out for every parameter and gradient option, and qgZ + int8 + hpZ sends under 0.3x of fp32 FSDP across nodes', async () => {
+  it('the links count what the projection lays out for every parameter and gradient option, and qgZ or TAGC with int8 + hpZ sends under 0.3x of fp32 FSDP across nodes', async () => {
     const r = await runProfile(
       {
         name: 'inter-node-bytes',
@@ -18,6 +18,7 @@ describe('bytes crossing nodes with real ranks, 2 nodes x 2 ranks', () => {
         methods: [
           { id: 'fsdp', paramComm: 'int8', hpz: true },
           { id: 'tagc', paramComm: 'int8', hpz: true },
+          { id: 'tagc', params: { byNode: false } },
           { id: 'qgz', paramComm: 'int8', hpz: true },
           { id: 'qgz', params: { bits: 4 }, paramComm: 'bf16' },
         ],
@@ -37,5 +38,6 @@ describe('bytes crossing nodes with real ranks, 2 nodes x 2 ranks', () => {
     const fsdp = measured.get('fsdp')!;
     expect(measured.get('bf16-mp')! / fsdp).toBeCloseTo(0.5, 2);
     expect(measured.get('qgz+int8+hpz')! / fsdp).toBeLessThan(0.3);
+    expect(measured.get('tagc+int8+hpz')! / fsdp).toBeLessThan(0.3);
   }, 600_000);
 });

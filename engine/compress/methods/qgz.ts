@@ -17,24 +17,13 @@ import { roundsOnlyCodec } from '../compressor.js';
 import { z } from 'zod';
 import { defineMethod } from '../method.js';
 import { blockParam } from '../param-fields.js';
+import { nodeGrid, placeIn } from '../node-grid.js';
 
 export interface QgzOptions {
   bits: 8 | 4;
   block: number;
   /** Ranks per node of the world (ranks r and s share a node when r / perNode == s / perNode). */
   ranksPerNode: number;
-}
-
-/** The group's ranks as nodes x positions, when every node holds the same number of them. */
-function nodeGrid(group: number[], perNode: number): number[][] | undefined {
-  const byNode = new Map<number, number[]>();
-  group.forEach((r, i) => {
-    const n = Math.floor(r / perNode);
-    byNode.set(n, [...(byNode.get(n) ?? []), i]);
-  });
-  const nodes = [...byNode.values()];
-  const k = nodes[0].length;
-  return nodes.length > 1 && k > 1 && nodes.every((n) => n.length === k) ? nodes : undefined;
 }
 
 export function createQgz(o: QgzOptions): Compressor {
@@ -93,10 +82,8 @@ export function createQgz(o: QgzOptions): Compressor {
       r.sent.forEach((s, j) => sentFull.set(s, chunks[j]));
       return { chunk: r.sum, sent: sentFull, wireBytes: r.bytes, encodeMs: r.codeMs, decodeMs: 0 };
     }
-    const node = grid.find((n) => n.includes(index))!;
-    const pos = node.indexOf(index);
-    // Chunks owned by the ranks at position q of every node, in node order.
-    const column = (q: number): number[] => grid.map((n) => n[q]);
+    // column(q): the chunks owned by the ranks at position q of every node, in node order.
+    const { node, pos, column } = placeIn(grid, index);
     // Step 1: inside the node, position q gets every node's q-th owners' chunks.
     const mineCols = column(pos);
     const colLen = mineCols.reduce((a, j) => a + chunks[j + 1] - chunks[j], 0);
@@ -151,7 +138,7 @@ export const qgz = defineMethod({
     .strict(),
   defaultErrorFeedback: 'none',
   pattern: () => 'rounds',
-  travelsAs: 'hierarchical-all-to-all',
+  travelsAs: () => 'hierarchical-all-to-all',
   create: (p, env) =>
     createQgz({ bits: p.bits, block: p.block, ranksPerNode: env.ranksPerNode ?? env.world }),
 });

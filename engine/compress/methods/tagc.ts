@@ -6,7 +6,10 @@
  *   those are dropped (error feedback keeps them for the next step);
  * - layer-selective compression: a policy per layer class (embedding, attention, mlp, norm, head)
  *   plus a size threshold; the default follows the reference (compress the large non-attention
- *   layers, send attention and norms exact); `compressAll` overrides it.
+ *   layers, send attention and norms exact); `compressAll` overrides it;
+ * - `byNode` (default on): on two or more nodes of two or more ranks, the owners' parts are merged
+ *   inside each node before they cross nodes, so each node's sum crosses once (the reference sends
+ *   every part straight to its owner, which `byNode: false` keeps).
  */
 import type { ParamClass } from '../../model/gpt.js';
 import {
@@ -145,6 +148,8 @@ export interface TagcOptions {
   indexBits: 1 | 4;
   compressRatio: number;
   policy: LayerPolicy;
+  /** Merge the parts inside each node before they cross nodes (see sketch-flow.ts), with this many ranks per node. */
+  ranksPerNode?: number;
 }
 
 export function createTagc(o: TagcOptions): Compressor {
@@ -165,6 +170,7 @@ export function createTagc(o: TagcOptions): Compressor {
           indexGroup: o.indexBits === 1 ? 1 : 4,
           compressRatio: o.compressRatio,
           compresses: (s) => policyCompresses(o.policy, s),
+          ranksPerNode: o.ranksPerNode,
         },
         state,
       ),
@@ -186,6 +192,7 @@ export const tagc = defineMethod({
       indexBits: indexBitsParam,
       compressRatio: compressRatioParam,
       compressAll: z.boolean().default(false),
+      byNode: z.boolean().default(true),
       minSize: z.number().int().min(0).default(DEFAULT_POLICY.minSize),
       embedding: action(DEFAULT_POLICY.classes.embedding),
       attention: action(DEFAULT_POLICY.classes.attention),
@@ -196,10 +203,12 @@ export const tagc = defineMethod({
     .strict(),
   defaultErrorFeedback: 'ef',
   pattern: () => 'rounds',
-  // Sharded sketch flow: one all-to-all per unit (and a scale all-reduce on its first step).
-  travelsAs: 'all-to-all',
-  create: (p) =>
+  // Sharded sketch flow: one all-to-all per unit, or one inside each node and one across (and a
+  // scale all-reduce on a unit's first step).
+  travelsAs: (p) => (p.byNode ? 'hierarchical-all-to-all' : 'all-to-all'),
+  create: (p, env) =>
     createTagc({
+      ranksPerNode: p.byNode ? env.ranksPerNode : undefined,
       sparsifyFraction: p.sparsifyFraction,
       indexBits: p.indexBits,
       compressRatio: p.compressRatio,

@@ -8,6 +8,11 @@
  *   whose part for r also carries r's exact positions: r ORs the bitmaps, sums the int32 tables
  *   (a reduce to r) and peels. Each byte crosses the network once and only goes where it is needed.
  *
+ * Across nodes (two or more, with two or more ranks each) TAGC can merge the parts inside each node
+ * first: the tables are integers and the bitmaps ORed, so a node's merged part is exactly what its
+ * ranks' parts add up to at the owner, and each owner then gets one part per node instead of one
+ * per rank (the same two levels as qgZ, without any decoding in between).
+ *
  * No collective waits for another one, so a unit's whole reduction is issued at once and travels
  * while backward computes the next unit (as FSDP's reduce-scatter does). Two things make that
  * possible: a rank's sketch holds only its own non-zeros (the zeros of the global support add
@@ -22,6 +27,7 @@
  * sparsifier keep almost every compressed value).
  */
 import { ownBytes } from '../bits/bits.js';
+import { nodeGrid, placeIn } from '../node-grid.js';
 import type { RoundsIo, RoundsResult, Segment } from '../compressor.js';
 import {
   addCode,
@@ -50,6 +56,11 @@ export interface SketchFlowOptions {
   compressRatio: number;
   /** Which parameter segments go through the sketch (the rest travel exact). */
   compresses: (segment: Segment) => boolean;
+  /**
+   * Sharded flow only: ranks per node when the parts are to be merged inside each node before
+   * they cross nodes (see `exchangeByNode`); absent: one flat all-to-all.
+   */
+  ranksPerNode?: number;
 }
 
 export interface SketchStats {
@@ -377,6 +388,106 @@ function i32At(part: Uint8Array, offset: number, len: number): Int32Array {
   return Array.isArray(w) ? new Int32Array(w[0], w[1], len) : new Int32Array(w, 0, len);
 }
 
+/**
+ * Folds another rank's (or node's) part for one owner into `acc` (4-byte aligned): exact values
+ * and tables summed, the max |value| reports maxed, bitmaps ORed. What the owner then peels is the
+ * same as if it had received both parts (the exact fp32 sums round in another order).
+ */
+function mergePart(
+  acc: Uint8Array,
+  part: Uint8Array,
+  L: PartLayout,
+  exactCount: number,
+  n: number,
+) {
+  const ex = new Float32Array(acc.buffer, acc.byteOffset, exactCount);
+  const exIn = f32At(part, 0, exactCount);
+  for (let i = 0; i < exactCount; i++) ex[i] += exIn[i];
+  const rep = new Float32Array(acc.buffer, acc.byteOffset + L.e, n);
+  const repIn = f32At(part, L.e, n);
+  for (let j = 0; j < n; j++) if (repIn[j] > rep[j]) rep[j] = repIn[j];
+  for (let i = L.a; i < L.t; i++) acc[i] |= part[i];
+  const words = (L.bytes - L.t) / 4;
+  const table = new Int32Array(acc.buffer, acc.byteOffset + L.t, words);
+  const tableIn = i32At(part, L.t, words);
+  for (let i = 0; i < words; i++) table[i] = (table[i] + tableIn[i]) | 0;
+}
+
+interface Exchanged {
+  /** Parts for this rank's own chunk: one per rank (flat) or per node (merged inside nodes). */
+  received: Uint8Array[];
+  /** Bytes this rank sent to other ranks, and how many of them were exact values. */
+  wireBytes: number;
+  exactBytes: number;
+  /** Time spent merging parts between the two levels. */
+  mergeMs: number;
+}
+
+/** One all-to-all: every owner's part goes straight to it. */
+async function exchangeFlat(u: UnitState, io: RoundsIo): Promise<Exchanged> {
+  let wireBytes = 0;
+  let exactBytes = 0;
+  u.layout.forEach((L, j) => {
+    if (j === io.index) return;
+    wireBytes += L.bytes;
+    exactBytes += L.e;
+  });
+  const received = await io.comm.allToAllV(u.parts, io.group);
+  return { received, wireBytes, exactBytes, mergeMs: 0 };
+}
+
+/**
+ * Two-level exchange of the owners' parts on a group laid out as nodes x positions. Inside the
+ * node, the rank at position q gets the parts for the owners at position q of every node, and
+ * merges them into one part per owner (its node's); across nodes, each merged part goes to its
+ * owner. Per rank, 1/ranks-per-node of the parts cross nodes, where the flat all-to-all sends every
+ * remote owner's part.
+ */
+async function exchangeByNode(u: UnitState, io: RoundsIo, grid: number[][]): Promise<Exchanged> {
+  const { comm, group, index } = io;
+  const { node, pos, column } = placeIn(grid, index);
+  const { parts, layout } = u;
+  let wireBytes = 0;
+  let exactBytes = 0;
+  const outgoing = node.map((peer, q) => {
+    const owners = column(q);
+    const out = new Uint8Array(owners.reduce((a, j) => a + layout[j].bytes, 0));
+    let at = 0;
+    for (const j of owners) {
+      out.set(parts[j], at);
+      at += layout[j].bytes;
+      if (peer !== index) exactBytes += layout[j].e;
+    }
+    if (peer !== index) wireBytes += out.byteLength;
+    return out;
+  });
+  const fromNode = await comm.allToAllV(
+    outgoing,
+    node.map((i) => group[i]),
+  );
+  const m0 = performance.now();
+  const owners = column(pos);
+  let at = 0;
+  const merged = owners.map((j) => {
+    const L = layout[j];
+    const acc = fromNode[0].slice(at, at + L.bytes); // a copy: 4-byte aligned, ours to fold into
+    for (let k = 1; k < fromNode.length; k++)
+      mergePart(acc, fromNode[k].subarray(at, at + L.bytes), L, u.exactCount[j], u.n);
+    at += L.bytes;
+    if (j !== index) {
+      wireBytes += L.bytes;
+      exactBytes += L.e;
+    }
+    return acc;
+  });
+  const mergeMs = performance.now() - m0;
+  const received = await comm.allToAllV(
+    merged,
+    owners.map((i) => group[i]),
+  );
+  return { received, wireBytes, exactBytes, mergeMs };
+}
+
 export async function sketchFlow(
   p: Float32Array,
   io: RoundsIo,
@@ -427,14 +538,15 @@ export async function sketchFlow(
         new Int32Array(part.buffer, L.t, b.tableSize),
         sent,
       );
-      if (j !== index) {
-        wireBytes += L.bytes;
-        exactBytes += L.e;
-      }
     });
     for (let j = 0; j < n; j++) new Float32Array(parts[j].buffer, layout[j].e, n).set(absmax);
     encodeMs += performance.now() - t0;
-    const received = await comm.allToAllV(parts, group);
+    const grid = o.ranksPerNode ? nodeGrid(group, o.ranksPerNode) : undefined;
+    const x = grid ? await exchangeByNode(u, io, grid) : await exchangeFlat(u, io);
+    const received = x.received;
+    wireBytes += x.wireBytes;
+    exactBytes += x.exactBytes;
+    decodeMs += x.mergeMs;
 
     const d0 = performance.now();
     const b = blocks[index];
