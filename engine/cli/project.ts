@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatDuration, formatNumber, table } from '../util/format.js';
+import { formatDuration, formatNumber, plural, table } from '../util/format.js';
 import { dataHome } from '../util/home.js';
 import { RunsStore } from '../app/runs-store.js';
 import { UsageError } from './help.js';
@@ -54,7 +54,7 @@ export function clusterLine(c: ClusterSpec): string {
   const gpu = c.gpu
     ? `${c.gpu.name ?? 'GPU'} ${c.gpu.tflops} TFLOP/s x ${c.gpu.efficiency}`
     : 'compute as measured on this box';
-  return `${c.name}: ${c.nodes} node(s) x ${c.gpusPerNode}, ${gpu}; intra ${tier(c.intra)}; inter ${tier(c.inter)}${c.sharedNic ? " (NIC shared by a GPU's peers)" : ''}`;
+  return `${c.name}: ${plural(c.nodes, 'node')} x ${c.gpusPerNode}, ${gpu}; intra ${tier(c.intra)}; inter ${tier(c.inter)}${c.sharedNic ? " (NIC shared by a GPU's peers)" : ''}`;
 }
 
 const speedup = (x: number | undefined): string =>
@@ -95,7 +95,7 @@ export function projectionText(r: RunProjection): string {
   return [
     `run      ${r.run}`,
     `cluster  ${clusterLine(r.cluster)}`,
-    `model    ${m.layers} layers x ${m.dModel}, seq ${m.seqLen}, vocab ${m.vocab}: ${formatNumber(r.params / 1e6, 2)} M parameters; ${r.world} ranks on ${r.nodes} node(s), ${r.sharding}`,
+    `model    ${m.layers} layers x ${m.dModel}, seq ${m.seqLen}, vocab ${m.vocab}: ${formatNumber(r.params / 1e6, 2)} M parameters; ${plural(r.world, 'rank')} on ${plural(r.nodes, 'node')}, ${r.sharding}`,
     '',
     table(header, rows, { align: ['l', 'l', ...header.slice(2).map(() => 'r' as const)] }),
     '',

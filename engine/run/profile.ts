@@ -19,6 +19,7 @@ import type { FieldIssue, ProfileDoc } from './profile-doc.js';
 import { jsonShapeIssues, type JsonShapeLimits } from './json-shape.js';
 import { PLAIN_ERRORS } from './plain-issues.js';
 import { pytorchEngineIssues } from './pytorch-rules.js';
+import { plural } from '../util/format.js';
 
 export const PROFILE_VERSION = 1;
 
@@ -272,7 +273,6 @@ function pipelineChecks(p: CrossFields, ctx: IssueSink): void {
     );
 }
 
-const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? '' : 's'}`;
 /** `1, 2 or 4`. */
 const orList = (xs: number[]): string =>
   xs.length > 1 ? `${xs.slice(0, -1).join(', ')} or ${xs.at(-1)}` : String(xs[0]);

@@ -38,6 +38,11 @@ export function formatDuration(ms: number | undefined): string {
   return `${Math.floor(totalMin / 60)} h ${String(totalMin % 60).padStart(2, '0')} min`;
 }
 
+/** "1 node", "2 nodes": a count and its noun, with the plural the count needs. */
+export function plural(n: number, one: string): string {
+  return `${n} ${one}${n === 1 ? '' : 's'}`;
+}
+
 /** A number with at most `decimals` decimals (trailing zeros dropped); '-' when absent. */
 export function formatNumber(n: number | undefined, decimals = 3): string {
   if (n === undefined || !Number.isFinite(n)) return '-';
