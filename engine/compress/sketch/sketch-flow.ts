@@ -470,7 +470,8 @@ async function exchangeByNode(u: UnitState, io: RoundsIo, grid: number[][]): Pro
   let at = 0;
   const merged = owners.map((j) => {
     const L = layout[j];
-    const acc = fromNode[0].slice(at, at + L.bytes); // a copy: 4-byte aligned, ours to fold into
+    // A copy (Buffer#slice would be a view into received memory): 4-byte aligned, ours to fold into.
+    const acc = new Uint8Array(fromNode[0].subarray(at, at + L.bytes));
     for (let k = 1; k < fromNode.length; k++)
       mergePart(acc, fromNode[k].subarray(at, at + L.bytes), L, u.exactCount[j], u.n);
     at += L.bytes;
