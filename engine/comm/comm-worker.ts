@@ -40,6 +40,12 @@ function transferable(
   return { view, buffers: [view.buffer as ArrayBuffer] };
 }
 
+/** Views of the payloads packed one after another in `data`. */
+function unpack(data: Uint8Array, lengths: number[]): Uint8Array[] {
+  let at = 0;
+  return lengths.map((n) => data.subarray(at, (at += n)));
+}
+
 async function run(req: OpRequest): Promise<void> {
   const c = group!.streams[req.stream ?? 0];
   if (!c) throw new Error(`no comm stream ${req.stream} (there are ${COMM_STREAMS})`);
@@ -61,7 +67,9 @@ async function run(req: OpRequest): Promise<void> {
       parts = await c.allGatherV(req.data, req.ranks);
       break;
     case 'allToAllV':
-      parts = await c.allToAllV(req.parts ?? [], req.ranks);
+      parts = await c.allToAllV(unpack(req.data, req.partBytes ?? []), req.ranks);
+      // The client keeps its own part: nothing to move back (the staging buffer goes back anyway).
+      parts[req.ranks ? req.ranks.indexOf(group!.rank) : group!.rank] = new Uint8Array(0);
       break;
     case 'reduce':
       result = await c.reduce(req.data, req.dtype, req.reduceOp, req.root, req.ranks);

@@ -33,8 +33,8 @@ export interface OpRequest {
   totalCount: number;
   /** Subgroup to run on (default: all ranks). */
   ranks?: number[];
-  /** allToAllV: one payload per rank of the group. */
-  parts?: Uint8Array[];
+  /** allToAllV: byte length of each rank's payload, packed one after another in `data`. */
+  partBytes?: number[];
   /** Comm stream (stream-transport.ts): its own queue and tag sequence; default 0. */
   stream?: number;
   /** send / recv: the other rank and the point-to-point channel. */
