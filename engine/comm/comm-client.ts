@@ -338,7 +338,7 @@ export class CommClient {
 
   /**
    * `parts[j]` to the j-th rank of the group; returns what each rank sent here. This rank's own
-   * entry is `parts` own entry itself (not a copy).
+   * entry is the caller's own part itself (not a copy).
    *
    * The parts travel packed in one pooled staging buffer: a fresh buffer per part per call cost
    * more than the exchange (page faults on first touch; measured on 4 ranks, 16 MiB: most of the
