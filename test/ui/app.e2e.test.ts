@@ -597,13 +597,16 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
       ),
     ))
       expect(box!.height).toBeGreaterThanOrEqual(32);
+    /** The filter's placeholder width as drawn in its font, and the box it must fit in. */
+    const filterHintWidth = () =>
+      page.$eval('input[name=history-filter]', (el) => {
+        const input = el as HTMLInputElement;
+        const ctx = document.createElement('canvas').getContext('2d')!;
+        ctx.font = getComputedStyle(input).font;
+        return { text: ctx.measureText(input.placeholder).width, box: input.clientWidth };
+      });
     // The filter's hint fits in the box.
-    const hint = await page.$eval('input[name=history-filter]', (el) => {
-      const input = el as HTMLInputElement;
-      const ctx = document.createElement('canvas').getContext('2d')!;
-      ctx.font = getComputedStyle(input).font;
-      return { text: ctx.measureText(input.placeholder).width, box: input.clientWidth };
-    });
+    const hint = await filterHintWidth();
     expect(hint.text).toBeLessThan(hint.box);
     // At 1024 px every cell stays on one line: a long one is cut, with the whole in its title.
     await page.setViewportSize({ width: 1024, height: 700 });
@@ -624,12 +627,7 @@ describe.skipIf(!haveChromium)('GradBench in a browser', () => {
       page: document.documentElement.clientWidth,
     }));
     expect(fit.right).toBeLessThanOrEqual(fit.page);
-    const narrow = await page.$eval('input[name=history-filter]', (el) => {
-      const input = el as HTMLInputElement;
-      const ctx = document.createElement('canvas').getContext('2d')!;
-      ctx.font = getComputedStyle(input).font;
-      return { text: ctx.measureText(input.placeholder).width, box: input.clientWidth };
-    });
+    const narrow = await filterHintWidth();
     expect(narrow.text).toBeLessThan(narrow.box);
     await shot('history-1024');
     await page.setViewportSize({ width: 1280, height: 800 });
