@@ -152,6 +152,7 @@ function makeCase(comm: CommClient, collective: CollectiveKind, count: number): 
         run: async () => {
           const got = await comm.allToAllV(parts);
           got.forEach((g, i) => bytes.set(g, i * per * 4)); // received parts may sit at any offset
+          comm.recycle(got);
           return out;
         },
         check: (out) => {

@@ -63,6 +63,8 @@ export class CommClient {
   private stream = 0;
   /** Peers the worker's receives were waiting on at its last report (about once a second). */
   waitingOn: number[] = [];
+  /** Memory of received parts the worker moved here whole: what recycle() may hand back. */
+  private readonly lent = new WeakSet<ArrayBuffer>();
 
   private constructor(
     private readonly worker: Worker,
@@ -130,6 +132,9 @@ export class CommClient {
         this.stats.ops++;
         this.stats.busyMs += m.ms;
         this.sentByPeer = m.sentByPeer;
+        for (const part of m.parts ?? [])
+          if (part.byteLength > 0 && part.byteLength === part.buffer.byteLength)
+            this.lent.add(part.buffer as ArrayBuffer);
         p?.resolve(p.shared ? { ...m, shared: true } : m);
         return;
       }
@@ -338,14 +343,16 @@ export class CommClient {
 
   /**
    * `parts[j]` to the j-th rank of the group; returns what each rank sent here. This rank's own
-   * entry is the caller's own part itself (not a copy).
+   * entry is the caller's own part itself (not a copy). Hand the others to recycle() once read.
    *
-   * The parts travel packed in one pooled staging buffer: a fresh buffer per part per call cost
-   * more than the exchange (page faults on first touch; measured on 4 ranks, 16 MiB: most of the
-   * compute thread's time per call went to those copies).
+   * The parts travel packed in one pooled staging buffer (this rank's own part stays here): a
+   * fresh buffer per part per call cost more than the exchange (page faults on first touch;
+   * measured on 4 ranks, 16 MiB: most of the compute thread's time per call went to those copies).
    */
   async allToAllV(parts: Uint8Array[], ranks?: number[]): Promise<Uint8Array[]> {
-    const partBytes = parts.map((p) => p.byteLength);
+    const own = ranks ? ranks.indexOf(this.rank) : this.rank;
+    const travelling = parts.map((p, j) => (j === own ? p.subarray(0, 0) : p));
+    const partBytes = travelling.map((p) => p.byteLength);
     const total = partBytes.reduce((a, b) => a + b, 0);
     const m = await this.submit(
       'allToAllV',
@@ -354,13 +361,31 @@ export class CommClient {
       total,
       0,
       undefined,
-      parts,
+      travelling,
     );
     this.release(m.staging.buffer as ArrayBuffer);
     const out = m.parts!;
-    const own = ranks ? ranks.indexOf(this.rank) : this.rank;
     out[own] = parts[own];
     return out;
+  }
+
+  /**
+   * Hands back received parts (from allToAllV, allGatherV, recv) the caller has finished reading:
+   * their memory moves back to the worker, and a later message of the same size lands in it
+   * instead of in fresh memory, which costs a page fault per 4 KiB (as much CPU as the loopback
+   * copy on the machines GradBench is measured on). The parts are empty afterwards. Anything else
+   * (the caller's own part, a view into a larger buffer) is left alone.
+   */
+  recycle(parts: readonly Uint8Array[]): void {
+    const buffers: ArrayBuffer[] = [];
+    for (const p of parts) {
+      const b = p.buffer as ArrayBuffer;
+      if (!this.lent.has(b)) continue;
+      this.lent.delete(b);
+      buffers.push(b);
+    }
+    if (buffers.length === 0 || this.failure || this.closed) return;
+    this.worker.postMessage({ kind: 'recycle', buffers } satisfies ToWorker, buffers);
   }
 
   /** Reduce to `root`: the root's `data` holds the result (and is returned); null elsewhere. */

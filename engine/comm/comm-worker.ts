@@ -144,6 +144,9 @@ port.on('message', (msg: ToWorker) => {
         })
         .catch((e: Error) => post({ kind: 'initError', message: e.message }));
       return;
+    case 'recycle':
+      for (const b of msg.buffers) group?.mesh.recycle(Buffer.from(b));
+      return;
     case 'op': {
       const attempt = (): Promise<void> =>
         run(msg).catch((e: Error) => {

@@ -43,7 +43,12 @@ export interface OpRequest {
 }
 
 export type ToWorker =
-  { kind: 'init'; config: CommConfigInput } | OpRequest | { kind: 'shutdown' } | { kind: 'abort' };
+  | { kind: 'init'; config: CommConfigInput }
+  | OpRequest
+  /** Memory of received parts the compute thread is done with, moved back for later receives. */
+  | { kind: 'recycle'; buffers: ArrayBuffer[] }
+  | { kind: 'shutdown' }
+  | { kind: 'abort' };
 
 export type FromWorker =
   | { kind: 'ready'; rank: number; world: number }

@@ -156,6 +156,7 @@ export function createBlockwiseInt(id: string, o: BlockwiseIntOptions): Compress
       const c = decodeCodes(r, len, o.bits);
       for (let i = 0; i < len; i++) acc[i] += c[i];
     }
+    comm.recycle(received);
     const chunk = new Float32Array(len);
     for (let i = 0; i < len; i++)
       chunk[i] = (acc[i] * absmax[((chunks[index] + i) / o.block) | 0]) / L;

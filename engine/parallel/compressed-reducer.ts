@@ -111,6 +111,7 @@ export class CompressedReducer implements GradientReducer {
         const d = c.decode(part, len, ctx(index));
         for (let i = 0; i < len; i++) chunk[i] += d[i];
       }
+      comm.recycle(received);
       sent = p;
       if (this.ef.enabled) {
         sent = new Float32Array(p.length);

@@ -91,6 +91,8 @@ export class OrderedStream {
       ...ops,
       rank: base.rank,
       world: base.world,
+      // Not a collective: handing memory back needs no place in the stream's order.
+      recycle: (parts: readonly Uint8Array[]) => base.recycle(parts),
       get stats() {
         return base.stats;
       },

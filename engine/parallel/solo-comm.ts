@@ -16,4 +16,5 @@ export const soloComm = {
   reduce: async <T>(x: T) => x,
   broadcast: async <T>(x: T) => x,
   barrier: async () => undefined,
+  recycle: () => undefined,
 } as unknown as Comm;

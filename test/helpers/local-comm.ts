@@ -63,6 +63,7 @@ export function localComms(world: number): Comm[] {
       // Point-to-point, beside the collective queue (as in the comm worker).
       send: (data: CommArray, peer: number, channel = 0) => c.sendTo(peer, channel, copy(data)),
       recv: (peer: number, channel = 0) => c.recvFrom(peer, channel),
+      recycle: () => undefined,
     } as unknown as Comm;
   });
 }

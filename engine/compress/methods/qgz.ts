@@ -61,6 +61,7 @@ export function createQgz(o: QgzOptions): Compressor {
       const d = codec.decode(r, len, io.ctx);
       for (let i = 0; i < len; i++) sum[i] += d[i];
     }
+    io.comm.recycle(received);
     const sent = payloads.map((p, j) => codec.decode(p, parts[j].length, io.ctx));
     const bytes = payloads.reduce((a, p, j) => a + (j === me ? 0 : p.byteLength), 0);
     return { sum, sent, bytes, codeMs: t1 - t0 + performance.now() - t2 };

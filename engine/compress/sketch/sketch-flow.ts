@@ -481,6 +481,7 @@ async function exchangeByNode(u: UnitState, io: RoundsIo, grid: number[][]): Pro
     }
     return acc;
   });
+  comm.recycle(fromNode);
   const mergeMs = performance.now() - m0;
   const received = await comm.allToAllV(
     merged,
@@ -564,6 +565,7 @@ export async function sketchFlow(
       const t = i32At(part, L.t, b.tableSize);
       for (let i = 0; i < sum.length; i++) sum[i] = (sum[i] + t[i]) | 0;
     }
+    comm.recycle(received);
     const r = decodeBlock(u, b, bits, sum, o.indexGroup, scales[index], elementLimit);
     scatterBlock(b, r.values, chunk, chunks[index]);
     u.agreed = next;
@@ -597,6 +599,7 @@ export async function sketchFlow(
     scatterBlock(b, r.values, chunk, chunks[index]);
     for (const part of received ?? [])
       addAtRuns(chunk, exact[index], f32At(part, 0, u.exactCount[index]));
+    if (received) comm.recycle(received);
     u.agreed = next;
     peeled = r.peeled;
     support = r.support;
