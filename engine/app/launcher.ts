@@ -433,7 +433,7 @@ class Run {
       world,
       localWorld: world / p.parallel.nodes,
       network: p.network.emulate
-        ? { intra: p.network.intra, inter: p.network.inter }
+        ? { intra: p.network.intra, inter: p.network.inter, sharedNic: p.network.sharedNic }
         : { intra: 'off', inter: 'off' },
       env: { ...this.opts.env, GRADBENCH_RUN_DIR: this.dir, GRADBENCH_METHOD: String(index) },
       placement: this.opts.placement,

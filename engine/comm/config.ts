@@ -17,7 +17,7 @@ export const CommConfigSchema = z
     /** Interface the mesh listens on; loopback unless ranks span several hosts. */
     listenHost: z.string().default('127.0.0.1'),
     advertiseHost: z.string().optional(),
-    network: NetworkSchema.default({ intra: 'off', inter: 'off' }),
+    network: NetworkSchema.default({ intra: 'off', inter: 'off', sharedNic: true }),
     joinTimeoutMs: z.number().int().positive().default(30_000),
     /** An unauthenticated connection must complete its Hello within this time. */
     handshakeTimeoutMs: z.number().int().positive().default(10_000),

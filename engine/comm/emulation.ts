@@ -1,7 +1,8 @@
 /**
  * Link emulation: loopback TCP is ~GB/s with microsecond latency, so a speedup from compression
  * only means something on an emulated link. Every directed link gets `{gbps, latencyUs}` from one
- * of two tiers (intra-node, inter-node); ranks are grouped into contiguous nodes.
+ * of two tiers (intra-node, inter-node); ranks are grouped into contiguous nodes. By default a
+ * rank's sends on one tier share one emulated NIC (see EmulatedNics).
  *
  * Pacing is a token bucket whose depth is one fragment: each fragment leaves when the emulated
  * wire has finished serializing everything queued before it (a virtual clock, so timer jitter
@@ -33,6 +34,8 @@ const TierSchema = z.union([z.enum(LINK_PRESET_NAMES as [string, ...string[]]), 
 export const NetworkSchema = z.object({
   intra: TierSchema.default('off'),
   inter: TierSchema.default('off'),
+  /** A rank's sends on one tier share one emulated NIC (true), or each rank pair has its own link. */
+  sharedNic: z.boolean().default(true),
 });
 export type NetworkConfig = z.input<typeof NetworkSchema>;
 
@@ -94,6 +97,47 @@ export function linkSpecFor(
 ): LinkSpec | undefined {
   const net = NetworkSchema.parse(network);
   return resolveTier(topo.sameNode(a, b) ? net.intra : net.inter);
+}
+
+/**
+ * The emulated NICs of one rank. With `sharedNic`, every send to a peer of one tier goes through
+ * one pacer, as a GPU's traffic shares its NIC (or its NVSwitch port); without it, every directed
+ * link is paced on its own. Rings send to one peer at a time and see no difference. An
+ * all-to-all sends to every peer at once: on per-pair links it would get n - 1 links' worth of
+ * bandwidth, which no cluster gives a GPU, and methods built on it would look faster than they are.
+ */
+export class EmulatedNics {
+  private readonly net: z.output<typeof NetworkSchema>;
+  private readonly shared = new Map<'intra' | 'inter', Pacer>();
+  private readonly all: Pacer[] = [];
+
+  constructor(
+    private readonly topo: Topology,
+    network: NetworkConfig,
+    private readonly rank: number,
+  ) {
+    this.net = NetworkSchema.parse(network);
+  }
+
+  /** The pacer for sends to `peer`; undefined when that link runs at loopback speed. */
+  pacerFor(peer: number): Pacer | undefined {
+    const tier = this.topo.sameNode(this.rank, peer) ? 'intra' : 'inter';
+    const spec = resolveTier(this.net[tier]);
+    if (!spec) return undefined;
+    if (this.net.sharedNic) {
+      const nic = this.shared.get(tier);
+      if (nic) return nic;
+    }
+    const pacer = new Pacer(spec);
+    if (this.net.sharedNic) this.shared.set(tier, pacer);
+    this.all.push(pacer);
+    return pacer;
+  }
+
+  /** Drops everything still queued on every NIC (the mesh is closing). */
+  cancel(): void {
+    for (const p of this.all) p.cancel();
+  }
 }
 
 type Clock = () => number;

@@ -289,6 +289,11 @@ export interface LinkOptions {
   maxMessageBytes?: number;
   /** Emulated link for outgoing traffic; undefined sends at loopback speed. */
   emulate?: LinkSpec;
+  /**
+   * Paces the emulated sends, shared with the rank's other links on its NIC (EmulatedNics); by
+   * default the link paces itself.
+   */
+  pacer?: Pacer;
   /** Payload bytes per frame; emulated links pace per fragment. */
   fragmentBytes?: number;
   onMessage: (type: MsgType, tag: number, payload: Buffer) => void;
@@ -320,7 +325,7 @@ export class Link {
   ) {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 1000);
-    this.pacer = opts.emulate ? new Pacer(opts.emulate) : undefined;
+    this.pacer = opts.pacer ?? (opts.emulate ? new Pacer(opts.emulate) : undefined);
     // Emulated links pace in fragments so a message pipelines through the emulated wire: about
     // 2 ms of link time each (at least 256 KiB), well above the pacer's 1 ms timer tick, so
     // faster links do not pay per-fragment overhead for nothing.
@@ -415,11 +420,19 @@ export class Link {
   private end(err: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
-    this.pacer?.cancel();
+    this.dropPaced();
     this.opts.onClose(err);
     const reason = new Error(`link closed while sending${err ? `: ${err.message}` : ''}`);
     for (const reject of this.unsent) reject(reason);
     this.unsent.clear();
+  }
+
+  /**
+   * Drops this link's queued writes. A pacer shared with other links keeps its queue: the writes
+   * queued for this link see it closed and reject, and the others go on.
+   */
+  private dropPaced(): void {
+    if (!this.opts.pacer) this.pacer?.cancel();
   }
 
   /** True while an incoming message is being read straight into `buffer`. */
@@ -436,7 +449,7 @@ export class Link {
   close(): void {
     if (this.closed) return;
     this.closingLocally = true;
-    this.pacer?.cancel();
+    this.dropPaced();
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }

@@ -7,7 +7,7 @@
  * a dead rank turns every pending collective on every surviving rank into a clear error at once.
  */
 import net from 'node:net';
-import { Topology, linkSpecFor, type NetworkConfig } from './emulation.js';
+import { EmulatedNics, Topology, linkSpecFor, type NetworkConfig } from './emulation.js';
 import {
   Link,
   ReadRouter,
@@ -62,6 +62,7 @@ export class TcpMesh implements PeerTransport {
   private readonly links = new Map<number, Link>();
   private readonly mailbox = new Mailbox();
   private readonly early = new ReceivePool(EARLY_RECEIVE_POOL_BYTES);
+  private readonly nics: EmulatedNics;
   private closing = false;
   private draining = false;
   private failureListeners: ((err: Error) => void)[] = [];
@@ -76,6 +77,7 @@ export class TcpMesh implements PeerTransport {
   ) {
     this.rank = opts.rank;
     this.world = opts.world;
+    this.nics = new EmulatedNics(opts.topology, opts.network, opts.rank);
     this.pacedLinks = Array.from({ length: opts.world }, (_, peer) => peer).some(
       (peer) =>
         peer !== opts.rank &&
@@ -222,6 +224,7 @@ export class TcpMesh implements PeerTransport {
       allowedTypes: new Set([MsgType.Data, MsgType.Abort]),
       maxMessageBytes: this.opts.maxMessageBytes,
       emulate: linkSpecFor(this.opts.topology, this.opts.network, this.rank, peer),
+      pacer: this.nics.pacerFor(peer),
       onMessage: (type, tag, payload) => {
         if (type === MsgType.Data) return this.mailbox.deliver(peer, tag, payload);
         this.onAbort(peer, payload);
@@ -373,6 +376,7 @@ export class TcpMesh implements PeerTransport {
     if (this.closing) return;
     this.closing = true;
     this.mailbox.fail(this.failure ?? new Error('mesh closed'));
+    this.nics.cancel();
     for (const l of this.links.values()) l.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

@@ -90,7 +90,14 @@ export async function resolveTargetNetwork(
   return {
     profile: {
       ...profile,
-      network: { ...profile.network, intra: record.intra, inter: record.inter, emulate: true },
+      network: {
+        ...profile.network,
+        intra: record.intra,
+        inter: record.inter,
+        emulate: true,
+        // The emulated links stand for the cluster's, NICs included.
+        sharedNic: c.sharedNic,
+      },
     },
     emulation: record,
   };

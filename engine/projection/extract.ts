@@ -114,8 +114,9 @@ export function measuredCluster(p: Profile, links: MeasuredLinks = {}): ClusterS
     gpusPerNode: p.parallel.worldSize / p.parallel.nodes,
     intra: tierOf(intra, emulate),
     inter: tierOf(inter, emulate),
-    // Link emulation paces every directed rank pair on its own.
-    sharedNic: false,
+    // As the emulator paced it; links shaped outside (tc on a network namespace's one interface)
+    // share that interface.
+    sharedNic: p.network.sharedNic || links.shapedOutside === true,
   };
 }
 

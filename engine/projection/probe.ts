@@ -41,7 +41,11 @@ export async function probeProfile(
       localWorld: world / profile.parallel.nodes,
       network:
         opts.emulateLink && profile.network.emulate
-          ? { intra: profile.network.intra, inter: profile.network.inter }
+          ? {
+              intra: profile.network.intra,
+              inter: profile.network.inter,
+              sharedNic: profile.network.sharedNic,
+            }
           : { intra: 'off', inter: 'off' },
       env: { GRADBENCH_RUN_DIR: dir },
     });

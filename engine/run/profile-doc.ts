@@ -51,7 +51,7 @@ export interface ProfileDoc {
     pipelineStages: number;
     microBatches?: number;
   };
-  network: { intra: TierDoc; inter: TierDoc; emulate: boolean };
+  network: { intra: TierDoc; inter: TierDoc; emulate: boolean; sharedNic?: boolean };
   methods: MethodDoc[];
   baseline: boolean;
   health: { spikeFactor: number; window: number; stopOnError: boolean; stallTimeoutS: number };

@@ -153,6 +153,11 @@ const ProfileSchemaBase = z
         inter: Tier.default('off'),
         emulate: z.boolean().default(true),
         /**
+         * A rank's emulated sends on one tier share one NIC, as a GPU's do (true); false gives every
+         * rank pair its own link. Only traffic to several peers at once (all-to-all) tells the two apart.
+         */
+        sharedNic: z.boolean().default(true),
+        /**
          * A real cluster the emulated run stands for: the launcher replaces intra/inter with the
          * cluster's links scaled by (this box's compute / the cluster's compute), so the run keeps
          * the target's compute-to-communication ratio.
@@ -160,7 +165,7 @@ const ProfileSchemaBase = z
         target: TargetSchema.optional(),
       })
       .strict()
-      .default({ intra: 'off', inter: 'off', emulate: true }),
+      .default({ intra: 'off', inter: 'off', emulate: true, sharedNic: true }),
     methods: z.array(MethodSchema).default([]),
     /**
      * Run the baselines and methods this many times, alternately, each on fresh ranks; speedups

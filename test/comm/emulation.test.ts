@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { commConfigFromEnv, rankEnv } from '../../engine/comm/config.js';
 import {
+  EmulatedNics,
   LINK_PRESETS,
   Pacer,
   Topology,
@@ -60,6 +61,21 @@ describe('topology and presets', () => {
       { gbps: 0.1, latencyUs: 500 },
     );
     expect(resolveTier('off')).toBeUndefined();
+  });
+
+  it("gives a rank one NIC per tier, shared by that tier's peers, or a pacer per pair", () => {
+    const topo = new Topology(6, 2); // nodes {0,1,2} and {3,4,5}
+    const net = { intra: '10GbE', inter: '1GbE' } as const;
+    const shared = new EmulatedNics(topo, net, 0);
+    expect(shared.pacerFor(1)).toBe(shared.pacerFor(2));
+    expect(shared.pacerFor(3)).toBe(shared.pacerFor(5));
+    expect(shared.pacerFor(1)).not.toBe(shared.pacerFor(3));
+    const perPair = new EmulatedNics(topo, { ...net, sharedNic: false }, 0);
+    expect(perPair.pacerFor(3)).toBeInstanceOf(Pacer);
+    expect(perPair.pacerFor(3)).not.toBe(perPair.pacerFor(4));
+    const rawInside = new EmulatedNics(topo, { intra: 'off', inter: '1GbE' }, 4);
+    expect(rawInside.pacerFor(5)).toBeUndefined();
+    expect(rawInside.pacerFor(0)).toBeInstanceOf(Pacer);
   });
 
   it('rejects impossible layouts and unknown presets with the fix in the message', () => {
