@@ -253,7 +253,7 @@ export function profilesFromRun(
     'decode: the measured decode time runs on the compute thread once its reduction is in, at the next wait (the metrics count it as exposed time)',
     "rank skew: the spread of the ranks' compute per step (slowest minus mean), growing like the square root of the compute between two meeting points",
     "bytes per unit: from the model dimensions and the sharding; compressed methods scale the reduction by their measured wire bytes, and parameter gathers by their format (bf16 0.5, int8 0.254 of fp32); hpZ's backward gathers stay fp32 inside the node, qgZ and TAGC as an all-to-all inside the node then one across nodes (TAGC with byNode off: one all-to-all)",
-    `links: the run's emulated tiers plus ${COMM_STACK_HOP_US} us per hop for the comm stack (raw loopback taken as 6 Gb/s), every rank pair paced on its own`,
+    `links: the run's emulated tiers plus ${COMM_STACK_HOP_US} us per hop for the comm stack (raw loopback taken as 6 Gb/s)`,
   ];
   const profiles: MethodProfile[] = [];
   for (const m of config.methods) {
