@@ -40,9 +40,7 @@ const part = (from: number, to: number): Uint8Array =>
 async function exchange(gs: ProcessGroup[]): Promise<number> {
   const t0 = performance.now();
   const got = await Promise.all(
-    gs.map((g, r) =>
-      g.collectives.allToAllV(Array.from({ length: WORLD }, (_, j) => part(r, j))),
-    ),
+    gs.map((g, r) => g.collectives.allToAllV(Array.from({ length: WORLD }, (_, j) => part(r, j)))),
   );
   const ms = performance.now() - t0;
   got.forEach((parts, r) =>
