@@ -299,7 +299,9 @@ function markdown(o: {
       'busbw = algbw x 2(n-1)/n for all_reduce and x (n-1)/n for all_gather, reduce_scatter and all_to_all, where size is the ' +
       'bytes of the full (reduced, gathered or exchanged) f32 vector. With emulation off, "% ref" compares busbw with the raw ' +
       'ring per-link throughput of the same number of processes; with emulation on, with one emulated link ' +
-      `(${EMULATED}: ${LINK_PRESETS[EMULATED].gbps} Gb/s = ${LINK_GBS} GB/s, ${LINK_PRESETS[EMULATED].latencyUs} us latency).`,
+      `(${EMULATED}: ${LINK_PRESETS[EMULATED].gbps} Gb/s = ${LINK_GBS} GB/s, ${LINK_PRESETS[EMULATED].latencyUs} us latency). ` +
+      "Each rank's emulated sends share one NIC (network.sharedNic), as a GPU's do: an all_to_all's parts for its n-1 peers " +
+      "leave one after another, so its busbw, like a ring's, is what that NIC carries.",
   ];
   const groups = new Map<string, Row[]>();
   for (const r of rows) {

@@ -474,11 +474,15 @@ export class Collectives {
     if (parts.length !== g.size)
       throw new Error(`all-to-all needs one part per rank (${g.size}), got ${parts.length}`);
     const tag = this.nextTag();
-    const out: Uint8Array[] = new Array(g.size);
+    const n = g.size;
+    const out: Uint8Array[] = new Array(n);
     out[g.index] = parts[g.index];
+    // Rank i sends to i+1, i+2, ... in that order (a shifted schedule): the parts leave a shared
+    // NIC one after another, and in every phase each rank receives from one peer, where sending
+    // to 0, 1, ... from every rank would pile every rank's first part onto rank 0 at once.
     await Promise.all(
-      Array.from({ length: g.size }, async (_, j) => {
-        if (j === g.index) return;
+      Array.from({ length: n - 1 }, async (_, k) => {
+        const j = mod(g.index + k + 1, n);
         const [, got] = await Promise.all([g.send(j, tag, parts[j]), g.recv(j, tag)]);
         out[j] = got;
       }),
