@@ -210,8 +210,10 @@ async function benchOne(
   const c = makeCase(comm, collective, count);
   const window = Math.max(2, Math.min(64, Math.floor(inflightBytes / size)));
 
-  // Warmup: the first call is checked, the rest estimate the time per call.
-  const warm = warmupIters(size);
+  // Warmup: the first call is checked, the rest estimate the time per call. At least a window's
+  // worth plus one, so every call the timed loop keeps in flight finds pooled memory, as in a
+  // training step's steady state.
+  const warm = Math.max(warmupIters(size), window + 1);
   let t0 = performance.now();
   c.check(await c.run());
   let perCallMs = performance.now() - t0;
