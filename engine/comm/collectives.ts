@@ -469,7 +469,12 @@ export class Collectives {
    * every rank sent to this one, by group index. The pattern of an owner-decodes reduce-scatter
    * for compressed formats that cannot be summed on the way.
    */
-  async allToAllV(parts: Uint8Array[], ranks?: readonly number[]): Promise<Uint8Array[]> {
+  async allToAllV(
+    parts: Uint8Array[],
+    ranks?: readonly number[],
+    /** Called once every part has been handed to the network (before the last part arrives). */
+    onSent?: () => void,
+  ): Promise<Uint8Array[]> {
     const g = this.group(ranks);
     if (parts.length !== g.size)
       throw new Error(`all-to-all needs one part per rank (${g.size}), got ${parts.length}`);
@@ -480,13 +485,11 @@ export class Collectives {
     // Rank i sends to i+1, i+2, ... in that order (a shifted schedule): the parts leave a shared
     // NIC one after another, and in every phase each rank receives from one peer, where sending
     // to 0, 1, ... from every rank would pile every rank's first part onto rank 0 at once.
-    await Promise.all(
-      Array.from({ length: n - 1 }, async (_, k) => {
-        const j = mod(g.index + k + 1, n);
-        const [, got] = await Promise.all([g.send(j, tag, parts[j]), g.recv(j, tag)]);
-        out[j] = got;
-      }),
-    );
+    const peers = Array.from({ length: n - 1 }, (_, k) => mod(g.index + k + 1, n));
+    const sent = Promise.all(peers.map((j) => g.send(j, tag, parts[j])));
+    if (onSent) void sent.then(onSent, () => undefined);
+    const got = await Promise.all([sent, ...peers.map((j) => g.recv(j, tag))]);
+    peers.forEach((j, k) => (out[j] = got[k + 1] as Uint8Array));
     return out;
   }
 

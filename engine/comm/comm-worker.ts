@@ -1,8 +1,8 @@
 /**
  * The comm worker thread: owns the sockets and runs the collectives, so the compute thread (busy
- * inside tfjs kernels) never delays a ring step. Collectives run strictly in the order they were
- * issued on their stream, as on an NCCL stream; every rank must issue the same sequence on each
- * stream. Streams (stream-transport.ts) run beside each other. Point-to-point send and
+ * inside tfjs kernels) never delays a ring step. Collectives start strictly in the order they were
+ * issued on their stream, as on an NCCL stream, each once the previous one is done (an all-to-all:
+ * once its sends are out); every rank must issue the same sequence on each stream. Streams (stream-transport.ts) run beside each other. Point-to-point send and
  * recv start at once, beside the queue: a pipeline stage's pending receive must not hold up its
  * data-parallel collectives (nor the reverse), and their tags are independent of the sequence.
  */
@@ -20,6 +20,8 @@ const WAITING_REPORT_MS = 1000;
 
 let group: ProcessGroup | undefined;
 const queues: Promise<void>[] = Array.from({ length: COMM_STREAMS }, () => Promise.resolve());
+/** Operations started and not yet finished (a queue moves on before an all-to-all finishes). */
+const inFlight = new Set<Promise<void>>();
 
 function post(msg: FromWorker, transfer: ArrayBufferLike[] = []): void {
   // Shared memory (a caller's in-place operand) is shared, never moved.
@@ -46,7 +48,12 @@ function unpack(data: Uint8Array, lengths: number[]): Uint8Array[] {
   return lengths.map((n) => data.subarray(at, (at += n)));
 }
 
-async function run(req: OpRequest): Promise<void> {
+/**
+ * Runs one operation. `sendsDone` is called once the stream may start its next operation: when
+ * this one has handed all its data to the network (an all-to-all, whose last step is only
+ * receiving), else when it completes.
+ */
+async function run(req: OpRequest, sendsDone: () => void): Promise<void> {
   const c = group!.streams[req.stream ?? 0];
   if (!c) throw new Error(`no comm stream ${req.stream} (there are ${COMM_STREAMS})`);
   const t0 = performance.now();
@@ -67,7 +74,7 @@ async function run(req: OpRequest): Promise<void> {
       parts = await c.allGatherV(req.data, req.ranks);
       break;
     case 'allToAllV':
-      parts = await c.allToAllV(unpack(req.data, req.partBytes ?? []), req.ranks);
+      parts = await c.allToAllV(unpack(req.data, req.partBytes ?? []), req.ranks, sendsDone);
       // The client keeps its own part: nothing to move back (the staging buffer goes back anyway).
       parts[req.ranks ? req.ranks.indexOf(group!.rank) : group!.rank] = new Uint8Array(0);
       break;
@@ -148,8 +155,10 @@ port.on('message', (msg: ToWorker) => {
       for (const b of msg.buffers) group?.mesh.recycle(Buffer.from(b));
       return;
     case 'op': {
+      let sendsDone!: () => void;
+      const streamFree = new Promise<void>((resolve) => (sendsDone = resolve));
       const attempt = (): Promise<void> =>
-        run(msg).catch((e: Error) => {
+        run(msg, sendsDone).catch((e: Error) => {
           group?.mesh.releaseBuffer(msg.data.buffer, e.message);
           post(
             {
@@ -165,25 +174,36 @@ port.on('message', (msg: ToWorker) => {
       const s = msg.stream ?? 0;
       // An unknown stream fails in run() with its own message, like any bad request.
       if (msg.op === 'send' || msg.op === 'recv' || !queues[s]) void attempt();
-      else queues[s] = queues[s].then(attempt);
+      else
+        queues[s] = queues[s].then(() => {
+          // The next operation on the stream starts once this one's sends are out: a run of
+          // all-to-alls then keeps the NIC busy while the previous call's last parts arrive.
+          // Operations still start in issue order, each with its own tag.
+          const done = attempt().finally(sendsDone);
+          inFlight.add(done);
+          void done.then(() => inFlight.delete(done));
+          return streamFree;
+        });
       return;
     }
     case 'shutdown':
     case 'abort':
-      void Promise.all(queues).then(async () => {
-        try {
-          if (group) {
-            const t = group.mesh.traffic;
-            post({ kind: 'traffic', sent: t.sent, received: t.received });
-            await (msg.kind === 'shutdown' && !group.mesh.failure
-              ? group.shutdown()
-              : group.abort());
+      void Promise.all(queues)
+        .then(() => Promise.all([...inFlight]))
+        .then(async () => {
+          try {
+            if (group) {
+              const t = group.mesh.traffic;
+              post({ kind: 'traffic', sent: t.sent, received: t.received });
+              await (msg.kind === 'shutdown' && !group.mesh.failure
+                ? group.shutdown()
+                : group.abort());
+            }
+          } catch {
+            await group?.abort();
           }
-        } catch {
-          await group?.abort();
-        }
-        post({ kind: 'closed' });
-      });
+          post({ kind: 'closed' });
+        });
       return;
   }
 });
