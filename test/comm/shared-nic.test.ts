@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { NetworkConfig } from '../../engine/comm/emulation.js';
-import { ProcessGroup } from '../../engine/comm/process-group.js';
-import { freePort, newRunToken } from '../../engine/launch/local-ranks.js';
+import type { ProcessGroup } from '../../engine/comm/process-group.js';
+import { localGroups } from '../helpers/process-groups.js';
 
 const WORLD = 3;
 const PART_BYTES = 400_000;
@@ -15,22 +15,7 @@ const LINK = { gbps: 0.08, latencyUs: 0 };
 const PART_MS = PART_BYTES / 10_000;
 
 async function groups(network: NetworkConfig): Promise<ProcessGroup[]> {
-  const masterPort = await freePort();
-  const token = newRunToken();
-  return Promise.all(
-    Array.from({ length: WORLD }, (_, rank) =>
-      ProcessGroup.init({
-        rank,
-        world: WORLD,
-        localWorld: WORLD,
-        masterAddr: '127.0.0.1',
-        masterPort,
-        token,
-        joinTimeoutMs: 10_000,
-        network,
-      }),
-    ),
-  );
+  return (await localGroups(WORLD, { network })).groups;
 }
 
 const part = (from: number, to: number): Uint8Array =>

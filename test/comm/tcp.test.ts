@@ -2,7 +2,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rng } from '../../engine/comm/check-data.js';
 import { Link, ReadRouter, connectHandshake, connectRouted } from '../../engine/comm/link.js';
-import { ProcessGroup } from '../../engine/comm/process-group.js';
+import type { ProcessGroup } from '../../engine/comm/process-group.js';
 import { StoreClient } from '../../engine/comm/store.js';
 import {
   FrameDecoder,
@@ -11,7 +11,7 @@ import {
   encodeHeader,
   parseControl,
 } from '../../engine/comm/wire.js';
-import { freePort, newRunToken } from '../../engine/launch/local-ranks.js';
+import { localGroups } from '../helpers/process-groups.js';
 
 const WORLD = 3;
 let groups: ProcessGroup[] = [];
@@ -20,25 +20,9 @@ let masterPort = 0;
 const rejections: string[] = [];
 
 beforeAll(async () => {
-  token = newRunToken();
-  masterPort = await freePort();
-  groups = await Promise.all(
-    Array.from({ length: WORLD }, (_, rank) =>
-      ProcessGroup.init(
-        {
-          rank,
-          world: WORLD,
-          localWorld: WORLD,
-          masterAddr: '127.0.0.1',
-          masterPort,
-          token,
-          joinTimeoutMs: 10_000,
-          handshakeTimeoutMs: 2000,
-        },
-        (r) => rejections.push(r),
-      ),
-    ),
-  );
+  ({ groups, token, masterPort } = await localGroups(WORLD, { handshakeTimeoutMs: 2000 }, (r) =>
+    rejections.push(r),
+  ));
 });
 
 afterAll(async () => {
