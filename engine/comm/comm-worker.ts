@@ -2,7 +2,8 @@
  * The comm worker thread: owns the sockets and runs the collectives, so the compute thread (busy
  * inside tfjs kernels) never delays a ring step. Collectives start strictly in the order they were
  * issued on their stream, as on an NCCL stream, each once the previous one is done (an all-to-all:
- * once its sends are out); every rank must issue the same sequence on each stream. Streams (stream-transport.ts) run beside each other. Point-to-point send and
+ * once its sends are out); every rank must issue the same sequence on each stream. Streams
+ * (stream-transport.ts) run beside each other. Point-to-point send and
  * recv start at once, beside the queue: a pipeline stage's pending receive must not hold up its
  * data-parallel collectives (nor the reverse), and their tags are independent of the sequence.
  */
