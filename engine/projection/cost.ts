@@ -69,17 +69,19 @@ export function allToAllMs(bytes: number, g: GroupShape, links: Links): number {
 export function collectiveMs(c: CollectiveCall, g: GroupShape, links: Links): number {
   const link = ringLink(g, links);
   const extra = (c.rounds ?? 0) * 2 * Math.max(0, g.size - 1) * alphaMs(link);
+  // Paced by the rank with the most to send (sentBytes still counts the mean).
+  const bytes = c.bytes * Math.max(1, c.slowest ?? 1);
   switch (c.op) {
     case 'all-gather':
-      return ringAllGatherMs(c.bytes, g.size, link) + extra;
+      return ringAllGatherMs(bytes, g.size, link) + extra;
     case 'reduce-scatter':
-      return ringReduceScatterMs(c.bytes, g.size, link) + extra;
+      return ringReduceScatterMs(bytes, g.size, link) + extra;
     case 'all-reduce':
-      return ringAllReduceMs(c.bytes, g.size, link) + extra;
+      return ringAllReduceMs(bytes, g.size, link) + extra;
     case 'hierarchical-all-reduce':
-      return hierarchicalAllReduceMs(c.bytes, g, links) + extra;
+      return hierarchicalAllReduceMs(bytes, g, links) + extra;
     case 'all-to-all':
-      return allToAllMs(c.bytes, g, links) + extra;
+      return allToAllMs(bytes, g, links) + extra;
   }
 }
 

@@ -165,6 +165,8 @@ export interface MethodFigures {
   paramRatio?: number;
   /** hpZ (MethodProfile.hpz). */
   hpz?: boolean;
+  /** The compressed reduction's busiest sender over the mean (MethodProfile.sendImbalance). */
+  sendImbalance?: number;
   measured?: MethodProfile['measured'];
 }
 
@@ -206,6 +208,7 @@ export function methodProfile(shape: ProfileShape, f: MethodFigures): MethodProf
     payloadRatio: f.payloadRatio,
     ...(f.paramRatio !== undefined && f.paramRatio !== 1 ? { paramRatio: f.paramRatio } : {}),
     ...(f.hpz ? { hpz: true } : {}),
+    ...(f.sendImbalance && f.sendImbalance > 1 ? { sendImbalance: f.sendImbalance } : {}),
     world: layout.world,
     nodes: layout.nodes,
     sharding: layout.sharding,
@@ -230,6 +233,7 @@ export function methodProfile(shape: ProfileShape, f: MethodFigures): MethodProf
         f.payloadRatio,
         f.paramRatio,
         f.hpz,
+        f.sendImbalance,
       ),
     })),
     ...(f.measured ? { measured: f.measured } : {}),
@@ -254,6 +258,7 @@ export function profilesFromRun(
     "rank skew: the spread of the ranks' compute per step (slowest minus mean), growing like the square root of the compute between two meeting points",
     "bytes per unit: from the model dimensions and the sharding; compressed methods scale the reduction by their measured wire bytes, and parameter gathers by their format (bf16 0.5, int8 0.254 of fp32); hpZ's backward gathers stay fp32 inside the node, qgZ and TAGC as an all-to-all inside the node then one across nodes (TAGC with byNode off: one all-to-all)",
     `links: the run's emulated tiers plus ${COMM_STACK_HOP_US} us per hop for the comm stack (raw loopback taken as 6 Gb/s)`,
+    'streams: gathers and reductions on two comm streams that share the link; a stream hands over its next collective once the compute thread has taken the last one, at a wait',
   ];
   const profiles: MethodProfile[] = [];
   for (const m of config.methods) {
@@ -287,6 +292,13 @@ export function profilesFromRun(
         `${key}: coding time capped at half the compute (${rawEncode.toFixed(1)} ms reported, includes its rounds)`,
       );
     const wire = mean(steps.map((s) => s.wireBytes / s.ranks));
+    const sendImbalance =
+      pattern === 'fsdp' ? 1 : mean(timed.map((s) => busiestSender(mine, s.step, fixedSent)));
+    // Once per method: its repetitions (key@2, ...) send the same parts.
+    if (sendImbalance > 1.01 && !key.includes('@'))
+      inputs.push(
+        `${key}: its busiest rank sends ${sendImbalance.toFixed(2)}x the ranks' mean in the compressed reduction; each exchange lasts until that rank's sends are out`,
+      );
     const raw = mean(steps.map((s) => s.rawBytes / s.ranks));
     const summaryOf = summary?.methods.find((s) => s.method === key);
     profiles.push(
@@ -306,6 +318,7 @@ export function profilesFromRun(
         wireRatio: raw > 0 ? wire / raw : 1,
         paramRatio: paramCommRatio(paramCommOf(config.profile, m)),
         hpz: hpzOf(config.profile, m),
+        sendImbalance,
         measured: {
           stepMs: summaryOf?.meanStepMs ?? mean(timed.map((s) => s.stepMs)),
           computeMs,
@@ -324,6 +337,17 @@ export function profilesFromRun(
     params,
     inputs,
   };
+}
+
+/**
+ * The busiest rank's compressed bytes in `step` over the ranks' mean (1 when balanced or unknown):
+ * each rank's wire bytes less the fixed fp32 part every rank sends alike. Step totals stand in for
+ * every unit: the same shard boundaries cut every unit's vector.
+ */
+function busiestSender(lines: MetricLine[], step: number, fixedSent: number): number {
+  const sent = lines.filter((l) => l.step === step).map((l) => l.wireBytes - fixedSent);
+  const avg = mean(sent);
+  return avg > 0 ? Math.max(1, Math.max(...sent) / avg) : 1;
 }
 
 /** Reads config.json, metrics.jsonl and summary.json (if there) of a run directory. */

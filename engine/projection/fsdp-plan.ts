@@ -86,7 +86,8 @@ export interface UnitCollectives {
  * an fp32 ring reduce-scatter of the same gradient on the compression group; `paramRatio` the
  * parameter gathers' bytes over fp32 (compress/param-codec.ts). With `hpz` the backward gather
  * reassembles the unit from the node's secondary shards: fp32 inside the node, a local copy when
- * the node is one rank (engine/parallel/hpz.ts).
+ * the node is one rank (engine/parallel/hpz.ts). `slowest`: the compressed part's busiest sender
+ * over the mean (MethodProfile.sendImbalance).
  */
 export function unitCollectives(
   l: Layout,
@@ -95,6 +96,7 @@ export function unitCollectives(
   ratio: number,
   paramRatio = 1,
   hpz = false,
+  slowest = 1,
 ): UnitCollectives {
   const g = groupShapes(l);
   const s = g.shard.size;
@@ -118,13 +120,15 @@ export function unitCollectives(
   const group: GroupName = s > 1 ? 'shard' : 'replica';
   if (g[group].size <= 1) return out;
   const payload = fp32 * ratio;
+  const compressed: CollectiveCall[] = [];
   if (pattern === 'reduce-scatter')
-    out.reduce.push({ op: 'reduce-scatter', group, bytes: payload });
-  else if (pattern === 'all-to-all') out.reduce.push({ op: 'all-to-all', group, bytes: payload });
+    compressed.push({ op: 'reduce-scatter', group, bytes: payload });
+  else if (pattern === 'all-to-all') compressed.push({ op: 'all-to-all', group, bytes: payload });
   else if (pattern === 'hierarchical-all-to-all')
-    out.reduce.push(...hierarchical(g[group], group, payload));
+    compressed.push(...hierarchical(g[group], group, payload));
   // A method's own rounds: as many bytes as measured, sent like an all-reduce, one extra round.
-  else out.reduce.push({ op: 'all-reduce', group, bytes: payload / 2, rounds: 1 });
+  else compressed.push({ op: 'all-reduce', group, bytes: payload / 2, rounds: 1 });
+  out.reduce.push(...(slowest > 1 ? compressed.map((c) => ({ ...c, slowest })) : compressed));
   if (group === 'shard' && g.replica.size > 1)
     out.reduce.push({ op: 'all-reduce', group: 'replica', bytes: shardBytes });
   if (group === 'replica') out.reduce.push({ op: 'all-gather', group: 'replica', bytes: fp32 });

@@ -58,6 +58,9 @@ export function scaleUnits(p: MethodProfile, c: ClusterSpec | undefined): UnitPr
   const codecPerParam = perParam((u) => u.codecMs);
   const decodePerParam = perParam((u) => u.decodeMs ?? 0);
   const shapes = unitShapes(model);
+  // Which rank sends most follows from where the shard boundaries cut the model: the same only
+  // for the same model on as many ranks.
+  const slowest = layout.world === p.world && !c?.model ? p.sendImbalance : undefined;
   return shapes.map((s, index) => {
     const f = forwardFlops(s.kind, model, tokens, oneHot);
     const b = BACKWARD_FLOPS_FACTOR * f;
@@ -68,6 +71,7 @@ export function scaleUnits(p: MethodProfile, c: ClusterSpec | undefined): UnitPr
       p.payloadRatio,
       p.paramRatio,
       p.hpz,
+      slowest,
     );
     return {
       name: s.name,

@@ -1,19 +1,21 @@
 /**
- * FSDP's overlap structure as a two-resource timeline: the compute thread and one comm stream
- * that runs collectives strictly in issue order (the engine's comm worker, like an NCCL stream).
+ * FSDP's overlap structure as a timeline of the compute thread, two comm streams and one link.
  * The schedule is the trainer's (engine/parallel/fsdp-trainer.ts):
  *   forward   issue gather(k+1), wait gather(k), compute unit k        (prefetch one ahead)
  *   backward  issue gather(k-1), wait gather(k), compute unit k, issue reduce(k)  (no wait)
- *   tail      wait every reduction, optimizer step
- * Exposed communication is the compute thread's waiting: whatever of the comm stream does not
- * fit behind compute. The last unit's reduction and the optimizer are never hidden.
+ *   tail      wait every reduction, the gradient-norm all-reduce, optimizer step
+ * Gathers run on the parameter stream, reductions on the gradient stream (ordered-stream.ts). A
+ * stream hands its next collective to the comm worker only once the previous one has settled,
+ * and a collective settles only when the compute thread, which owns the streams, takes its
+ * completion: at a wait, never in the middle of compute. What the streams hand over shares one
+ * link, first come first served (the emulated NIC is one queue). Exposed communication is the
+ * compute thread's waiting. The last unit's reduction and the optimizer are never hidden.
  *
- * A unit's decode (`decodeMs`) is a continuation of its reduction on the compute thread: it can
- * only run once the reduction is done and the thread yields, which it does only at a wait (a
- * backward gather it needs, or the tail). At a wait the thread first runs the decodes of every
- * reduction that finished before the awaited collective, in completion order; the rest wait for
- * the next yield. The engine's metrics count that work as exposed time (the thread is inside a
- * wait), so it is kept apart from compute in the result too.
+ * A unit's decode (`decodeMs`) is the continuation of its reduction on the compute thread: it
+ * runs when the thread takes the reduction's completion, and the gradient stream's next
+ * collective waits for it. At a wait the thread takes completions in the order they happen
+ * until the awaited collective's; the engine's metrics count that work as exposed time (the
+ * thread is inside a wait), so it is kept apart from compute in the result too.
  *
  * Rank skew (`skewPerSqrtMs`): ranks that share cores do not compute in lock-step, and every wait
  * is a meeting point (a gather needs every rank's shard, a reduction every rank's gradient), so a
@@ -43,6 +45,20 @@ export interface TimedUnit {
   decodeMs?: number;
 }
 
+/** One collective on a stream: its link time and the compute-thread work that follows it. */
+interface Op {
+  ms: number;
+  decodeMs: number;
+  doneAt?: number;
+  settled: boolean;
+}
+
+/** A comm stream: at most one collective in flight, the rest held in issue order. */
+interface Stream {
+  inFlight?: Op;
+  held: Op[];
+}
+
 export function simulateStep(
   units: TimedUnit[],
   tailCommMs: number,
@@ -50,21 +66,14 @@ export function simulateStep(
   skewPerSqrtMs = 0,
 ): ProjectedStep {
   const U = units.length;
-  let commFree = 0;
+  const params: Stream = { held: [] };
+  const grads: Stream = { held: [] };
+  let linkFree = 0;
   let commBusy = 0;
+  let decodeTotal = 0;
   /** Compute since the last wait, and the time the slowest rank ends that stretch. */
   let stretch = 0;
   let stretchEnd = 0;
-  /**
-   * Puts an op on the comm stream at time `t` (a collective starts once the slowest rank has
-   * issued it too); returns when it finishes.
-   */
-  const issue = (t: number, ms: number): number => {
-    const start = Math.max(t, stretchEnd, commFree);
-    commFree = start + ms;
-    commBusy += ms;
-    return commFree;
-  };
   let t = 0;
   let compute = 0;
   const run = (ms: number): void => {
@@ -78,47 +87,68 @@ export function simulateStep(
     t = Math.max(t, stretchEnd);
     stretch = 0;
   };
-  /** Decodes whose reductions are in flight or done: when each reduction ends, its decode's cost. */
-  const pending: { doneAt: number; ms: number }[] = [];
-  /** The thread waits until `until`, running the decodes of reductions finished by then. */
-  const waitUntil = (until: number): void => {
-    meet();
-    pending.sort((a, b) => a.doneAt - b.doneAt);
-    while (pending.length && pending[0].doneAt <= until) {
-      const d = pending.shift()!;
-      t = Math.max(t, d.doneAt) + d.ms;
-    }
-    t = Math.max(t, until);
+  /** The stream hands `op` to the link at `at` (a collective starts once the slowest rank has too). */
+  const handOver = (s: Stream, op: Op, at: number): void => {
+    const start = Math.max(at, stretchEnd, linkFree);
+    linkFree = start + op.ms;
+    commBusy += op.ms;
+    op.doneAt = linkFree;
+    s.inFlight = op;
   };
-  const gatherDone: number[] = new Array(U).fill(0);
+  const issue = (s: Stream, ms: number, decodeMs = 0): Op => {
+    const op: Op = { ms, decodeMs, settled: false };
+    if (!s.inFlight && s.held.length === 0) handOver(s, op, t);
+    else s.held.push(op);
+    return op;
+  };
+  /** The thread takes the earliest completion still untaken: its decode, then the stream's next op. */
+  const takeNext = (): void => {
+    const s = [params, grads]
+      .filter((x) => x.inFlight)
+      .sort((a, b) => a.inFlight!.doneAt! - b.inFlight!.doneAt!)[0];
+    if (!s) throw new Error('simulateStep: waiting with nothing in flight');
+    const op = s.inFlight!;
+    t = Math.max(t, op.doneAt!) + op.decodeMs;
+    decodeTotal += op.decodeMs;
+    op.settled = true;
+    s.inFlight = undefined;
+    const next = s.held.shift();
+    if (next) handOver(s, next, t);
+  };
+  const waitFor = (done: () => boolean): void => {
+    meet();
+    while (!done()) takeNext();
+  };
+
+  const gathers: (Op | undefined)[] = new Array(U);
   const fwd = (k: number): void => {
     const ms = units[k].forwardGatherMs;
-    gatherDone[k] = ms === undefined ? t : issue(t, ms);
+    gathers[k] = ms === undefined ? undefined : issue(params, ms);
   };
   fwd(0);
   for (let k = 0; k < U; k++) {
     if (k + 1 < U) fwd(k + 1);
-    if (units[k].forwardGatherMs !== undefined) meet();
-    t = Math.max(t, gatherDone[k]);
+    const g = gathers[k];
+    if (g) waitFor(() => g.settled);
     run(units[k].forwardMs);
   }
-  const regather = (k: number): void => {
-    const ms = units[k].backwardGatherMs;
-    gatherDone[k] = ms === undefined ? -1 : issue(t, ms);
-  };
-  gatherDone[U - 1] = -1; // kept from forward
+  gathers.fill(undefined); // the last unit is kept from forward
+  const reductions: Op[] = [];
   for (let k = U - 1; k >= 0; k--) {
-    if (k - 1 >= 0) regather(k - 1);
+    const ms = k - 1 >= 0 ? units[k - 1].backwardGatherMs : undefined;
+    if (ms !== undefined) gathers[k - 1] = issue(params, ms);
     // Only a unit whose parameters were freed makes the thread wait (and so yield).
-    if (gatherDone[k] >= 0) waitUntil(gatherDone[k]);
+    const g = gathers[k];
+    if (g) waitFor(() => g.settled);
     run(units[k].backwardMs);
-    const reduced = issue(t, units[k].reduceMs);
-    pending.push({ doneAt: reduced, ms: units[k].decodeMs ?? 0 });
+    reductions.push(issue(grads, units[k].reduceMs, units[k].decodeMs ?? 0));
   }
   const backwardEnd = t;
-  const decodeMs = units.reduce((a, u) => a + (u.decodeMs ?? 0), 0);
-  waitUntil(Math.max(...pending.map((d) => d.doneAt), t));
-  if (tailCommMs > 0) t = issue(t, tailCommMs);
+  waitFor(() => reductions.every((r) => r.settled));
+  if (tailCommMs > 0) {
+    const norm = issue(grads, tailCommMs);
+    waitFor(() => norm.settled);
+  }
   run(optimizerMs);
   return {
     stepMs: t,
@@ -126,6 +156,6 @@ export function simulateStep(
     exposedCommMs: t - compute,
     commMs: commBusy,
     tailMs: t - backwardEnd,
-    ...(decodeMs > 0 ? { decodeMs } : {}),
+    ...(decodeTotal > 0 ? { decodeMs: decodeTotal } : {}),
   };
 }

@@ -36,6 +36,11 @@ export interface CollectiveCall {
   bytes: number;
   /** Extra latency-bound rounds (methods with their own rounds: one per extra exchange). */
   rounds?: number;
+  /**
+   * The busiest rank's bytes over the ranks' mean (1 when absent). `bytes` is the mean, which is
+   * what the ranks send on average; the call ends when the rank with the most to send is done.
+   */
+  slowest?: number;
 }
 
 export type UnitKind = 'embedding' | 'block' | 'head';
@@ -107,6 +112,13 @@ export interface MethodProfile {
    * spread of the ranks' compute per step; 0 or absent when the ranks kept in step.
    */
   skewPerSqrtMs?: number;
+  /**
+   * The compressed reduction's busiest sender over the ranks' mean (1 or absent: balanced). A
+   * method whose compression differs along the flat gradient (TAGC keeps some tensors dense)
+   * gives the owners of some shards larger parts than others, and an exchange lasts as long as
+   * its largest send. From the ranks' measured wire bytes; kept only on the measured layout.
+   */
+  sendImbalance?: number;
   /** The run's own figures, for comparison only (never an input to the prediction). */
   measured?: { stepMs: number; computeMs: number; exposedCommMs: number; steps: number };
 }

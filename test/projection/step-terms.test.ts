@@ -1,12 +1,13 @@
 /**
  * The per-step costs the projection adds to the alpha-beta links and the FSDP overlap, each
  * checked against a hand-computed timeline: decoding that runs inside the compute thread's waits,
- * rank skew between meeting points, the comm stack's cost per hop on the measured box, and the
- * split of a method's coding into the part before and after its reduction.
+ * comm streams that hand over a collective only once the thread has taken the last one, rank skew
+ * between meeting points, the comm stack's cost per hop on the measured box, the split of a
+ * method's coding into the part before and after its reduction, and uneven senders.
  */
 import { describe, expect, it } from 'vitest';
 import { parseProfile } from '../../engine/run/profile.js';
-import { collectiveMs } from '../../engine/projection/cost.js';
+import { collectiveMs, sentBytes } from '../../engine/projection/cost.js';
 import {
   COMM_STACK_HOP_US,
   LOOPBACK,
@@ -18,6 +19,15 @@ import { predictFromProbe } from '../../engine/projection/predict.js';
 import { simulateStep, type TimedUnit } from '../../engine/projection/simulate.js';
 import { fakeRun } from './fake-run.js';
 
+/** Two nodes of one rank each, 100 Mb/s between them, int8 gradients beside the baseline. */
+const TWO_NODES_INT8 = {
+  name: 'p',
+  model: { preset: 'nano' as const },
+  parallel: { worldSize: 2, nodes: 2 },
+  network: { inter: { gbps: 0.1, latencyUs: 100 } },
+  methods: [{ id: 'int8' }],
+};
+
 const unit = (over: Partial<TimedUnit>): TimedUnit => ({
   forwardMs: 0,
   backwardMs: 0,
@@ -27,17 +37,18 @@ const unit = (over: Partial<TimedUnit>): TimedUnit => ({
 
 describe('decode inside the waits', () => {
   it('runs after its reduction, in the tail when the backward never waits', () => {
-    // No gathers (NO_SHARD-like): unit 1 backward 0-10, r1 10-14; unit 0 backward 10-20,
-    // r0 20-24. Tail: decode 1 (ready at 14) 20-23, decode 0 (ready at 24) 24-27; optimizer 27-28.
+    // No gathers (NO_SHARD-like): unit 1 backward 0-10, r1 10-14; unit 0 backward 10-20, r0 is
+    // held: the thread has not yet taken r1's completion. Tail: decode 1 20-23, then the stream
+    // hands r0 over, 23-27; decode 0 27-30; optimizer 30-31.
     const units = [
       unit({ backwardMs: 10, reduceMs: 4, decodeMs: 3 }),
       unit({ backwardMs: 10, reduceMs: 4, decodeMs: 3 }),
     ];
     const s = simulateStep(units, 0, 1);
-    expect(s.stepMs).toBeCloseTo(28, 9);
+    expect(s.stepMs).toBeCloseTo(31, 9);
     expect(s.computeMs).toBeCloseTo(21, 9);
     // The metrics count a decode inside a wait as exposed time, and so does the projection.
-    expect(s.exposedCommMs).toBeCloseTo(7, 9);
+    expect(s.exposedCommMs).toBeCloseTo(10, 9);
     expect(s.decodeMs).toBeCloseTo(6, 9);
     const without = simulateStep(
       units.map((u) => ({ ...u, decodeMs: 0 })),
@@ -47,10 +58,12 @@ describe('decode inside the waits', () => {
     expect(without.stepMs).toBeCloseTo(25, 9);
   });
 
-  it('at a backward gather wait, runs only the decodes of reductions that finished before it', () => {
-    // Backward: unit 2 (kept) 0-10, comm g1 0-1, r2 10-12; unit 1 waits g1 (done), 10-20, comm
-    // g0 12-14, r1 20-22; unit 0 waits g0 (done at 14): decode 2 (ready at 12) runs 20-25, r1
-    // finished after g0 so its decode waits; unit 0 25-35, r0 35-36; tail: decode 1 35-40.
+  it('at a backward gather wait, takes completions in order up to the awaited gather', () => {
+    // Backward: unit 2 (kept) 0-10, g1 on the link 0-1, r2 10-12. Unit 1 issues g0 (held: the
+    // parameter stream's g1 is not taken yet), waits g1: taken at 10, g0 handed over, link
+    // 12-14; unit 1 10-20; r1 held behind r2. Unit 0 waits g0: r2 (done at 12) is taken first,
+    // decode 2 20-25, r1 handed over, link 25-27; then g0; unit 0 25-35; r0 held behind r1.
+    // Tail: decode 1 35-40, r0 40-41.
     const s = simulateStep(
       [
         unit({ backwardMs: 10, backwardGatherMs: 2, reduceMs: 1 }),
@@ -60,8 +73,42 @@ describe('decode inside the waits', () => {
       0,
       0,
     );
-    expect(s.stepMs).toBeCloseTo(40, 9);
-    expect(s.tailMs).toBeCloseTo(5, 9);
+    expect(s.stepMs).toBeCloseTo(41, 9);
+    expect(s.tailMs).toBeCloseTo(6, 9);
+  });
+});
+
+describe('uneven senders', () => {
+  it('a collective lasts as long as its busiest sender; the bytes sent stay the mean', () => {
+    const g = { size: 2, nodes: 2, perNode: 1 };
+    const link = { gbps: 0.08, latencyUs: 0 };
+    const links = { intra: link, inter: link, sharedNic: true };
+    const even = { op: 'all-to-all' as const, group: 'shard' as const, bytes: 200_000 };
+    // 100 kB per rank at 10 kB/ms: 10 ms; one rank with 1.25x the mean sends 125 kB.
+    expect(collectiveMs(even, g, links)).toBeCloseTo(10, 9);
+    expect(collectiveMs({ ...even, slowest: 1.25 }, g, links)).toBeCloseTo(12.5, 9);
+    expect(sentBytes({ ...even, slowest: 1.25 }, 2)).toBe(sentBytes(even, 2));
+  });
+
+  it("takes the busiest sender from the ranks' wire bytes of each step", () => {
+    const { config, lines } = fakeRun(TWO_NODES_INT8, { wireBytes: 60_000, rawBytes: 220_000 });
+    // Rank 1 sends 80 kB of int8 parts where rank 0 sends 40 kB: 1.33x the mean.
+    const uneven = lines.map((l) =>
+      l.method === 'int8' ? { ...l, wireBytes: l.rank === 1 ? 80_000 : 40_000 } : l,
+    );
+    const even = profilesFromRun(config, lines).profiles;
+    const skewed = profilesFromRun(config, uneven).profiles;
+    expect(even[1].sendImbalance).toBeUndefined();
+    expect(skewed[1].sendImbalance).toBeCloseTo(80 / 60, 9);
+    // The baseline's fp32 reduce-scatter is even by construction, whatever its lines say.
+    expect(skewed[0].sendImbalance).toBeUndefined();
+    expect(skewed[1].units[1].reduce[0].slowest).toBeCloseTo(80 / 60, 9);
+    // Same mean bytes, so the same payload; a slower exchange.
+    expect(skewed[1].payloadRatio).toBeCloseTo(even[1].payloadRatio, 9);
+    const cluster = profilesFromRun(config, lines).cluster;
+    expect(projectMethod(skewed[1], cluster).commMs).toBeGreaterThan(
+      projectMethod(even[1], cluster).commMs,
+    );
   });
 });
 
@@ -136,16 +183,12 @@ describe("the measured box's comm stack", () => {
 
 describe('coding split around the reduction', () => {
   it('encode comes out of the measured compute; decode was never in it and runs after the reduction', () => {
-    const { config, lines } = fakeRun(
-      {
-        name: 'p',
-        model: { preset: 'nano' },
-        parallel: { worldSize: 2, nodes: 2 },
-        network: { inter: { gbps: 0.1, latencyUs: 100 } },
-        methods: [{ id: 'int8' }],
-      },
-      { encodeMs: 4, decodeMs: 6, wireBytes: 60_000, rawBytes: 220_000 },
-    );
+    const { config, lines } = fakeRun(TWO_NODES_INT8, {
+      encodeMs: 4,
+      decodeMs: 6,
+      wireBytes: 60_000,
+      rawBytes: 220_000,
+    });
     const run = profilesFromRun(config, lines);
     const int8 = run.profiles[1];
     const sum = (f: (u: (typeof int8.units)[number]) => number) =>
