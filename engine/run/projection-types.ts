@@ -114,8 +114,8 @@ export interface MethodProfile {
   skewPerSqrtMs?: number;
   /**
    * The compressed reduction's busiest sender over the ranks' mean (1 or absent: balanced). A
-   * method whose compression differs along the flat gradient (TAGC keeps some tensors dense)
-   * gives the owners of some shards larger parts than others, and an exchange lasts as long as
+   * method whose compression differs along the flat gradient (TAGC sends attention and norms
+   * exact) gives the owners of some shards larger parts than others, and an exchange lasts as long as
    * its largest send. From the ranks' measured wire bytes; kept only on the measured layout.
    */
   sendImbalance?: number;
