@@ -19,6 +19,7 @@ import {
 } from '../run/run-config.js';
 import { readMetrics } from '../run/metrics-file.js';
 import { aggregateSteps, timedSteps } from '../run/summary.js';
+import { splitRepeatKey } from '../run/repeats.js';
 import { resolveTier } from '../comm/emulation.js';
 import { paramCommRatio } from '../compress/param-codec.js';
 import { methodInfo } from '../compress/registry.js';
@@ -274,10 +275,17 @@ export function profilesFromRun(
     // compute between meetings: the ranks' mean compute plus their skew. Noise from sharing cores
     // grows like the square root of the time computed, so the spread of a whole step's compute
     // (slowest minus mean, over D ms) gives the skew after d ms: spread * sqrt(d / D).
-    const slowest = new Map<number, number>();
-    for (const l of mine) slowest.set(l.step, Math.max(slowest.get(l.step) ?? 0, l.computeMs));
+    const byStep = new Map<number, MetricLine[]>();
+    for (const l of mine) {
+      const ranks = byStep.get(l.step);
+      if (ranks) ranks.push(l);
+      else byStep.set(l.step, [l]);
+    }
+    const ranksOf = (step: number): MetricLine[] => byStep.get(step) ?? [];
     const computeMs = mean(timed.map((s) => s.computeMs));
-    const spread = mean(timed.map((s) => (slowest.get(s.step) ?? s.computeMs) - s.computeMs));
+    const spread = mean(
+      timed.map((s) => Math.max(0, ...ranksOf(s.step).map((l) => l.computeMs)) - s.computeMs),
+    );
     const skew = skewPerSqrtMs(spread, computeMs);
     const rawEncode = mean(timed.map((s) => s.encodeMs));
     // Decoding waits for the reduction: the compute thread runs it inside a wait, so the
@@ -293,9 +301,9 @@ export function profilesFromRun(
       );
     const wire = mean(steps.map((s) => s.wireBytes / s.ranks));
     const sendImbalance =
-      pattern === 'fsdp' ? 1 : mean(timed.map((s) => busiestSender(mine, s.step, fixedSent)));
+      pattern === 'fsdp' ? 1 : mean(timed.map((s) => busiestSender(ranksOf(s.step), fixedSent)));
     // Once per method: its repetitions (key@2, ...) send the same parts.
-    if (sendImbalance > 1.01 && !key.includes('@'))
+    if (sendImbalance > 1.01 && splitRepeatKey(key).repetition === 1)
       inputs.push(
         `${key}: its busiest rank sends ${sendImbalance.toFixed(2)}x the ranks' mean in the compressed reduction; each exchange lasts until that rank's sends are out`,
       );
@@ -340,12 +348,12 @@ export function profilesFromRun(
 }
 
 /**
- * The busiest rank's compressed bytes in `step` over the ranks' mean (1 when balanced or unknown):
- * each rank's wire bytes less the fixed fp32 part every rank sends alike. Step totals stand in for
- * every unit: the same shard boundaries cut every unit's vector.
+ * The busiest rank's compressed bytes in one step (`ranks`: its lines) over the ranks' mean (1 when
+ * balanced or unknown): each rank's wire bytes less the fixed fp32 part every rank sends alike.
+ * Step totals stand in for every unit: the same shard boundaries cut every unit's vector.
  */
-function busiestSender(lines: MetricLine[], step: number, fixedSent: number): number {
-  const sent = lines.filter((l) => l.step === step).map((l) => l.wireBytes - fixedSent);
+function busiestSender(ranks: MetricLine[], fixedSent: number): number {
+  const sent = ranks.map((l) => l.wireBytes - fixedSent);
   const avg = mean(sent);
   return avg > 0 ? Math.max(1, Math.max(...sent) / avg) : 1;
 }
